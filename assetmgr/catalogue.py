@@ -1,0 +1,319 @@
+"""``Catalogue``: every query and write against the catalogue database.
+
+It owns the engine; nothing else in assetmgr writes SQL. Reads that sit on hot
+paths (the stat cache, reference lookups) use Core ``select`` over plain rows
+rather than ORM objects, because building ten thousand objects costs more than
+the query. Writes come in batches, each one ``BEGIN IMMEDIATE`` transaction,
+and use insert-or-ignore so that two processes adding the same file both
+succeed and the catalogue holds it once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Table, and_, delete, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from . import config, db
+from .errors import AmbiguousReference, NotFound, UsageError
+from .hashing import PREFIX, sha256_file
+from .models import Asset, AssetRendition, Remote, Rendition, Source, Tag, Upload, utcnow
+from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
+
+HEX = re.compile(r"[0-9a-f]+")
+MIN_PREFIX = 6
+CHUNK = 500  # ids per IN (...) clause
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSource:
+    """What the catalogue remembers of a path: its stat, and the asset it held."""
+
+    size: int
+    mtime_ns: int
+    inode: int | None
+    sha256: str
+    width: int
+    height: int
+    format: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownAsset:
+    sha256: str
+    first_path: str | None
+
+
+class Catalogue:
+    """A catalogue database, migrated to head when opened."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str | os.PathLike[str] | None = None) -> Catalogue:
+        """Open (creating and migrating if needed) the catalogue chosen as ``config`` says."""
+        return cls(db.open_engine(config.database_url(url)))
+
+    @property
+    def url(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> Catalogue:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
+        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+            yield conn
+
+    # -- the stat cache -------------------------------------------------
+
+    def cached_sources(self, folders: Sequence[str], files: Sequence[str]) -> dict[str, CachedSource]:
+        """The remembered stat of every source under ``folders`` or named in ``files``."""
+        columns = (
+            Source.path, Source.size_bytes, Source.mtime_ns, Source.inode,
+            Asset.sha256, Asset.width, Asset.height, Asset.format,
+        )
+        base = select(*columns).join(Asset, Asset.id == Source.asset_id)
+        found: dict[str, CachedSource] = {}
+        with self.engine.connect() as conn:
+            for folder in folders:
+                low = folder.rstrip(os.sep) + os.sep
+                high = low[:-1] + chr(ord(os.sep) + 1)
+                rows = conn.execute(base.where(Source.path >= low, Source.path < high))
+                found.update((r[0], CachedSource(*r[1:])) for r in rows)
+            for chunk in _chunks(files):
+                rows = conn.execute(base.where(Source.path.in_(chunk)))
+                found.update((r[0], CachedSource(*r[1:])) for r in rows)
+        return found
+
+    # -- ingest writes ---------------------------------------------------
+
+    def known_assets(self, shas: Iterable[str]) -> dict[str, KnownAsset]:
+        """Which of ``shas`` are catalogued, each with the path it was first seen at."""
+        first_path = (
+            select(func.min(Source.path)).where(Source.asset_id == Asset.id).scalar_subquery()
+        )
+        known: dict[str, KnownAsset] = {}
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(shas)):
+                rows = conn.execute(select(Asset.sha256, first_path).where(Asset.sha256.in_(chunk)))
+                known.update((sha, KnownAsset(sha, path)) for sha, path in rows)
+        return known
+
+    def record(self, batch: IngestBatch) -> None:
+        """Write one batch of ingest results in one transaction."""
+        if batch.empty:
+            return
+        now = utcnow()
+        with self.writing() as conn:
+            _insert_ignore(conn, Asset.__table__, [{**a, "created_at": now} for a in batch.assets])
+            _insert_ignore(conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions])
+            asset_ids = _ids_by_sha(conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources})
+            rendition_ids = _ids_by_sha(conn, Rendition, {r for _, _, r, _ in batch.links})
+            links = [
+                {"asset_id": asset_ids[a], "policy": p, "rendition_id": rendition_ids[r],
+                 "warnings": json.dumps(w), "created_at": now}
+                for a, p, r, w in batch.links
+            ]
+            _insert_ignore(conn, AssetRendition.__table__, links)
+            _upsert_sources(conn, [
+                {"path": path, "asset_id": asset_ids[sha], "size_bytes": size, "mtime_ns": mtime,
+                 "inode": inode, "first_seen_at": now, "last_seen_at": now}
+                for path, sha, size, mtime, inode in batch.sources
+            ])
+
+    # -- references --------------------------------------------------------
+
+    def resolve(self, reference: str) -> str:
+        """The sha256 of the one asset ``reference`` names.
+
+        A reference is ``sha256:<hex>``, a full sha256, a unique prefix of at
+        least six hex digits, or the path of a file on disk (hashed, then looked
+        up). A path that exists wins over a hex string that looks like a prefix.
+        """
+        text = reference.strip()
+        if text.lower().startswith(PREFIX):
+            return self._by_hex(text[len(PREFIX):].lower(), reference)
+        if os.path.isfile(text):
+            return self._by_path(text)
+        return self._by_hex(text.lower(), reference)
+
+    def _by_hex(self, digits: str, reference: str) -> str:
+        if not HEX.fullmatch(digits) or len(digits) > 64:
+            raise NotFound(f"{reference!r} is neither a sha256 (or a prefix of one) nor an existing file")
+        if len(digits) < MIN_PREFIX:
+            raise UsageError(f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256")
+        high = digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
+        with self.engine.connect() as conn:
+            shas = list(conn.execute(
+                select(Asset.sha256).where(Asset.sha256 >= digits, Asset.sha256 < high).limit(50)
+            ).scalars())
+        if not shas:
+            raise NotFound(f"no asset has a sha256 starting with {digits}")
+        if len(shas) > 1:
+            raise AmbiguousReference(reference, shas)
+        return shas[0]
+
+    def _by_path(self, path: str) -> str:
+        sha = sha256_file(path)
+        with self.engine.connect() as conn:
+            found = conn.execute(select(Asset.sha256).where(Asset.sha256 == sha)).scalar()
+        if found is None:
+            raise NotFound(f"{path} (sha256 {sha[:12]}) is not catalogued; run: assetmgr add {path}")
+        return found
+
+    # -- reading assets ----------------------------------------------------
+
+    def shas(self, tag: str | None = None) -> list[str]:
+        """Every catalogued sha256 (with ``tag``, those carrying it), oldest first."""
+        query = select(Asset.sha256).order_by(Asset.id)
+        if tag is not None:
+            query = query.join(Tag, Tag.asset_id == Asset.id).where(Tag.name == tag)
+        with self.engine.connect() as conn:
+            return list(conn.execute(query).scalars())
+
+    def records(self, shas: Sequence[str]) -> list[AssetRecord]:
+        """Full records of ``shas``, in the order given."""
+        with self.engine.connect() as conn:
+            assets: dict[int, AssetRecord] = {}
+            order: dict[str, int] = {}
+            for chunk in _chunks(shas):
+                for row in conn.execute(select(Asset).where(Asset.sha256.in_(chunk))).scalars():
+                    assets[row.id] = _asset_record(row)
+                    order[row.sha256] = row.id
+            _attach_details(conn, assets)
+        return [assets[order[s]] for s in shas if s in order]
+
+    # -- tags --------------------------------------------------------------
+
+    def add_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:
+        now = utcnow()
+        with self.writing() as conn:
+            ids = _ids_by_sha(conn, Asset, set(shas))
+            rows = [{"asset_id": ids[s], "name": n, "created_at": now} for s in shas for n in names]
+            _insert_ignore(conn, Tag.__table__, rows)
+
+    def remove_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:
+        with self.writing() as conn:
+            ids = list(_ids_by_sha(conn, Asset, set(shas)).values())
+            conn.execute(delete(Tag).where(Tag.asset_id.in_(ids), Tag.name.in_(list(names))))
+
+    def tag_counts(self) -> list[tuple[str, int]]:
+        with self.engine.connect() as conn:
+            query = select(Tag.name, func.count()).group_by(Tag.name).order_by(Tag.name)
+            return [(name, count) for name, count in conn.execute(query)]
+
+
+@dataclass
+class IngestBatch:
+    """Rows for ``Catalogue.record``: plain tuples and dicts, built off the database."""
+
+    assets: list[dict[str, Any]]
+    renditions: list[dict[str, Any]]
+    links: list[tuple[str, str, str, list[str]]]  # (asset sha, policy, rendition sha, warnings)
+    sources: list[tuple[str, str, int, int, int]]  # (path, asset sha, size, mtime_ns, inode)
+
+    @classmethod
+    def new(cls) -> IngestBatch:
+        return cls([], [], [], [])
+
+    @property
+    def empty(self) -> bool:
+        return not (self.assets or self.sources)
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    items = list(items)
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _dialect_insert(conn: Connection, table: Table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
+def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), rows)
+
+
+def _upsert_sources(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    stmt = _dialect_insert(conn, Source.__table__)
+    keep = ("asset_id", "size_bytes", "mtime_ns", "inode", "last_seen_at")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["path"], set_={k: stmt.excluded[k] for k in keep}
+    )
+    conn.execute(stmt, rows)
+
+
+def _ids_by_sha(conn: Connection, model: type[Asset] | type[Rendition], shas: set[str]) -> dict[str, int]:
+    ids: dict[str, int] = {}
+    for chunk in _chunks(sorted(shas)):
+        rows = conn.execute(select(model.sha256, model.id).where(model.sha256.in_(chunk)))
+        ids.update((sha, id_) for sha, id_ in rows)
+    return ids
+
+
+def _asset_record(row: Asset) -> AssetRecord:
+    return AssetRecord(
+        sha256=row.sha256, format=row.format, media_type=row.media_type, width=row.width,
+        height=row.height, mode=row.mode, frames=row.frames, orientation=row.orientation,
+        size_bytes=row.size_bytes, created_at=row.created_at,
+    )
+
+
+def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
+    """Fill renditions, uploads, sources and tags of ``assets`` in four queries a chunk."""
+    for chunk in _chunks(list(assets)):
+        renditions = select(AssetRendition.asset_id, AssetRendition.policy,
+                            AssetRendition.warnings, Rendition).join(Rendition)
+        by_rendition: dict[int, list[int]] = defaultdict(list)
+        for asset_id, policy, warnings, r in conn.execute(renditions.where(AssetRendition.asset_id.in_(chunk))):
+            assets[asset_id].renditions.append(RenditionRecord(
+                policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, r.tokens, json.loads(warnings)))
+            by_rendition[r.id].append(asset_id)
+        _attach_uploads(conn, assets, by_rendition)
+        for s in conn.execute(select(Source).where(Source.asset_id.in_(chunk)).order_by(Source.path)).scalars():
+            assets[s.asset_id].sources.append(SourceRecord(s.path, s.size_bytes, s.mtime_ns, s.last_seen_at))
+        for t in conn.execute(select(Tag).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)).scalars():
+            assets[t.asset_id].tags.append(t.name)
+
+
+def _attach_uploads(conn: Connection, assets: dict[int, AssetRecord], by_rendition: dict[int, list[int]]) -> None:
+    if not by_rendition:
+        return
+    query = (
+        select(Upload, Rendition.sha256, Remote.base_url, Remote.workspace)
+        .join(Rendition, Rendition.id == Upload.rendition_id)
+        .join(Remote, Remote.id == Upload.remote_id)
+        .where(and_(Upload.rendition_id.in_(list(by_rendition))))
+        .order_by(Upload.id)
+    )
+    for u, sha, base_url, workspace in conn.execute(query):
+        record = UploadRecord(sha, base_url, workspace, u.file_id, u.filename, u.state,
+                              u.created_at, u.expires_at, u.last_verified_at, u.error)
+        for asset_id in by_rendition[u.rendition_id]:
+            assets[asset_id].uploads.append(record)

@@ -1,0 +1,105 @@
+"""Engines for catalogue URLs, and migration to head on open.
+
+SQLite gets WAL, foreign keys and a busy timeout on every connection, so that
+several processes can share one catalogue file. Write transactions on SQLite
+start with ``BEGIN IMMEDIATE`` (ask for ``execution_options(write=True)``): a
+deferred transaction that later wants to write can fail at once with "database
+is locked" instead of waiting.
+
+Alembic is imported only when the catalogue is not at the head revision: the
+head is read from the file names in ``versions/`` (``NNNN_slug.py`` holds
+revision ``NNNN``), which a test keeps equal to Alembic's own answer.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import CatalogueError
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+def migrations_dir() -> Path:
+    """The Alembic script folder: packaged in a wheel, top level in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_migrations"
+    return packaged if packaged.is_dir() else here.parent / "migrations"
+
+
+@lru_cache(maxsize=1)
+def head_revision() -> str:
+    names = [p.name.split("_", 1)[0] for p in (migrations_dir() / "versions").glob("*_*.py")]
+    if not names:
+        raise CatalogueError(f"no migrations found in {migrations_dir()}; reinstall assetmgr")
+    return max(names)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``, with the SQLite settings above where they apply."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection):
+        immediate = conn.get_execution_options().get("write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def current_revision(conn: Connection) -> str | None:
+    try:
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except SQLAlchemyError:
+        conn.rollback()  # no version table yet: a new catalogue
+        return None
+
+
+def open_engine(url: str) -> Engine:
+    """Open the catalogue at ``url`` and bring it to the head revision."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            due = current_revision(conn) != head_revision()
+        if due:
+            upgrade(engine)
+    except SQLAlchemyError as e:
+        engine.dispose()
+        raise CatalogueError(f"cannot open catalogue {engine.url!r}: {_short(e)}") from e
+    return engine
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run the Alembic migrations on ``engine`` up to ``revision``, in one transaction."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(migrations_dir()))
+    with engine.connect().execution_options(write=True) as conn:
+        with conn.begin():
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
+
+
+def _short(error: SQLAlchemyError) -> str:
+    return str(getattr(error, "orig", None) or error).splitlines()[0]

@@ -1,0 +1,48 @@
+"""The API's image limits and the vision guidance, as numbers and pure functions.
+
+Sources: ../shared/DESIGN.md (Limits) and ../shared/files-api.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+MEDIA_TYPES = {  # Pillow format name -> media type the API accepts
+    "JPEG": "image/jpeg",
+    "MPO": "image/jpeg",  # multi-picture JPEG: a JPEG stream as far as the API is concerned
+    "PNG": "image/png",
+    "GIF": "image/gif",
+    "WEBP": "image/webp",
+}
+ACCEPTED_NAMES = "JPEG, PNG, GIF and WebP"
+MAX_SIDE = 8000  # px per side, any request
+MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
+MANY_IMAGES = 20
+MAX_IMAGES_PER_REQUEST = 100
+MAX_IMAGE_BYTES = 5 * 1024 * 1024
+TARGET_LONG_EDGE = 1568  # the server downscales beyond this...
+TARGET_PIXELS = 1_150_000  # ...or beyond about 1.15 megapixels
+SMALL_SIDE = 200  # below this on a side, answers degrade
+TOKEN_DIVISOR = 750
+
+
+def served_size(width: int, height: int) -> tuple[int, int]:
+    """The size the server reads an image at, after its own downscale (aspect kept)."""
+    scale = min(1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height)))
+    if scale >= 1.0:
+        return width, height
+    return max(1, int(width * scale)), max(1, int(height * scale))
+
+
+def estimate_tokens(width: int, height: int) -> int:
+    """About width*height/750 tokens, at the size the server actually reads."""
+    w, h = served_size(width, height)
+    return math.ceil(w * h / TOKEN_DIVISOR)
+
+
+def human_bytes(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n} bytes"

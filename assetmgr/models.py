@@ -1,0 +1,185 @@
+"""The catalogue's tables, as typed SQLAlchemy 2 declarations and nothing else.
+
+No I/O and no imports beyond SQLAlchemy: queries live in ``catalogue.py``.
+The words are those of DESIGN.md:
+
+- ``Asset``: one distinct source image, keyed by the sha256 of its bytes on disk.
+- ``Rendition``: exact bytes that are (or will be) uploaded; shared by every
+  asset whose rendition under some policy is byte-identical.
+- ``AssetRendition``: which rendition an asset has under which policy.
+- ``Remote``: an API base URL plus a workspace; file ids live in exactly one.
+- ``Upload``: (rendition, remote) -> file_id, with its state and lease.
+- ``Source``: a path where an asset was seen; also the stat cache.
+- ``Tag``: a label on an asset.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware.
+
+    SQLite keeps no zone; without this a value written aware comes back naive.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    format: Mapped[str] = mapped_column(String(16))  # JPEG, PNG, GIF, WEBP
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    mode: Mapped[str] = mapped_column(String(16))
+    frames: Mapped[int] = mapped_column(Integer, default=1)
+    orientation: Mapped[int | None] = mapped_column(Integer)  # EXIF 1..8; None: absent
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    renditions: Mapped[list[AssetRendition]] = relationship(
+        back_populates="asset", cascade="all, delete-orphan"
+    )
+    sources: Mapped[list[Source]] = relationship(
+        back_populates="asset", cascade="all, delete-orphan"
+    )
+    tags: Mapped[list[Tag]] = relationship(back_populates="asset", cascade="all, delete-orphan")
+
+
+class Rendition(Base):
+    __tablename__ = "renditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    media_type: Mapped[str] = mapped_column(String(32))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    tokens: Mapped[int] = mapped_column(Integer)  # estimate: width*height/750
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    uploads: Mapped[list[Upload]] = relationship(back_populates="rendition")
+
+
+class AssetRendition(Base):
+    __tablename__ = "asset_renditions"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[str] = mapped_column(String(32), primary_key=True)
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id"), index=True)
+    warnings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    asset: Mapped[Asset] = relationship(back_populates="renditions")
+    rendition: Mapped[Rendition] = relationship()
+
+
+class Remote(Base):
+    __tablename__ = "remotes"
+    __table_args__ = (UniqueConstraint("base_url", "workspace"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base_url: Mapped[str] = mapped_column(String(500))
+    workspace: Mapped[str] = mapped_column(String(200))
+    workspace_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Upload(Base):
+    __tablename__ = "uploads"
+    __table_args__ = (
+        UniqueConstraint("remote_id", "file_id"),
+        Index("ix_uploads_rendition_remote", "rendition_id", "remote_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id"))
+    remote_id: Mapped[int] = mapped_column(ForeignKey("remotes.id"))
+    file_id: Mapped[str | None] = mapped_column(String(200))  # None while pending
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
+    last_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    rendition: Mapped[Rendition] = relationship(back_populates="uploads")
+    remote: Mapped[Remote] = relationship()
+
+
+class Source(Base):
+    __tablename__ = "sources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int | None] = mapped_column(BigInteger)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    asset: Mapped[Asset] = relationship(back_populates="sources")
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+
+    asset_id: Mapped[int] = mapped_column(
+        ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    asset: Mapped[Asset] = relationship(back_populates="tags")
