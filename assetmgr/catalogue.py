@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
@@ -195,7 +195,7 @@ class Catalogue:
             assets: dict[int, AssetRecord] = {}
             order: dict[str, int] = {}
             for chunk in _chunks(shas):
-                for row in conn.execute(select(Asset).where(Asset.sha256.in_(chunk))).scalars():
+                for row in conn.execute(select(Asset.__table__).where(Asset.sha256.in_(chunk))):
                     assets[row.id] = _asset_record(row)
                     order[row.sha256] = row.id
             _attach_details(conn, assets)
@@ -277,7 +277,7 @@ def _ids_by_sha(conn: Connection, model: type[Asset] | type[Rendition], shas: se
     return ids
 
 
-def _asset_record(row: Asset) -> AssetRecord:
+def _asset_record(row: Any) -> AssetRecord:
     return AssetRecord(
         sha256=row.sha256, format=row.format, media_type=row.media_type, width=row.width,
         height=row.height, mode=row.mode, frames=row.frames, orientation=row.orientation,
@@ -286,34 +286,40 @@ def _asset_record(row: Asset) -> AssetRecord:
 
 
 def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
-    """Fill renditions, uploads, sources and tags of ``assets`` in four queries a chunk."""
+    """Fill renditions, uploads, sources and tags of ``assets``: four queries a chunk."""
+    renditions = Rendition.__table__
     for chunk in _chunks(list(assets)):
-        renditions = select(AssetRendition.asset_id, AssetRendition.policy,
-                            AssetRendition.warnings, Rendition).join(Rendition)
+        query = (
+            select(AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions)
+            .join(renditions).where(AssetRendition.asset_id.in_(chunk))
+        )
         by_rendition: dict[int, list[int]] = defaultdict(list)
-        for asset_id, policy, warnings, r in conn.execute(renditions.where(AssetRendition.asset_id.in_(chunk))):
-            assets[asset_id].renditions.append(RenditionRecord(
-                policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, r.tokens, json.loads(warnings)))
-            by_rendition[r.id].append(asset_id)
+        for r in conn.execute(query):
+            assets[r.asset_id].renditions.append(RenditionRecord(
+                r.policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, r.tokens,
+                json.loads(r.warnings)))
+            by_rendition[r.id].append(r.asset_id)
         _attach_uploads(conn, assets, by_rendition)
-        for s in conn.execute(select(Source).where(Source.asset_id.in_(chunk)).order_by(Source.path)).scalars():
+        query = select(Source.__table__).where(Source.asset_id.in_(chunk)).order_by(Source.path)
+        for s in conn.execute(query):
             assets[s.asset_id].sources.append(SourceRecord(s.path, s.size_bytes, s.mtime_ns, s.last_seen_at))
-        for t in conn.execute(select(Tag).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)).scalars():
-            assets[t.asset_id].tags.append(t.name)
+        query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)
+        for asset_id, name in conn.execute(query):
+            assets[asset_id].tags.append(name)
 
 
 def _attach_uploads(conn: Connection, assets: dict[int, AssetRecord], by_rendition: dict[int, list[int]]) -> None:
     if not by_rendition:
         return
     query = (
-        select(Upload, Rendition.sha256, Remote.base_url, Remote.workspace)
+        select(Upload.__table__, Rendition.sha256.label("rendition_sha256"), Remote.base_url, Remote.workspace)
         .join(Rendition, Rendition.id == Upload.rendition_id)
         .join(Remote, Remote.id == Upload.remote_id)
-        .where(and_(Upload.rendition_id.in_(list(by_rendition))))
+        .where(Upload.rendition_id.in_(list(by_rendition)))
         .order_by(Upload.id)
     )
-    for u, sha, base_url, workspace in conn.execute(query):
-        record = UploadRecord(sha, base_url, workspace, u.file_id, u.filename, u.state,
-                              u.created_at, u.expires_at, u.last_verified_at, u.error)
+    for u in conn.execute(query):
+        record = UploadRecord(u.rendition_sha256, u.base_url, u.workspace, u.file_id, u.filename,
+                              u.state, u.created_at, u.expires_at, u.last_verified_at, u.error)
         for asset_id in by_rendition[u.rendition_id]:
             assets[asset_id].uploads.append(record)

@@ -1,0 +1,193 @@
+"""The ``assetmgr`` command: parse options, call the library, render. No logic here.
+
+Library errors become exit codes in one place, ``AssetmgrGroup.invoke``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .errors import AssetmgrError, ExitCode
+
+EXIT_CODES = """\b
+Exit codes:
+  0    success
+  1    internal error (a bug; please report it)
+  2    usage error (bad options or arguments)
+  3    finished, but some inputs were rejected
+  4    a reference named no asset, or several
+  5    the catalogue could not be opened or migrated
+  6    the API refused a request or could not be reached
+  7    no API key, or the API refused it
+  130  interrupted (Ctrl-C)
+"""
+
+
+class AssetmgrGroup(click.Group):
+    """Turns every ``AssetmgrError`` into a one-line message and its exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except AssetmgrError as e:
+            click.echo(f"Error: {e}", err=True)
+            ctx.exit(e.exit_code)
+        except KeyboardInterrupt:
+            click.echo("Interrupted.", err=True)
+            ctx.exit(ExitCode.INTERRUPTED)
+
+
+def json_option(help_text: str = "Output JSON instead of text."):
+    return click.option("json_", "--json", is_flag=True, help=help_text)
+
+
+@click.group(cls=AssetmgrGroup, epilog=EXIT_CODES)
+@click.version_option(package_name="assetmgr")
+@click.option(
+    "--db", envvar="ASSETMGR_DB", metavar="PATH|URL",
+    help="Catalogue to use: a file path or SQLAlchemy URL. "
+    "[env: ASSETMGR_DB; default: $ASSETMGR_HOME/catalogue.db]",
+)
+@click.pass_context
+def cli(ctx: click.Context, db: str | None) -> None:
+    """Upload each distinct image to Anthropic's Files API once, and reuse it by file_id."""
+    ctx.obj = {"db": db}
+
+
+def open_library(ctx: click.Context):
+    from .library import Library
+
+    library = Library.open(ctx.find_root().obj["db"])
+    ctx.call_on_close(library.close)
+    return library
+
+
+def echo_json(record) -> None:
+    from .records import to_json
+
+    click.echo(to_json(record))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (repeatable).")
+@click.option("--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable).")
+@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]")
+@click.option("--no-upload", is_flag=True, help="Only catalogue; upload nothing.")
+@json_option("One JSON object per input file on stdout.")
+@click.pass_context
+def add(ctx, paths, exclude, tags, jobs, no_upload, json_) -> None:
+    """Catalogue image files and folders, deduplicated by content.
+
+    \b
+    Example:
+      assetmgr add ~/photos --no-upload --exclude '*.tmp'
+    """
+    from .cli_add import run_add
+
+    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, jobs=jobs, json_=json_)
+    click.echo(str(summary), err=True)
+    if summary.rejected:
+        ctx.exit(ExitCode.REJECTED)
+
+
+@cli.command(name="ls")
+@click.option("--tag", metavar="NAME", help="Only assets carrying this tag.")
+@json_option("One JSON object per asset (JSON lines).")
+@click.pass_context
+def ls(ctx, tag, json_) -> None:
+    """List catalogued assets.
+
+    \b
+    Example:
+      assetmgr ls --tag product-shots --json | jq .sha256
+    """
+    records = open_library(ctx).assets(tag=tag)
+    if json_:
+        for record in records:
+            echo_json(record)
+    elif records:
+        from .render import asset_table
+
+        click.echo(asset_table(records))
+
+
+@cli.command()
+@click.argument("reference")
+@json_option()
+@click.pass_context
+def show(ctx, reference, json_) -> None:
+    """Show one asset: its renditions, uploads, sources and tags.
+
+    REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+
+    \b
+    Example:
+      assetmgr show 3f7a9c0d12
+    """
+    record = open_library(ctx).show(reference)
+    if json_:
+        echo_json(record)
+    else:
+        from .render import asset_text
+
+        click.echo(asset_text(record))
+
+
+@cli.group()
+def tag() -> None:
+    """Put labels on assets, take them off, list them."""
+
+
+@tag.command(name="add")
+@click.argument("reference")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def tag_add(ctx, reference, names) -> None:
+    """Tag an asset.
+
+    \b
+    Example:
+      assetmgr tag add 3f7a9c0d12 product-shots
+    """
+    open_library(ctx).tag([reference], names)
+
+
+@tag.command(name="rm")
+@click.argument("reference")
+@click.argument("names", nargs=-1, required=True)
+@click.pass_context
+def tag_rm(ctx, reference, names) -> None:
+    """Remove tags from an asset.
+
+    \b
+    Example:
+      assetmgr tag rm 3f7a9c0d12 product-shots
+    """
+    open_library(ctx).untag([reference], names)
+
+
+@tag.command(name="ls")
+@json_option()
+@click.pass_context
+def tag_ls(ctx, json_) -> None:
+    """List tags with the number of assets carrying each."""
+    for name, count in open_library(ctx).tags():
+        click.echo(echo_tag(name, count, json_))
+
+
+def echo_tag(name: str, count: int, json_: bool) -> str:
+    import json
+
+    return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
+
+
+def main() -> None:
+    """Entry point of the ``assetmgr`` script."""
+    cli(prog_name="assetmgr")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

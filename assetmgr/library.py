@@ -1,0 +1,97 @@
+"""``Library``: the Python API of assetmgr. Every CLI command is one call here.
+
+    from assetmgr import Library
+    with Library.open() as lib:
+        for outcome in lib.add(["photos/"]):
+            print(outcome.outcome, outcome.path)
+        record = lib.show("3f7a9c")
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+
+from .catalogue import Catalogue
+from .errors import UsageError
+from .ingest import Ingest
+from .records import AssetRecord
+from .renditions import ORIGINAL
+
+
+class Library:
+    """A catalogue of images, opened (and migrated) by ``Library.open``."""
+
+    def __init__(self, catalogue: Catalogue):
+        self.catalogue = catalogue
+
+    @classmethod
+    def open(cls, db: str | os.PathLike[str] | None = None) -> Library:
+        """Open the catalogue at ``db`` (a path or SQLAlchemy URL), else as configured.
+
+        Without ``db``: ``$ASSETMGR_DB``, else ``$ASSETMGR_HOME/catalogue.db``.
+        """
+        return cls(Catalogue.open(db))
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def add(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        exclude: Iterable[str] = (),
+        policy: str = ORIGINAL,
+        jobs: int | None = None,
+    ) -> Ingest:
+        """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
+        return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs)
+
+    def resolve(self, reference: str) -> str:
+        """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""
+        return self.catalogue.resolve(reference)
+
+    def find(self, references: Sequence[str] = (), *, tag: str | None = None) -> list[str]:
+        """The sha256s named by ``references`` (in order), or carrying ``tag``, or all."""
+        if references and tag is not None:
+            raise UsageError("name assets either by reference or by tag, not both")
+        if references:
+            return [self.resolve(r) for r in references]
+        return self.catalogue.shas(tag=tag)
+
+    def show(self, reference: str) -> AssetRecord:
+        """Everything the catalogue knows about one asset."""
+        return self.catalogue.records([self.resolve(reference)])[0]
+
+    def assets(self, *, tag: str | None = None) -> list[AssetRecord]:
+        """Every asset (with ``tag``, those carrying it), oldest first."""
+        return self.catalogue.records(self.catalogue.shas(tag=tag))
+
+    def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
+        """Put the tags ``names`` on the assets named; returns their sha256s."""
+        shas = self.find(references)
+        self.catalogue.add_tags(shas, _tag_names(names))
+        return shas
+
+    def untag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
+        """Take the tags ``names`` off the assets named; returns their sha256s."""
+        shas = self.find(references)
+        self.catalogue.remove_tags(shas, _tag_names(names))
+        return shas
+
+    def tags(self) -> list[tuple[str, int]]:
+        """Every tag with the number of assets carrying it."""
+        return self.catalogue.tag_counts()
+
+
+def _tag_names(names: Sequence[str]) -> list[str]:
+    cleaned = [n.strip() for n in names]
+    if not cleaned or any(not n or len(n) > 200 for n in cleaned):
+        raise UsageError("a tag is 1 to 200 characters and not blank")
+    return cleaned

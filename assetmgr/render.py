@@ -1,0 +1,58 @@
+"""Text for people: the plain (non ``--json``) output of the CLI. Pure functions."""
+
+from __future__ import annotations
+
+from .limits import human_bytes
+from .records import AssetRecord, Outcome
+
+
+def outcome_line(o: Outcome) -> str:
+    if o.outcome == "rejected":
+        return f"rejected  {o.path}: {o.reason}"
+    if o.outcome == "duplicate":
+        return f"duplicate {o.path} (same bytes as {o.duplicate_of})"
+    return f"{o.outcome:<9} {o.path}"
+
+
+def asset_table(records: list[AssetRecord]) -> str:
+    header = ("SHA256", "FORMAT", "PIXELS", "BYTES", "TAGS", "PATH")
+    rows = [
+        (
+            r.sha256[:12],
+            r.format,
+            f"{r.width}x{r.height}",
+            human_bytes(r.size_bytes),
+            ",".join(r.tags),
+            r.sources[0].path if r.sources else "",
+        )
+        for r in records
+    ]
+    return table([header, *rows])
+
+
+def table(rows: list[tuple[str, ...]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+    return "\n".join(lines)
+
+
+def asset_text(r: AssetRecord) -> str:
+    lines = [
+        f"asset     sha256:{r.sha256}",
+        f"image     {r.format} {r.width}x{r.height} {r.mode}, {human_bytes(r.size_bytes)}"
+        + (f", {r.frames} frames" if r.frames > 1 else "")
+        + (f", EXIF orientation {r.orientation}" if r.orientation else ""),
+        f"added     {r.created_at:%Y-%m-%d %H:%M:%S} UTC",
+        f"tags      {', '.join(r.tags) or '-'}",
+    ]
+    for x in r.renditions:
+        warn = f" ({'; '.join(x.warnings)})" if x.warnings else ""
+        lines.append(
+            f"rendition {x.policy}: {x.media_type} {x.width}x{x.height}, "
+            f"{human_bytes(x.size_bytes)}, ~{x.tokens} tokens, sha256:{x.sha256[:12]}{warn}"
+        )
+    for u in r.uploads:
+        lines.append(f"upload    {u.state} {u.file_id or '-'} in {u.workspace} at {u.base_url}")
+    for s in r.sources:
+        lines.append(f"source    {s.path}")
+    return "\n".join(lines)
