@@ -1,0 +1,139 @@
+"""The command line: output shapes, tags, exit codes, help, and catalogue location."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import click
+import pytest
+
+from assetmgr.cli import cli
+from tests.conftest import write_image
+
+
+@pytest.fixture
+def two_assets(tmp_path, run):
+    a = write_image(tmp_path / "in" / "a.png", seed=1, size=(300, 200))
+    b = write_image(tmp_path / "in" / "b.jpg", seed=2, fmt="JPEG", size=(640, 480))
+    records = run.json_lines("add", tmp_path / "in")
+    return {r["path"]: r["sha256"] for r in records}, a, b
+
+
+def test_ls_json_is_one_object_per_asset(two_assets, run):
+    shas, a, b = two_assets
+    listed = run.json_lines("ls")
+    assert [r["sha256"] for r in listed] == [shas[str(a)], shas[str(b)]]
+    first = listed[0]
+    assert first["renditions"][0]["policy"] == "original"
+    assert first["renditions"][0]["sha256"] == first["sha256"]
+    assert first["sources"][0]["path"] == str(a)
+    assert first["uploads"] == [] and first["tags"] == []
+
+
+def test_show_text_and_json(two_assets, run):
+    shas, _, b = two_assets
+    sha = shas[str(b)]
+    text = run("show", sha[:7])
+    assert text.exit_code == 0 and f"sha256:{sha}" in text.stdout and "JPEG 640x480" in text.stdout
+    [record] = run.json_lines("show", str(b))
+    assert (record["sha256"], record["width"], record["format"]) == (sha, 640, "JPEG")
+    assert record["renditions"][0]["tokens"] == 410  # 640*480/750, rounded up
+
+
+def test_tags_add_list_filter_remove(two_assets, run):
+    shas, a, _ = two_assets
+    sha = shas[str(a)]
+    assert run("tag", "add", sha[:10], "product-shots", "q3").exit_code == 0
+    assert [r["sha256"] for r in run.json_lines("ls", "--tag", "product-shots")] == [sha]
+    assert run.json_lines("show", sha)[0]["tags"] == ["product-shots", "q3"]
+    assert run.json_lines("tag", "ls") == [{"tag": "product-shots", "assets": 1}, {"tag": "q3", "assets": 1}]
+    assert run("tag", "rm", sha, "q3").exit_code == 0
+    assert run.json_lines("show", sha)[0]["tags"] == ["product-shots"]
+    assert run.json_lines("ls", "--tag", "q3") == []
+
+
+def test_add_with_tag(tmp_path, run):
+    write_image(tmp_path / "a.png", seed=1)
+    (tmp_path / "junk.png").write_text("junk")
+    run("add", tmp_path, "--tag", "batch-1")
+    assert len(run.json_lines("ls", "--tag", "batch-1")) == 1
+
+
+def test_ls_text_table(two_assets, run):
+    out = run("ls").stdout.splitlines()
+    assert out[0].split() == ["SHA256", "FORMAT", "PIXELS", "BYTES", "TAGS", "PATH"]
+    assert len(out) == 3
+
+
+def test_catalogue_that_cannot_be_opened(tmp_path):
+    bogus = tmp_path / "not-a-db"
+    bogus.write_bytes(b"this is not a sqlite file" * 100)
+    result = subprocess.run([sys.executable, "-m", "assetmgr", "--db", str(bogus), "ls"],
+                            capture_output=True, text=True)
+    assert result.returncode == 5
+    assert result.stderr.startswith("Error: cannot open catalogue")
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_input_is_a_usage_error(run, tmp_path):
+    result = run("add", tmp_path / "nope")
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+
+
+def test_default_catalogue_lives_in_assetmgr_home(isolated_home, tmp_path):
+    write_image(tmp_path / "a.png", seed=1)
+    from click.testing import CliRunner
+
+    assert CliRunner().invoke(cli, ["add", str(tmp_path)]).exit_code == 0
+    assert (isolated_home / "catalogue.db").is_file()
+
+
+def test_db_env_takes_a_url(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    target = tmp_path / "via-env.db"
+    monkeypatch.setenv("ASSETMGR_DB", f"sqlite:///{target}")
+    write_image(tmp_path / "img" / "a.png", seed=1)
+    assert CliRunner().invoke(cli, ["add", str(tmp_path / "img")]).exit_code == 0
+    assert target.is_file()
+
+
+def all_commands(group: click.Group, prefix=()):
+    for name, command in group.commands.items():
+        yield (*prefix, name), command
+        if isinstance(command, click.Group):
+            yield from all_commands(command, (*prefix, name))
+
+
+@pytest.mark.parametrize(("path", "command"), list(all_commands(cli)), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+def test_every_command_has_help(path, command):
+    assert command.help, f"{' '.join(path)} has no help"
+
+
+def test_help_documents_exit_codes():
+    from click.testing import CliRunner
+
+    out = CliRunner().invoke(cli, ["--help"]).output
+    for code in ("0", "2", "3", "4", "5", "130"):
+        assert f"\n    {code} " in out
+
+
+def test_python_dash_m():
+    result = subprocess.run([sys.executable, "-m", "assetmgr", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "Usage: assetmgr" in result.stdout
+
+
+def test_lookup_commands_do_not_import_the_sdk_or_alembic(two_assets, db_path):
+    shas, *_ = two_assets
+    sha = next(iter(shas.values()))
+    code = (
+        "import sys; from assetmgr.cli import cli\n"
+        f"try: cli(['--db', {str(db_path)!r}, 'show', {sha!r}, '--json'])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('anthropic', 'alembic') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert json.loads(result.stdout.splitlines()[0])["sha256"] == sha
+    assert result.stdout.splitlines()[-1] == "[]"
