@@ -44,6 +44,7 @@ class CachedSource:
     width: int
     height: int
     format: str
+    has_policy: bool  # the asset has a rendition under the policy asked about
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +85,16 @@ class Catalogue:
 
     # -- the stat cache -------------------------------------------------
 
-    def cached_sources(self, folders: Sequence[str], files: Sequence[str]) -> dict[str, CachedSource]:
+    def cached_sources(self, folders: Sequence[str], files: Sequence[str], policy: str) -> dict[str, CachedSource]:
         """The remembered stat of every source under ``folders`` or named in ``files``."""
+        has_policy = (
+            select(AssetRendition.asset_id)
+            .where(AssetRendition.asset_id == Source.asset_id, AssetRendition.policy == policy)
+            .exists()
+        )
         columns = (
             Source.path, Source.size_bytes, Source.mtime_ns, Source.inode,
-            Asset.sha256, Asset.width, Asset.height, Asset.format,
+            Asset.sha256, Asset.width, Asset.height, Asset.format, has_policy,
         )
         base = select(*columns).join(Asset, Asset.id == Source.asset_id)
         found: dict[str, CachedSource] = {}

@@ -74,11 +74,13 @@ def echo_json(record) -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (repeatable).")
 @click.option("--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable).")
+@click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
+              help="vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]")
 @click.option("--no-upload", is_flag=True, help="Only catalogue; upload nothing.")
 @json_option("One JSON object per input file on stdout.")
 @click.pass_context
-def add(ctx, paths, exclude, tags, jobs, no_upload, json_) -> None:
+def add(ctx, paths, exclude, tags, policy, jobs, no_upload, json_) -> None:
     """Catalogue image files and folders, deduplicated by content.
 
     \b
@@ -87,7 +89,7 @@ def add(ctx, paths, exclude, tags, jobs, no_upload, json_) -> None:
     """
     from .cli_add import run_add
 
-    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, jobs=jobs, json_=json_)
+    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, policy=policy, jobs=jobs, json_=json_)
     click.echo(str(summary), err=True)
     if summary.rejected:
         ctx.exit(ExitCode.REJECTED)

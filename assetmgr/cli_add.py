@@ -13,9 +13,9 @@ from .render import outcome_line
 PROGRESS_FROM = 50  # inputs; fewer finish before a bar is worth drawing
 
 
-def run_add(library: Library, paths, *, exclude, tags, jobs, json_) -> AddSummary:
+def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_) -> AddSummary:
     """Run ``add`` and print its outcomes; tag the accepted files; return the summary."""
-    run = library.add(paths, exclude=exclude, jobs=jobs)
+    run = library.add(paths, exclude=exclude, policy=policy, jobs=jobs)
     accepted = []
     with _progress(run.total) as bar:
         for outcome in run:

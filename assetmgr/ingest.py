@@ -22,7 +22,8 @@ from .catalogue import CachedSource, Catalogue, IngestBatch
 from .hashing import sha256_bytes
 from .probe import ImageInfo, Rejected, probe
 from .records import AddSummary, Outcome
-from .renditions import ORIGINAL, RenditionFacts, render
+from .renditions import DEFAULT_POLICY, RenditionFacts, render
+from .store import RenditionStore
 from .walk import Found, Unreadable, describe_os_error, walk
 
 BATCH = 200  # results per catalogue transaction
@@ -42,7 +43,7 @@ class Inspection:
     reason: str | None = None
 
 
-def inspect(path: str, policy: str = ORIGINAL) -> Inspection:
+def inspect(path: str, policy: str = DEFAULT_POLICY, store: RenditionStore | None = None) -> Inspection:
     """Read, hash, probe and render one file. Runs in a worker process."""
     try:
         with open(path, "rb") as f:
@@ -53,7 +54,7 @@ def inspect(path: str, policy: str = ORIGINAL) -> Inspection:
     result = Inspection(path, st.st_size, st.st_mtime_ns, st.st_ino, sha256_bytes(data))
     try:
         result.info = probe(data)
-        result.rendition = render(policy, data, result.info, result.sha256)
+        result.rendition = render(policy, data, result.info, result.sha256, store)
     except Rejected as e:
         result.info, result.reason = None, e.reason
     return result
@@ -68,17 +69,19 @@ class Ingest:
         paths: Iterable[str | os.PathLike[str]],
         *,
         exclude: Iterable[str] = (),
-        policy: str = ORIGINAL,
+        policy: str = DEFAULT_POLICY,
         jobs: int | None = None,
+        store: RenditionStore | None = None,
     ):
         self.catalogue = catalogue
         self.policy = policy
+        self.store = store or RenditionStore()
         self.jobs = jobs or os.cpu_count() or 1
         roots = [os.path.abspath(os.fspath(p)) for p in paths]
         self.found = list(walk(roots, exclude))
         folders = [r for r in roots if os.path.isdir(r)]
         named = [r for r in roots if not os.path.isdir(r)]
-        self.cache = catalogue.cached_sources(folders, named)
+        self.cache = catalogue.cached_sources(folders, named, policy)
         self.summary = AddSummary()
 
     @property
@@ -93,7 +96,7 @@ class Ingest:
             ready.append(outcome)
             if outcome is None:
                 todo.append(item.path)
-        decided = self._decide(_inspect_all(todo, self.policy, self.jobs))
+        decided = self._decide(_inspect_all(todo, partial(inspect, policy=self.policy, store=self.store), self.jobs))
         for outcome in ready:
             outcome = outcome or next(decided)
             self.summary.count(outcome)
@@ -103,7 +106,7 @@ class Ingest:
         if isinstance(item, Unreadable):
             return Outcome(item.path, "rejected", reason=item.reason)
         cached = self.cache.get(item.path)
-        if cached and _same_stat(cached, item):
+        if cached and cached.has_policy and _same_stat(cached, item):
             return Outcome(item.path, "unchanged", cached.sha256, width=cached.width,
                            height=cached.height, format=cached.format)
         return None
@@ -133,7 +136,7 @@ class Ingest:
         else:
             first_in_run[i.sha256] = i.path
             rows.assets.append(_asset_row(i.sha256, info, i.size))
-            rows.renditions.append(_rendition_row(r))
+        rows.renditions.append(_rendition_row(r))  # a known asset may lack this policy's
         rows.links.append((i.sha256, r.policy, r.sha256, r.warnings))
         return outcome
 
@@ -160,9 +163,8 @@ def _take(iterator: Iterator[Inspection], n: int) -> list[Inspection]:
     return batch
 
 
-def _inspect_all(paths: Sequence[str], policy: str, jobs: int) -> Iterator[Inspection]:
-    """Inspections of ``paths`` in order; in a process pool when that pays."""
-    work = partial(inspect, policy=policy)
+def _inspect_all(paths: Sequence[str], work, jobs: int) -> Iterator[Inspection]:
+    """``work`` applied to ``paths``, in order; in a process pool when that pays."""
     if jobs <= 1 or len(paths) < 4 * jobs:
         yield from map(work, paths)
         return

@@ -16,7 +16,7 @@ from .catalogue import Catalogue
 from .errors import UsageError
 from .ingest import Ingest
 from .records import AssetRecord
-from .renditions import ORIGINAL
+from .renditions import DEFAULT_POLICY
 
 
 class Library:
@@ -47,7 +47,7 @@ class Library:
         paths: Iterable[str | os.PathLike[str]],
         *,
         exclude: Iterable[str] = (),
-        policy: str = ORIGINAL,
+        policy: str = DEFAULT_POLICY,
         jobs: int | None = None,
     ) -> Ingest:
         """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""

@@ -1,19 +1,28 @@
 """Renditions: the exact bytes uploaded for an asset under a policy, and their facts.
 
-A policy turns a source's bytes (already probed) into a ``RenditionFacts``. The
-``original`` policy uploads the source bytes unchanged, so it only checks that
-the API will take them and says what the model will make of them.
+A policy turns a source's bytes (already probed) into a ``RenditionFacts``:
+
+- ``vision`` (the default) follows the vision guidance (see ``vision.py``);
+  a source that needs no change is its own rendition, byte for byte.
+- ``original`` uploads the source bytes unchanged, when the API takes them.
+
+Rendition bytes that differ from the source go to the ``RenditionStore``.
 """
 
 from __future__ import annotations
 
+import warnings as python_warnings
 from dataclasses import dataclass, field
 
+from .hashing import sha256_bytes
 from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
 from .probe import ImageInfo, Rejected
+from .store import RenditionStore
 
+VISION = "vision"
 ORIGINAL = "original"
-POLICIES = (ORIGINAL,)
+POLICIES = (VISION, ORIGINAL)
+DEFAULT_POLICY = VISION
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 
@@ -29,11 +38,48 @@ class RenditionFacts:
     warnings: list[str] = field(default_factory=list)
 
 
-def render(policy: str, data: bytes, info: ImageInfo, sha256: str) -> RenditionFacts:
-    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none."""
-    if policy != ORIGINAL:
-        raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
-    return _original(data, info, sha256)
+def render(
+    policy: str, data: bytes, info: ImageInfo, sha256: str, store: RenditionStore | None = None
+) -> RenditionFacts:
+    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none.
+
+    With ``store``, rendition bytes that differ from the source are kept there.
+    """
+    if policy == ORIGINAL:
+        return _original(data, info, sha256)
+    if policy == VISION:
+        facts, rendered = vision_rendition(data, info, sha256)
+        if rendered is not None and store is not None:
+            store.put(facts.sha256, rendered)
+        return facts
+    raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
+
+
+def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionFacts, bytes]:
+    """The rendition's facts and its bytes (derived again, never read from a store)."""
+    if policy == VISION:
+        facts, rendered = vision_rendition(data, info, sha256)
+        return facts, data if rendered is None else rendered
+    return render(policy, data, info, sha256), data
+
+
+def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionFacts, bytes | None]:
+    from .vision import normalise  # Pillow's pixel work: only where renditions are made
+
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")  # Pillow's notes about files it copes with
+        encoded = normalise(data, info)
+    warnings = pixel_warnings(info.width, info.height, info.frames)
+    if encoded is None:
+        facts = RenditionFacts(VISION, sha256, info.media_type, info.width, info.height, len(data),
+                               estimate_tokens(info.width, info.height), warnings)
+        return facts, None
+    warnings = pixel_warnings(encoded.width, encoded.height, info.frames)
+    facts = RenditionFacts(
+        VISION, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
+        len(encoded.data), estimate_tokens(encoded.width, encoded.height), warnings,
+    )
+    return facts, encoded.data
 
 
 def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionFacts:

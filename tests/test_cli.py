@@ -26,7 +26,7 @@ def test_ls_json_is_one_object_per_asset(two_assets, run):
     listed = run.json_lines("ls")
     assert [r["sha256"] for r in listed] == [shas[str(a)], shas[str(b)]]
     first = listed[0]
-    assert first["renditions"][0]["policy"] == "original"
+    assert first["renditions"][0]["policy"] == "vision"  # the default policy
     assert first["renditions"][0]["sha256"] == first["sha256"]
     assert first["sources"][0]["path"] == str(a)
     assert first["uploads"] == [] and first["tags"] == []

@@ -1,0 +1,182 @@
+"""The ``vision`` policy's pixels: what Claude reads best, cheapest and safest.
+
+``normalise(data, info)`` returns ``None`` when the source needs no change at
+all (it is then uploaded byte for byte), else the new image bytes. The steps:
+
+1. first frame only (Claude reads no other);
+2. JPEGs are decoded at reduced scale (draft mode) when much larger than the
+   target, so a 12 MP photo is never decoded in full;
+3. colours to sRGB through the embedded ICC profile, and every mode to L, LA,
+   RGB or RGBA (CMYK, 16-bit, palettes with transparency...);
+4. downscale with LANCZOS so the long edge is at most 1568 px and the area at
+   most 1.15 MP, never up;
+5. EXIF/XMP orientation applied to the small result, not the full image;
+6. encode without any metadata: PNG for transparency or few colours (the exact
+   palette when it fits), JPEG for photographs; always under 5 MB.
+
+Everything is deterministic: the same bytes in give the same bytes out.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+from PIL import Image, ImageCms
+
+from .limits import MAX_IMAGE_BYTES, TARGET_LONG_EDGE, TARGET_PIXELS
+from .probe import ImageInfo
+
+JPEG_QUALITY = 85
+SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
+# info keys that describe how to decode, not who took the picture or where
+HARMLESS_INFO = {
+    "dpi", "gamma", "transparency", "jfif", "jfif_version", "jfif_unit", "jfif_density",
+    "adobe", "adobe_transform", "progressive", "progression", "background", "version",
+    "duration", "loop", "chromaticity", "srgb", "interlace", "aspect", "bbox", "blend", "disposal",
+}
+HARMLESS_JPEG_SEGMENTS = {"APP0", "APP14"}  # JFIF, Adobe colour transform
+TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+
+
+@dataclass(frozen=True)
+class Encoded:
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+
+
+def target_size(width: int, height: int) -> tuple[int, int]:
+    """The largest size within the vision limits, same aspect, never larger than given."""
+    scale = min(1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height)))
+    if scale >= 1.0:
+        return width, height
+    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
+
+
+def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
+    """The vision rendition of a probed image; ``None`` when the source is already right."""
+    image = Image.open(io.BytesIO(data))
+    if needs_no_change(image, info, len(data)):
+        return None
+    orientation = info.orientation or 1
+    swapped = orientation in (5, 6, 7, 8)
+    upright = target_size(*((info.height, info.width) if swapped else (info.width, info.height)))
+    stored = (upright[1], upright[0]) if swapped else upright
+    if image.format in ("JPEG", "MPO"):
+        image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
+    image = to_working_mode(image)
+    if image.size != stored:
+        image = image.resize(stored, Image.Resampling.LANCZOS)
+    if orientation in TRANSPOSE:
+        image = image.transpose(TRANSPOSE[orientation])
+    return encode(drop_opaque_alpha(image), photo=info.format == "JPEG")
+
+
+def needs_no_change(image: Image.Image, info: ImageInfo, size: int) -> bool:
+    """True when the bytes on disk are already what the vision policy would upload."""
+    return (
+        image.format != "MPO"
+        and info.frames == 1
+        and info.orientation in (None, 1)
+        and size <= MAX_IMAGE_BYTES
+        and target_size(info.width, info.height) == (info.width, info.height)
+        and image.mode != "CMYK"
+        and set(image.info) <= HARMLESS_INFO
+        and all(marker in HARMLESS_JPEG_SEGMENTS for marker, _ in getattr(image, "applist", []))
+    )
+
+
+def to_working_mode(image: Image.Image) -> Image.Image:
+    """The image in L, LA, RGB or RGBA, in sRGB when it carried a profile."""
+    image.seek(0)
+    alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info
+    icc = image.info.get("icc_profile")
+    if icc:
+        converted = _to_srgb(image, icc, "RGBA" if alpha else "RGB")
+        if converted is not None:
+            return converted
+    if image.mode.startswith("I"):
+        return _sixteen_bit_to_l(image, alpha)
+    if image.mode in ("1", "L") and not alpha:
+        return image.convert("L")
+    if image.mode in ("L", "LA", "La"):
+        return image.convert("LA")
+    return image.convert("RGBA" if alpha else "RGB")
+
+
+def _to_srgb(image: Image.Image, icc: bytes, mode: str) -> Image.Image | None:
+    """Colours through the embedded profile into sRGB; alpha is carried around the transform."""
+    source = image if image.mode in ("RGB", "CMYK", "L") else image.convert(mode)
+    alpha = source.getchannel("A") if source.mode == "RGBA" else None
+    if alpha is not None:
+        source = source.convert("RGB")
+    try:
+        profile = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        converted = ImageCms.profileToProfile(source, profile, SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return None  # a broken profile: the pixels are still usable as they are
+    if alpha is not None:
+        converted.putalpha(alpha)
+    return converted
+
+
+def _sixteen_bit_to_l(image: Image.Image, alpha: bool) -> Image.Image:
+    # convert("L") would clip every value above 255 to white: scale 16 bits to 8 instead.
+    wide = image.convert("I")
+    low, high = wide.getextrema()
+    scale = 1 / 256 if high > 255 else 1
+    grey = wide.point(lambda v: v * scale).convert("L")
+    if alpha and "transparency" in image.info:
+        mask = wide.point(lambda v: 0 if v == image.info["transparency"] else 255).convert("L")
+        grey = Image.merge("LA", (grey, mask))
+    return grey
+
+
+def drop_opaque_alpha(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") and image.getchannel("A").getextrema()[0] == 255:
+        return image.convert("RGB" if image.mode == "RGBA" else "L")
+    return image
+
+
+def encode(image: Image.Image, *, photo: bool) -> Encoded:
+    """PNG for transparency or few colours, JPEG for photographs; under 5 MB."""
+    while True:
+        data, media_type = _encode_once(image, photo)
+        if len(data) <= MAX_IMAGE_BYTES:
+            return Encoded(data, media_type, *image.size)
+        size = (max(1, int(image.width * SHRINK_STEP)), max(1, int(image.height * SHRINK_STEP)))
+        image = image.resize(size, Image.Resampling.LANCZOS)
+
+
+def _encode_once(image: Image.Image, photo: bool) -> tuple[bytes, str]:
+    image.info = {}  # nothing from the source may ride along into the new file
+    buffer = io.BytesIO()
+    if image.mode in ("RGBA", "LA"):
+        image.save(buffer, "PNG", optimize=False, compress_level=9)
+        return buffer.getvalue(), "image/png"
+    few = None if photo else image.getcolors(256)
+    if few is not None:
+        _exact_palette(image, len(few)).save(buffer, "PNG", compress_level=9)
+        return buffer.getvalue(), "image/png"
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    return buffer.getvalue(), "image/jpeg"
+
+
+def _exact_palette(image: Image.Image, colours: int) -> Image.Image:
+    """The image as a palette image when that loses nothing; else unchanged."""
+    if image.mode == "L":
+        return image
+    palette = image.convert("P", palette=Image.Palette.ADAPTIVE, colors=colours)
+    return palette if palette.convert(image.mode).tobytes() == image.tobytes() else image
