@@ -1,7 +1,9 @@
 """The ``vision`` policy's pixels: what Claude reads best, cheapest and safest.
 
 ``normalise(data, info)`` returns ``None`` when the source needs no change at
-all (it is then uploaded byte for byte), else the new image bytes. The steps:
+all (it is then uploaded byte for byte), else the new image bytes. A JPEG or
+PNG whose pixels need no change only loses its metadata, losslessly
+(``metadata.py``). Otherwise:
 
 1. first frame only (Claude reads no other);
 2. JPEGs are decoded at reduced scale (draft mode) when much larger than the
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from .limits import MAX_IMAGE_BYTES, TARGET_LONG_EDGE, TARGET_PIXELS
+from .metadata import strip_jpeg, strip_png
 from .probe import ImageInfo
 
 JPEG_QUALITY = 85
@@ -70,6 +73,12 @@ def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
     image = Image.open(io.BytesIO(data))
     if needs_no_change(image, info, len(data)):
         return None
+    if info.format in ("JPEG", "PNG") and pixels_need_no_change(image, info):
+        stripped = strip_jpeg(data) if info.format == "JPEG" else strip_png(data)
+        if stripped == data:
+            return None
+        if stripped is not None and len(stripped) <= MAX_IMAGE_BYTES:
+            return Encoded(stripped, info.media_type, info.width, info.height)
     orientation = info.orientation or 1
     swapped = orientation in (5, 6, 7, 8)
     upright = target_size(*((info.height, info.width) if swapped else (info.width, info.height)))
@@ -89,13 +98,32 @@ def needs_no_change(image: Image.Image, info: ImageInfo, size: int) -> bool:
     return (
         image.format != "MPO"
         and info.frames == 1
-        and info.orientation in (None, 1)
         and size <= MAX_IMAGE_BYTES
-        and target_size(info.width, info.height) == (info.width, info.height)
-        and image.mode != "CMYK"
+        and pixels_need_no_change(image, info)
         and set(image.info) <= HARMLESS_INFO
         and all(marker in HARMLESS_JPEG_SEGMENTS for marker, _ in getattr(image, "applist", []))
     )
+
+
+def pixels_need_no_change(image: Image.Image, info: ImageInfo) -> bool:
+    """True when only metadata, if anything, stands between the source and its rendition."""
+    return (
+        (info.frames == 1 or image.format == "MPO")  # an MPO's first picture is a JPEG
+        and info.orientation in (None, 1)
+        and target_size(info.width, info.height) == (info.width, info.height)
+        and image.mode not in ("CMYK", "I", "I;16", "I;16B", "I;16L")
+        and _is_srgb(image.info.get("icc_profile"))
+    )
+
+
+def _is_srgb(icc: bytes | None) -> bool:
+    """No profile, or one that says sRGB: dropping it changes no colour."""
+    if not icc:
+        return True
+    try:
+        return "srgb" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).lower()
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return False
 
 
 def to_working_mode(image: Image.Image) -> Image.Image:
