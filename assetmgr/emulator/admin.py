@@ -1,0 +1,106 @@
+"""The admin surface under ``/_emulator/``, a prefix the real API does not use.
+
+It needs no key and is never subject to injected faults. Tests and users read the state,
+move the clock, change fault settings, reset, save, and create downloadable files (as the
+code execution tool would) through it. Each function returns ``(status, JSON body)``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from .errors import ApiError, bad_request
+from .images import sniff
+from .store import DEFAULT_WORKSPACE, rfc3339
+
+if TYPE_CHECKING:
+    from .runner import Emulator
+
+
+def handle(emu: Emulator, method: str, path: str, query: dict, raw: bytes) -> tuple[int, dict]:
+    route = (method, path.rstrip("/").removeprefix("/_emulator"))
+    handler = ROUTES.get(route)
+    if handler is None:
+        raise ApiError(404, f"No admin route {method} {path}.")
+    return 200, handler(emu, query, raw)
+
+
+def state(emu: Emulator, query: dict, raw: bytes) -> dict:
+    return emu.snapshot()
+
+
+def clock(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """``{"advance": seconds}`` or ``{"set": "2030-01-01T00:00:00Z"}``; empty body reads it."""
+    body = _json(raw)
+    if "advance" in body:
+        emu.advance(float(body["advance"]))
+    elif "set" in body:
+        emu.set_time(_time(body["set"]))
+    return {"now": rfc3339(emu.now())}
+
+
+def faults(emu: Emulator, query: dict, raw: bytes) -> dict:
+    body = _json(raw)
+    quota = body.pop("quota_bytes", emu.store.quota_bytes)
+    try:
+        settings = emu.set_faults(**body)
+    except (ValueError, TypeError) as exc:
+        raise bad_request(str(exc)) from None
+    emu.store.quota_bytes = quota
+    return {**settings, "quota_bytes": quota}
+
+
+def reset(emu: Emulator, query: dict, raw: bytes) -> dict:
+    emu.reset()
+    return {"reset": True}
+
+
+def save(emu: Emulator, query: dict, raw: bytes) -> dict:
+    if not emu.state_path:
+        raise bad_request("The emulator was started without a state file.")
+    emu.save()
+    return {"saved": str(emu.state_path)}
+
+
+def create_file(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """A downloadable file, as skills or the code execution tool would create."""
+    workspace = query.get("workspace", [DEFAULT_WORKSPACE])[-1]
+    mime = query.get("mime_type", [sniff(raw) or "application/octet-stream"])[-1]
+    filename = query.get("filename", ["output.bin"])[-1]
+    record = emu.store.add(workspace, filename, mime, raw, downloadable=True)
+    return record.metadata()
+
+
+def faults_get(emu: Emulator, query: dict, raw: bytes) -> dict:
+    return {**emu.faults.settings(), "quota_bytes": emu.store.quota_bytes}
+
+
+def _json(raw: bytes) -> dict:
+    try:
+        body = json.loads(raw or b"{}")
+    except ValueError:
+        raise bad_request("The admin request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise bad_request("The admin request body must be a JSON object.")
+    return body
+
+
+def _time(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise bad_request(f"Not an RFC 3339 time: {text!r}") from None
+
+
+ROUTES = {
+    ("GET", "/state"): state,
+    ("GET", "/clock"): clock,
+    ("POST", "/clock"): clock,
+    ("GET", "/faults"): faults_get,
+    ("POST", "/faults"): faults,
+    ("POST", "/reset"): reset,
+    ("POST", "/save"): save,
+    ("POST", "/files"): create_file,
+}

@@ -1,0 +1,227 @@
+"""The five Files API endpoints, over the store: upload, list, retrieve, delete, content.
+
+Each function takes what the server parsed (workspace, query, body stream) and returns the JSON
+body, or raises :class:`ApiError`. Multipart parsing uses the ``multipart`` library; the
+filename, type and expiry rules follow files-api.md.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import BinaryIO
+
+import multipart
+
+from .errors import ApiError, bad_request, not_found, too_large
+from .images import EXTENSIONS, IMAGE_TYPES, dimensions, sniff
+from .store import FileRecord, QuotaExceeded, Store
+
+MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
+MAX_FILENAME = 255
+MAX_IDS = 100
+DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
+FILES_BETA = "files-api-2025-04-14"
+AGENTS_BETA = "managed-agents-2026-04-01"
+_FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
+
+
+# -- upload ---------------------------------------------------------------------------
+
+
+def upload(store: Store, workspace: str, stream: BinaryIO, length: int, content_type: str,
+           *, beta: bool, max_file_bytes: int) -> dict:
+    fields = _parse_form(stream, length, content_type, max_file_bytes)
+    part = fields.get("file")
+    if part is None:
+        raise bad_request("file: Field required")
+    if beta and part.headers.get("Content-Type") is None:
+        raise bad_request("file: a Content-Type is required for each file part")
+    expires_in = _expires_in(fields.get("expires_in_seconds"))
+    data = part.raw
+    if len(data) > max_file_bytes:
+        raise too_large()
+    mime = _mime_type(data, part.headers.get("Content-Type"))
+    filename = clean_filename(part.filename, mime)
+    size = dimensions(data) if mime in IMAGE_TYPES else None
+    try:
+        record = store.add(workspace, filename, mime, data, expires_in=expires_in, size=size)
+    except QuotaExceeded as exc:
+        raise bad_request(str(exc), error_code="storage_quota_exceeded") from None
+    return record.metadata(beta=beta)
+
+
+def _parse_form(stream: BinaryIO, length: int, content_type: str, max_file_bytes: int) -> dict:
+    kind, options = multipart.parse_options_header(content_type or "")
+    if kind != "multipart/form-data" or not options.get("boundary"):
+        raise bad_request("Expected a multipart/form-data request body with a `file` part.")
+    parser = multipart.MultipartParser(
+        stream, options["boundary"], content_length=length, part_limit=32,
+        spool_limit=1 << 20, memory_limit=64 << 20, partsize_limit=max_file_bytes + 1)
+    try:
+        return {part.name: part for part in parser}
+    except multipart.ParserLimitReached:
+        raise too_large() from None
+    except multipart.MultipartError as exc:
+        raise bad_request(f"Malformed multipart body: {exc}") from None
+
+
+def _expires_in(part) -> int | None:
+    if part is None:
+        return None
+    try:
+        seconds = int(part.value.strip())
+    except ValueError:
+        raise bad_request("expires_in_seconds: Input should be a valid integer") from None
+    if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
+        raise bad_request(f"expires_in_seconds: must be between {MIN_EXPIRY} and {MAX_EXPIRY}, "
+                          f"got {seconds}")
+    return seconds
+
+
+def _mime_type(data: bytes, declared: str | None) -> str:
+    """Sniffed type first; then the part's declared type; then octet-stream."""
+    sniffed = sniff(data)
+    if sniffed:
+        return sniffed
+    if declared:
+        kind, _ = multipart.parse_options_header(declared)
+        return kind or "application/octet-stream"
+    return "application/octet-stream"
+
+
+def clean_filename(raw: str | None, mime: str) -> str:
+    """Keep the final path component; name an absent one ``unnamed.<ext>``; refuse bad names."""
+    name = re.split(r"[\\/]", raw or "")[-1]
+    if not name:
+        return "unnamed" + EXTENSIONS.get(mime, "")
+    if len(name) > MAX_FILENAME:
+        raise bad_request(f"Invalid filename: must be 1-{MAX_FILENAME} characters long.")
+    if _FORBIDDEN.search(name):
+        raise bad_request('Invalid filename: must not contain < > : " | ? * \\ / or control '
+                          "characters.")
+    return name
+
+
+# -- list -----------------------------------------------------------------------------
+
+
+def list_files(store: Store, workspace: str, query: dict[str, list[str]], mode: str) -> dict:
+    """``mode`` is "ga", "beta" (files beta header) or "hybrid" (agents beta header)."""
+    ids = query.get("ids[]", []) + query.get("ids", [])
+    if ids:
+        return _format_page(_by_ids(store, workspace, ids, query), False, mode)
+    limit = _limit(query)
+    records = store.listed(workspace)
+    if mode != "ga" and ("before_id" in query or "after_id" in query):
+        page, more = _id_window(store, workspace, records, query, limit)
+    elif "before_id" in query or "after_id" in query:
+        raise bad_request("before_id and after_id need the files-api-2025-04-14 beta header; "
+                          "use page instead.")
+    else:
+        page, more = _cursor_window(records, query.get("page", [None])[-1], limit)
+    return _format_page(page, more, mode)
+
+
+def _by_ids(store: Store, workspace: str, ids: list[str], query: dict) -> list[FileRecord]:
+    if "page" in query or "limit" in query:
+        raise bad_request("ids: mutually exclusive with page and limit.")
+    wanted = list(dict.fromkeys(ids))
+    if len(wanted) > MAX_IDS:
+        raise bad_request(f"ids: at most {MAX_IDS} ids are allowed, got {len(wanted)}.")
+    wanted_set = set(wanted)
+    return [r for r in store.listed(workspace) if r.id in wanted_set]
+
+
+def _limit(query: dict) -> int:
+    raw = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise bad_request("limit: Input should be a valid integer") from None
+    if not 1 <= limit <= MAX_LIMIT:
+        raise bad_request(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
+    return limit
+
+
+def _cursor_window(records: list[FileRecord], page: str | None, limit: int):
+    if page:
+        after_seq = _decode_cursor(page)
+        records = [r for r in records if r.seq < after_seq]
+    return records[:limit], len(records) > limit
+
+
+def _id_window(store: Store, workspace: str, records: list[FileRecord], query: dict,
+               limit: int):
+    """Beta cursors: after_id pages towards older files, before_id towards newer ones."""
+    if "after_id" in query:
+        anchor = _anchor(store, workspace, query["after_id"][-1])
+        older = [r for r in records if r.seq < anchor]
+        return older[:limit], len(older) > limit
+    anchor = _anchor(store, workspace, query["before_id"][-1])
+    newer = [r for r in records if r.seq > anchor]
+    return newer[-limit:], len(newer) > limit
+
+
+def _anchor(store: Store, workspace: str, file_id: str) -> int:
+    record = store.find(workspace, file_id)
+    if record is None:
+        raise bad_request(f"Invalid cursor: file `{file_id}` not found.")
+    return record.seq
+
+
+def _format_page(page: list[FileRecord], more: bool, mode: str) -> dict:
+    beta = mode == "beta"
+    body: dict = {"data": [r.metadata(beta=beta) for r in page]}
+    if mode != "beta":
+        body["next_page"] = _encode_cursor(page[-1].seq) if more and page else None
+    if mode != "ga":
+        body.update(has_more=more, first_id=page[0].id if page else None,
+                    last_id=page[-1].id if page else None)
+    return body
+
+
+def _encode_cursor(seq: int) -> str:
+    return "page_" + base64.urlsafe_b64encode(f"seq:{seq}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(page: str) -> int:
+    try:
+        token = page.removeprefix("page_")
+        text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+        return int(text.removeprefix("seq:"))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise bad_request(f"page: invalid page cursor `{page}`.") from None
+
+
+# -- one file -------------------------------------------------------------------------
+
+
+def retrieve(store: Store, workspace: str, file_id: str, *, beta: bool) -> dict:
+    return _visible(store, workspace, file_id).metadata(beta=beta)
+
+
+def delete(store: Store, workspace: str, file_id: str) -> dict:
+    if store.delete(workspace, file_id) is None:
+        raise not_found(file_id)
+    return {"id": file_id, "type": "file_deleted"}
+
+
+def content(store: Store, workspace: str, file_id: str) -> tuple[bytes, str]:
+    """The bytes of a downloadable file. Expiry is checked first: the bytes are gone."""
+    record = _visible(store, workspace, file_id)
+    if record.expired(store.clock.now()):
+        raise ApiError(404, f"File `{file_id}` has expired.", error_code="file_expired")
+    if not record.downloadable:
+        raise bad_request(f"File `{file_id}` is not downloadable: only files created by "
+                          "skills or the code execution tool can be downloaded.",
+                          error_code="file_not_downloadable")
+    return record.data, record.mime_type
+
+
+def _visible(store: Store, workspace: str, file_id: str) -> FileRecord:
+    record = store.get(workspace, file_id)
+    if record is None:
+        raise not_found(file_id)
+    return record

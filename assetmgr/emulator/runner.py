@@ -1,0 +1,190 @@
+"""The :class:`Emulator`: settings, state and the server's lifecycle, for code and tests.
+
+Start it in a daemon thread (``start``/``stop``, or ``with Emulator() as emu:``), or in the
+foreground (``serve_forever``). Tests inspect and steer it in Python (``files``, ``advance``,
+``set_faults``, ``requests``) or over HTTP through the admin surface (:mod:`.admin`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+from .faults import Faults
+from .store import DEFAULT_WORKSPACE, Clock, Store, rfc3339, workspace_id
+
+MAX_FILE_BYTES = 500 * 1024 * 1024
+MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+
+class Emulator:
+    """A local Files API and Messages (images) API; ``base_url`` is where it listens."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
+                 workspaces: dict[str, str] | None = None, latency_ms: float = 0,
+                 error_rate: float = 0.0, drop_rate: float = 0.0,
+                 quota_bytes: int | None = None, state: str | Path | None = None,
+                 seed: int | None = None, clock: Clock | Callable[[], datetime] | None = None,
+                 error_statuses=(429, 500, 529), retry_after_ms: float = 1000,
+                 max_file_bytes: int = MAX_FILE_BYTES,
+                 max_message_bytes: int = MAX_MESSAGE_BYTES, verbose: bool = False):
+        self.host, self.port = host, port
+        self.workspaces = dict(workspaces or {})
+        self.clock = clock if isinstance(clock, Clock) else Clock(clock)
+        self.store = Store(self.clock, quota_bytes)
+        self.faults = Faults(latency_ms=latency_ms, error_rate=error_rate, drop_rate=drop_rate,
+                             error_statuses=error_statuses, retry_after_ms=retry_after_ms,
+                             seed=seed)
+        self.state_path = Path(state) if state else None
+        self.max_file_bytes, self.max_message_bytes = max_file_bytes, max_message_bytes
+        self.verbose = verbose
+        self._requests: list[dict] = []
+        self._lock = threading.Lock()
+        self._server = None
+        self._thread: threading.Thread | None = None
+        if self.state_path:
+            self.store.load(self.state_path)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def bind(self) -> None:
+        """Open the listening socket (port 0 picks a free port); start and serve call it."""
+        if self._server is None:
+            from .server import EmulatorServer  # keeps `import assetmgr.emulator` light
+
+            self._server = EmulatorServer((self.host, self.port), self)
+            self.port = self._server.server_address[1]
+
+    def start(self) -> Emulator:
+        """Serve in a daemon thread; returns at once."""
+        self.bind()
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05},
+                                        name="assetmgr-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until KeyboardInterrupt or ``stop`` from another thread."""
+        self.bind()
+        try:
+            self._server.serve_forever(poll_interval=0.05)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._close()
+
+    def stop(self) -> None:
+        """Stop serving, close every connection, and save the state file if there is one."""
+        if self._server is None:
+            return
+        self._server.shutdown()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        self._close()
+
+    def _close(self) -> None:
+        if self._server is None:
+            return
+        self._server.server_close()
+        self._server.close_connections()
+        self._server = None
+        if self.state_path:
+            self.save()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    # -- time, faults, state ---------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def advance(self, seconds: float) -> datetime:
+        """Move the emulator's clock forward (files expire by it)."""
+        return self.clock.advance(seconds)
+
+    def set_time(self, moment: datetime) -> datetime:
+        return self.clock.set(moment)
+
+    def set_faults(self, **settings) -> dict:
+        """Change latency_ms, error_rate, drop_rate, error_statuses or retry_after_ms live."""
+        return self.faults.update(**settings)
+
+    def save(self) -> None:
+        if self.state_path:
+            self.store.save(self.state_path)
+
+    def reset(self) -> None:
+        """Forget every file and the request log (settings and clock stay)."""
+        self.store.clear()
+        with self._lock:
+            self._requests.clear()
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    def workspace_id(self, name: str = DEFAULT_WORKSPACE) -> str:
+        return workspace_id(name)
+
+    def workspace_named(self, requested: str) -> str:
+        """The workspace an ``anthropic-workspace-id`` value selects: by id, else by name."""
+        names = {DEFAULT_WORKSPACE, *self.workspaces.values(), *self.store.workspaces()}
+        by_id = {workspace_id(name): name for name in names}
+        return by_id.get(requested, requested)
+
+    def files(self, workspace: str = DEFAULT_WORKSPACE, *, include_deleted: bool = False) -> list[dict]:
+        """The workspace's files, newest first, as FileMetadata dicts (plus ``deleted``)."""
+        records = [r for r in self.store.all_records() if r.workspace == workspace
+                   and (include_deleted or not r.deleted)]
+        return [{**r.metadata(), "deleted": r.deleted} for r in reversed(records)]
+
+    def file_bytes(self, file_id: str) -> bytes:
+        return next(r.data for r in self.store.all_records() if r.id == file_id)
+
+    def record_request(self, method: str, path: str, status, headers) -> None:
+        entry = {"method": method, "path": path, "status": status,
+                 "retry_count": headers.get("x-stainless-retry-count")}
+        with self._lock:
+            self._requests.append(entry)
+
+    @property
+    def requests(self) -> list[dict]:
+        """Every request served: method, path, status (or "dropped") and the SDK retry count."""
+        with self._lock:
+            return list(self._requests)
+
+    def snapshot(self) -> dict:
+        """What ``GET /_emulator/state`` returns."""
+        names = sorted({DEFAULT_WORKSPACE, *self.workspaces.values(), *self.store.workspaces()})
+        return {
+            "now": rfc3339(self.now()),
+            "base_url": self.base_url,
+            "workspaces": {n: {"id": workspace_id(n), "used_bytes": self.store.used_bytes(n),
+                               "files": self.files(n, include_deleted=True)} for n in names},
+            "faults": {**self.faults.settings(), "quota_bytes": self.store.quota_bytes},
+            "requests": len(self.requests),
+        }
+
+
+@contextlib.contextmanager
+def running(**kwargs) -> Iterator[Emulator]:
+    """Start an Emulator on a free port in a thread; yield it (``.base_url``); stop it after."""
+    kwargs.setdefault("port", 0)
+    emulator = Emulator(**kwargs)
+    emulator.start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
