@@ -207,6 +207,18 @@ class Catalogue:
             _attach_details(conn, assets)
         return [assets[order[s]] for s in shas if s in order]
 
+    def totals(self) -> tuple[int, int, list[tuple[str, int, int, int, int]]]:
+        """(assets, asset bytes, [(policy, assets, distinct renditions, bytes, tokens)])."""
+        per_policy = (
+            select(AssetRendition.policy, func.count(), func.count(func.distinct(Rendition.id)),
+                   func.coalesce(func.sum(Rendition.size_bytes), 0), func.coalesce(func.sum(Rendition.tokens), 0))
+            .join(Rendition, Rendition.id == AssetRendition.rendition_id)
+            .group_by(AssetRendition.policy).order_by(AssetRendition.policy)
+        )
+        with self.engine.connect() as conn:
+            assets, size = conn.execute(select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))).one()
+            return assets, size, [tuple(row) for row in conn.execute(per_policy)]
+
     # -- tags --------------------------------------------------------------
 
     def add_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:

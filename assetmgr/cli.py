@@ -9,7 +9,7 @@ import sys
 
 import click
 
-from .errors import AssetmgrError, ExitCode
+from .errors import AssetmgrError, ExitCode, UsageError
 
 EXIT_CODES = """\b
 Exit codes:
@@ -136,6 +136,46 @@ def show(ctx, reference, json_) -> None:
         from .render import asset_text
 
         click.echo(asset_text(record))
+
+
+@cli.command()
+@click.argument("reference")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
+@click.option("--policy", type=click.Choice(["vision", "original"]), help="Which rendition.  [default: vision, if the asset has one]")
+@click.pass_context
+def cat(ctx, reference, output, policy) -> None:
+    """Write the exact bytes that are (or will be) uploaded for an asset.
+
+    \b
+    Example:
+      assetmgr cat 3f7a9c > what-claude-sees.jpg
+    """
+    if output is None and sys.stdout.isatty():
+        raise UsageError("refusing to write image bytes to a terminal; redirect stdout or use -o FILE")
+    _, data = open_library(ctx).rendition(reference, policy)
+    with click.open_file(output or "-", "wb") as f:
+        f.write(data)
+
+
+@cli.command()
+@click.option("--price", type=click.FloatRange(min=0), default=3.0, show_default=True,
+              help="Dollars per million input tokens.")
+@json_option()
+@click.pass_context
+def stats(ctx, price, json_) -> None:
+    """Totals: assets, bytes, tokens per policy, and what sending them costs.
+
+    \b
+    Example:
+      assetmgr stats --price 3
+    """
+    result = open_library(ctx).stats(price)
+    if json_:
+        echo_json(result)
+    else:
+        from .render import stats_text
+
+        click.echo(stats_text(result))
 
 
 @cli.group()

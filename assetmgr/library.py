@@ -15,15 +15,20 @@ from collections.abc import Iterable, Sequence
 from .catalogue import Catalogue
 from .errors import UsageError
 from .ingest import Ingest
-from .records import AssetRecord
-from .renditions import DEFAULT_POLICY
+from .errors import NotFound
+from .records import AssetRecord, PolicyStats, RenditionRecord, Stats
+from .renditions import DEFAULT_POLICY, load_bytes
+from .store import RenditionStore
+
+DEFAULT_PRICE = 3.0  # dollars per million input tokens, the figure the vision guide uses
 
 
 class Library:
     """A catalogue of images, opened (and migrated) by ``Library.open``."""
 
-    def __init__(self, catalogue: Catalogue):
+    def __init__(self, catalogue: Catalogue, store: RenditionStore | None = None):
         self.catalogue = catalogue
+        self.store = store or RenditionStore()
 
     @classmethod
     def open(cls, db: str | os.PathLike[str] | None = None) -> Library:
@@ -51,7 +56,7 @@ class Library:
         jobs: int | None = None,
     ) -> Ingest:
         """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
-        return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs)
+        return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store)
 
     def resolve(self, reference: str) -> str:
         """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""
@@ -73,6 +78,28 @@ class Library:
         """Every asset (with ``tag``, those carrying it), oldest first."""
         return self.catalogue.records(self.catalogue.shas(tag=tag))
 
+    def rendition(self, reference: str, policy: str | None = None) -> tuple[RenditionRecord, bytes]:
+        """The rendition of an asset (under ``policy``, default: vision if it has one) and its bytes."""
+        record = self.show(reference)
+        rendition = choose_rendition(record, policy)
+        data = load_bytes(record, rendition, self.store)
+        if data is None:
+            raise NotFound(
+                f"the {rendition.policy} rendition of {record.sha256[:12]} is not stored and no source "
+                f"file with the asset's bytes is left ({len(record.sources)} known paths); add the file again"
+            )
+        return rendition, data
+
+    def stats(self, price: float = DEFAULT_PRICE) -> Stats:
+        """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""
+        assets, size, rows = self.catalogue.totals()
+        policies = [
+            PolicyStats(policy, count, distinct, nbytes, tokens, tokens / count if count else 0.0,
+                        tokens * price / 1e6, (tokens / count if count else 0.0) * 1000 * price / 1e6)
+            for policy, count, distinct, nbytes, tokens in rows
+        ]
+        return Stats(assets, size, price, policies)
+
     def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
         """Put the tags ``names`` on the assets named; returns their sha256s."""
         shas = self.find(references)
@@ -88,6 +115,17 @@ class Library:
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
+
+
+def choose_rendition(record: AssetRecord, policy: str | None) -> RenditionRecord:
+    by_policy = {r.policy: r for r in record.renditions}
+    wanted = policy or (DEFAULT_POLICY if DEFAULT_POLICY in by_policy else next(iter(by_policy), None))
+    if wanted not in by_policy:
+        raise NotFound(
+            f"asset {record.sha256[:12]} has no {wanted or 'rendition'}; "
+            f"run: assetmgr add PATH --policy {policy or DEFAULT_POLICY}"
+        )
+    return by_policy[wanted]
 
 
 def _tag_names(names: Sequence[str]) -> list[str]:

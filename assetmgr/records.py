@@ -81,6 +81,26 @@ class AssetRecord:
 
 
 @dataclasses.dataclass
+class PolicyStats:
+    policy: str
+    assets: int  # assets with a rendition under this policy
+    renditions: int  # distinct renditions (shared ones count once)
+    bytes: int
+    tokens: int  # one use of every asset
+    tokens_per_image: float
+    cost_all_once: float  # dollars to send every asset once
+    cost_per_1000_images: float  # dollars for 1,000 uses of an average image
+
+
+@dataclasses.dataclass
+class Stats:
+    assets: int
+    asset_bytes: int
+    price_per_mtok: float
+    policies: list[PolicyStats]
+
+
+@dataclasses.dataclass
 class AddSummary:
     new: int = 0
     duplicate: int = 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .limits import human_bytes
-from .records import AssetRecord, Outcome
+from .records import AssetRecord, Outcome, Stats
 
 
 def outcome_line(o: Outcome) -> str:
@@ -55,4 +55,16 @@ def asset_text(r: AssetRecord) -> str:
         lines.append(f"upload    {u.state} {u.file_id or '-'} in {u.workspace} at {u.base_url}")
     for s in r.sources:
         lines.append(f"source    {s.path}")
+    return "\n".join(lines)
+
+
+def stats_text(s: Stats) -> str:
+    lines = [f"{s.assets} assets, {human_bytes(s.asset_bytes)} of source images"]
+    for p in s.policies:
+        lines.append(
+            f"{p.policy}: {p.assets} assets in {p.renditions} renditions, {human_bytes(p.bytes)}, "
+            f"{p.tokens:,} tokens (~{p.tokens_per_image:,.0f} per image); "
+            f"${p.cost_all_once:,.2f} to send each once, ${p.cost_per_1000_images:,.2f} per 1,000 images "
+            f"at ${s.price_per_mtok:g}/Mtok"
+        )
     return "\n".join(lines)

@@ -107,3 +107,37 @@ def pixel_warnings(width: int, height: int, frames: int) -> list[str]:
     if max(width, height) > EXTREME_ASPECT * min(width, height):
         warnings.append("extreme aspect ratio")
     return warnings
+
+
+def load_bytes(asset, rendition, store: RenditionStore) -> bytes | None:
+    """The bytes of ``rendition`` (of the catalogued ``asset``), or None when none are left.
+
+    From the store, else derived again from a source file that still holds the
+    asset's bytes; every answer is checked against the rendition's sha256.
+    """
+    if rendition.sha256 != asset.sha256:
+        stored = store.get(rendition.sha256)
+        if stored is not None:
+            return stored
+    from .probe import probe
+
+    for source in asset.sources:
+        data = _read_if_unchanged(source.path, asset.sha256)
+        if data is None:
+            continue
+        if rendition.sha256 == asset.sha256:
+            return data
+        facts, rendered = render_bytes(rendition.policy, data, probe(data), asset.sha256)
+        if facts.sha256 == rendition.sha256:
+            store.put(facts.sha256, rendered)
+            return rendered
+    return None
+
+
+def _read_if_unchanged(path: str, sha256: str) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    return data if sha256_bytes(data) == sha256 else None
