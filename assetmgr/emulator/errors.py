@@ -27,8 +27,8 @@ ERROR_TYPES = {
 
 
 def new_id(prefix: str) -> str:
-    """An id shaped like the real ones: ``<prefix>_011`` and 24 base62 characters."""
-    return f"{prefix}_011" + "".join(secrets.choice(_BASE62) for _ in range(24))
+    """An id shaped like the real ones (``file_011CNha8iCJcU1wXNR6q4V8w``): ``_011`` and 21 base62."""
+    return f"{prefix}_011" + "".join(secrets.choice(_BASE62) for _ in range(21))
 
 
 class ApiError(Exception):

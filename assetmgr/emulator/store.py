@@ -33,7 +33,7 @@ def workspace_id(name: str) -> str:
     """A stable ``wrkspc_...`` id for a workspace name (derived, so it survives restarts)."""
     digest = int.from_bytes(hashlib.sha256(name.encode()).digest(), "big")
     chars = []
-    for _ in range(24):
+    for _ in range(21):
         digest, rest = divmod(digest, 62)
         chars.append(_BASE62[rest])
     return "wrkspc_011" + "".join(chars)
