@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
@@ -33,10 +33,13 @@ MIN_PREFIX = 6
 CHUNK = 500  # ids per IN (...) clause
 
 
-@dataclass(frozen=True, slots=True)
-class CachedSource:
-    """What the catalogue remembers of a path: its stat, and the asset it held."""
+class CachedSource(NamedTuple):
+    """What the catalogue remembers of a path: its stat, and the asset it held.
 
+    A tuple, not a dataclass: a re-run builds one per file, and that shows.
+    """
+
+    path: str
     size: int
     mtime_ns: int
     inode: int | None
@@ -44,7 +47,11 @@ class CachedSource:
     width: int
     height: int
     format: str
-    has_policy: bool  # the asset has a rendition under the policy asked about
+    rendition_id: int | None  # the asset's rendition under the policy asked about
+
+    @property
+    def has_policy(self) -> bool:
+        return self.rendition_id is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,28 +93,28 @@ class Catalogue:
     # -- the stat cache -------------------------------------------------
 
     def cached_sources(self, folders: Sequence[str], files: Sequence[str], policy: str) -> dict[str, CachedSource]:
-        """The remembered stat of every source under ``folders`` or named in ``files``."""
-        has_policy = (
-            select(AssetRendition.asset_id)
-            .where(AssetRendition.asset_id == Source.asset_id, AssetRendition.policy == policy)
-            .exists()
-        )
+        """The remembered stat of every source under ``folders`` or named in ``files``.
+
+        The hot path of a re-run: plain columns, fetched through the driver's own
+        cursor (SQLAlchemy's row objects would cost as much as the query).
+        """
         columns = (
             Source.path, Source.size_bytes, Source.mtime_ns, Source.inode,
-            Asset.sha256, Asset.width, Asset.height, Asset.format, has_policy,
+            Asset.sha256, Asset.width, Asset.height, Asset.format, AssetRendition.rendition_id,
         )
-        base = select(*columns).join(Asset, Asset.id == Source.asset_id)
-        found: dict[str, CachedSource] = {}
+        base = (
+            select(*columns).join(Asset, Asset.id == Source.asset_id)
+            .outerjoin(AssetRendition, (AssetRendition.asset_id == Source.asset_id) & (AssetRendition.policy == policy))
+        )
+        rows = []
         with self.engine.connect() as conn:
             for folder in folders:
                 low = folder.rstrip(os.sep) + os.sep
                 high = low[:-1] + chr(ord(os.sep) + 1)
-                rows = conn.execute(base.where(Source.path >= low, Source.path < high))
-                found.update((r[0], CachedSource(*r[1:])) for r in rows)
+                rows += _fetch_plain(conn, base.where(Source.path >= low, Source.path < high))
             for chunk in _chunks(files):
-                rows = conn.execute(base.where(Source.path.in_(chunk)))
-                found.update((r[0], CachedSource(*r[1:])) for r in rows)
-        return found
+                rows += _fetch_plain(conn, base.where(Source.path.in_(chunk)))
+        return {r.path: r for r in map(CachedSource._make, rows)}
 
     # -- ingest writes ---------------------------------------------------
 
@@ -261,6 +268,19 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     items = list(items)
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
+
+
+def _fetch_plain(conn: Connection, statement) -> list[tuple]:
+    """Rows as the driver returns them: only for columns that need no type conversion."""
+    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args = [params[name] for name in compiled.positiontup] if compiled.positional else params
+    cursor = conn.connection.dbapi_connection.cursor()
+    try:
+        cursor.execute(str(compiled), args)
+        return cursor.fetchall()
+    finally:
+        cursor.close()
 
 
 def _dialect_insert(conn: Connection, table: Table):

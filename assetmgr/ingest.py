@@ -10,11 +10,13 @@ Every input file yields exactly one ``Outcome``, in walk order.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import signal
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 
@@ -78,10 +80,11 @@ class Ingest:
         self.store = store or RenditionStore()
         self.jobs = jobs or os.cpu_count() or 1
         roots = [os.path.abspath(os.fspath(p)) for p in paths]
-        self.found = list(walk(roots, exclude))
         folders = [r for r in roots if os.path.isdir(r)]
         named = [r for r in roots if not os.path.isdir(r)]
-        self.cache = catalogue.cached_sources(folders, named, policy)
+        with gc_paused():  # tens of thousands of small objects that all stay alive
+            self.found = walk(roots, exclude)
+            self.cache = catalogue.cached_sources(folders, named, policy)
         self.summary = AddSummary()
 
     @property
@@ -144,6 +147,18 @@ class Ingest:
 def add(catalogue: Catalogue, paths: Iterable[str | os.PathLike[str]], **options) -> list[Outcome]:
     """Catalogue ``paths`` (files or folders) and return one outcome per file."""
     return list(Ingest(catalogue, paths, **options))
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """No garbage collection while building objects that live on anyway: it would find nothing."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _same_stat(cached: CachedSource, found: Found) -> bool:

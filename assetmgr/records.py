@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class Outcome:
     """What ``add`` did with one input file."""
 

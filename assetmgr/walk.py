@@ -13,9 +13,10 @@ from __future__ import annotations
 import errno
 import stat
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
+from operator import attrgetter
 
 
 @dataclass(slots=True)
@@ -32,11 +33,14 @@ class Unreadable:
     reason: str
 
 
-def walk(paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()) -> Iterator[Found | Unreadable]:
-    """Every regular file under ``paths``, each once."""
-    walker = _Walker(tuple(exclude))
-    for given in paths:
-        yield from walker.start(os.path.abspath(os.fspath(given)))
+def walk(paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()) -> list[Found | Unreadable]:
+    """Every regular file under ``paths``, each once, in order."""
+    roots = [os.path.abspath(os.fspath(p)) for p in paths]
+    # A file named beside a folder may also lie inside it: then every file is checked.
+    walker = _Walker(tuple(exclude), check_all=len(roots) > 1 and any(map(os.path.isfile, roots)))
+    for root in roots:
+        walker.start(root)
+    return walker.found
 
 
 def describe_os_error(error: OSError) -> str:
@@ -48,23 +52,27 @@ def describe_os_error(error: OSError) -> str:
 
 
 class _Walker:
-    def __init__(self, exclude: tuple[str, ...]):
-        self.exclude = exclude
-        self.seen: set[tuple[int, int]] = set()
+    """Collects into ``found``. Written for speed: a re-run's walk is most of its time."""
 
-    def start(self, path: str) -> Iterator[Found | Unreadable]:
+    def __init__(self, exclude: tuple[str, ...], check_all: bool):
+        self.exclude = exclude
+        self.check_all = check_all
+        self.found: list[Found | Unreadable] = []
+        self.seen: set[tuple[int, int]] = set()  # (device, inode) of folders and named files
+
+    def start(self, path: str) -> None:
         try:
             st = os.stat(path)
         except OSError as e:
-            yield Unreadable(path, describe_os_error(e))
+            self.found.append(Unreadable(path, describe_os_error(e)))
             return
-        if os.path.isdir(path):
+        if stat.S_ISDIR(st.st_mode):
             if self._first_visit(st):
-                yield from self._directory(path, path)
-        elif not _is_regular(st.st_mode):
-            yield Unreadable(path, "not a regular file")
+                self._directory(path, path)
+        elif not stat.S_ISREG(st.st_mode):
+            self.found.append(Unreadable(path, "not a regular file"))
         elif self._first_visit(st):
-            yield Found(path, st.st_size, st.st_mtime_ns, st.st_ino)
+            self.found.append(Found(path, st.st_size, st.st_mtime_ns, st.st_ino))
 
     def _first_visit(self, st: os.stat_result) -> bool:
         key = (st.st_dev, st.st_ino)
@@ -73,37 +81,36 @@ class _Walker:
         self.seen.add(key)
         return True
 
-    def _directory(self, root: str, folder: str) -> Iterator[Found | Unreadable]:
+    def _directory(self, root: str, folder: str) -> None:
+        found = self.found
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_name)
         except OSError as e:
-            yield Unreadable(folder, describe_os_error(e))
+            found.append(Unreadable(folder, describe_os_error(e)))
             return
         for entry in entries:
-            if entry.name.startswith(".") or self._excluded(root, entry.path, entry.name):
+            name = entry.name
+            if name[0] == "." or (self.exclude and self._excluded(root, entry.path, name)):
                 continue
-            yield from self._entry(root, entry)
+            try:
+                st = entry.stat()  # follows symbolic links
+            except OSError as e:
+                found.append(Unreadable(entry.path, describe_os_error(e)))
+                continue
+            if entry.is_dir():
+                if self._first_visit(st):
+                    self._directory(root, entry.path)
+            elif stat.S_ISREG(st.st_mode) and (not self._may_repeat(entry, st) or self._first_visit(st)):
+                found.append(Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
 
-    def _entry(self, root: str, entry: os.DirEntry[str]) -> Iterator[Found | Unreadable]:
-        try:
-            st = entry.stat()  # follows symbolic links
-        except OSError as e:
-            yield Unreadable(entry.path, describe_os_error(e))
-            return
-        if not self._first_visit(st):
-            return
-        if entry.is_dir():
-            yield from self._directory(root, entry.path)
-        elif _is_regular(st.st_mode):
-            yield Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+    def _may_repeat(self, entry: os.DirEntry[str], st: os.stat_result) -> bool:
+        """Whether this file could be met again: through a link, or named on the command line."""
+        return self.check_all or st.st_nlink > 1 or entry.is_symlink()
 
     def _excluded(self, root: str, path: str, name: str) -> bool:
-        if not self.exclude:
-            return False
         relative = os.path.relpath(path, root)
         return any(fnmatch(name, g) or fnmatch(relative, g) for g in self.exclude)
 
 
-def _is_regular(mode: int) -> bool:
-    return stat.S_ISREG(mode)
+_name = attrgetter("name")
