@@ -18,7 +18,7 @@ FAULT_MESSAGES = {
     500: "Internal server error (injected by the assetmgr emulator).",
     529: "Overloaded (injected by the assetmgr emulator).",
 }
-SETTINGS = ("latency_ms", "error_rate", "drop_rate", "error_statuses", "retry_after_ms")
+SETTINGS = ("latency_ms", "error_rate", "drop_rate", "drop_next", "error_statuses", "retry_after_ms")
 
 
 class Faults:
@@ -26,12 +26,13 @@ class Faults:
 
     def __init__(self, *, latency_ms: float = 0, error_rate: float = 0.0, drop_rate: float = 0.0,
                  error_statuses=(429, 500, 529), retry_after_ms: float = 1000,
-                 seed: int | None = None):
+                 drop_next: int = 0, seed: int | None = None):
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self.latency_ms = latency_ms
         self.error_rate = error_rate
         self.drop_rate = drop_rate
+        self.drop_next = drop_next  # lose exactly the next N upload responses
         self.error_statuses = tuple(error_statuses)
         self.retry_after_ms = retry_after_ms
         self.update()
@@ -73,4 +74,7 @@ class Faults:
     def drop(self) -> bool:
         """Whether to lose this upload's response (after storing the file)."""
         with self._lock:
+            if self.drop_next > 0:
+                self.drop_next -= 1
+                return True
             return self.drop_rate > 0 and self._random.random() < self.drop_rate

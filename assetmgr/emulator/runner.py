@@ -145,8 +145,13 @@ class Emulator:
         return by_id.get(requested, requested)
 
     def files(self, workspace: str = DEFAULT_WORKSPACE, *, include_deleted: bool = False) -> list[dict]:
-        """The workspace's files, newest first, as FileMetadata dicts (plus ``deleted``)."""
-        records = [r for r in self.store.all_records() if r.workspace == workspace
+        """The workspace's files, newest first, as FileMetadata dicts (plus ``deleted``).
+
+        ``workspace`` is a name or a ``wrkspc_`` id; a workspace first named by an unknown
+        ``anthropic-workspace-id`` is stored under that id, and its name's id finds it too.
+        """
+        aliases = {workspace, workspace_id(workspace), self.workspace_named(workspace)}
+        records = [r for r in self.store.all_records() if r.workspace in aliases
                    and (include_deleted or not r.deleted)]
         return [{**r.metadata(), "deleted": r.deleted} for r in reversed(records)]
 

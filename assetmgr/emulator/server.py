@@ -115,29 +115,31 @@ class Handler(BaseHTTPRequestHandler):
     # -- one request --------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        emu = self.server.emulator
         request_id = new_id("req")
         url = urlsplit(self.path)
         self.route = unquote(url.path).rstrip("/") or "/"
         self.query = parse_qs(url.query, keep_blank_values=True)
         self.body = BodyReader(self.rfile, self._content_length())
-        status = None
+        self.recorded = False
         try:
-            status = self._respond(request_id)
+            self._respond(request_id)
         except Dropped:
-            status = "dropped"
+            self._record("dropped")
             self.close_connection = True
         except ApiError as exc:
-            status = exc.status
             self._send_json(exc.status, exc.body(request_id), request_id, exc.headers)
         except Exception:  # an emulator bug must still answer like the API would
             traceback.print_exc(file=sys.stderr)
-            status = 500
             self._send_json(500, ApiError(500, "Internal server error").body(request_id), request_id)
         finally:
-            if status != "dropped" and not self.body.drain():
+            if not self.close_connection and not self.body.drain():
                 self.close_connection = True
-            emu.record_request(self.command, self.route, status, self.headers)
+
+    def _record(self, status) -> None:
+        """Log an API request before answering it, so a client never sees an unlogged answer."""
+        if not self.recorded and not self.route.startswith("/_emulator/"):
+            self.recorded = True
+            self.server.emulator.record_request(self.command, self.route, status, self.headers)
 
     def _content_length(self) -> int:
         try:
@@ -230,6 +232,7 @@ class Handler(BaseHTTPRequestHandler):
 
     def _send(self, status: int, data: bytes, content_type: str, request_id: str,
               headers: dict | None = None) -> int:
+        self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
