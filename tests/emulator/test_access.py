@@ -162,3 +162,14 @@ def test_sdk_headers_are_tolerated(emu, png):
     response = httpx2.post(f"{emu.base_url}/v1/files", headers=headers,
                            files={"file": ("a.png", png, "image/png")})
     assert response.status_code == 200 and "expires_at" in response.json()
+
+
+def test_an_injected_clock_drives_created_and_expires_at(anthropic_emulator_factory, png):
+    from datetime import datetime, timedelta, timezone
+
+    start = datetime(2030, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    emu = anthropic_emulator_factory(clock=lambda: start)
+    meta = sdk(emu).files.upload(file=("a.png", png, "image/png"), expires_in_seconds=3600)
+    assert meta.created_at == start and meta.expires_at == start + timedelta(hours=1)
+    raw = sdk(emu).files.with_raw_response.retrieve_metadata(meta.id).http_response.json()
+    assert (raw["created_at"], raw["expires_at"]) == ("2030-01-02T03:04:05Z", "2030-01-02T04:04:05Z")

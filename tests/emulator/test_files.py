@@ -232,3 +232,14 @@ def test_unknown_query_parameters_are_ignored(client, png):
     client.files.upload(file=("a.png", png, "image/png"))
     page = client.get("/v1/files", cast_to=object, options={"params": {"beta": "true"}})
     assert len(page["data"]) == 1
+
+
+def test_agents_beta_header_adds_beta_fields_to_the_ga_shape(client, png):
+    ids = [client.files.upload(file=(f"{n}.png", png, "image/png")).id for n in range(3)]
+    options = {"params": {"limit": 2}, "headers": {"anthropic-beta": "managed-agents-2026-04-01"}}
+    page = client.get("/v1/files", cast_to=object, options=options)
+    assert page["next_page"].startswith("page_") and page["has_more"] is True
+    assert (page["first_id"], page["last_id"]) == (ids[2], ids[1])
+    assert "expires_at" in page["data"][0]
+    options["params"]["after_id"] = ids[1]
+    assert [f["id"] for f in client.get("/v1/files", cast_to=object, options=options)["data"]] == [ids[0]]
