@@ -1,14 +1,14 @@
-"""Lossless metadata removal for JPEG and PNG: drop segments and chunks, keep the pixels' bytes.
+"""Lossless metadata removal for JPEG: drop segments, keep the compressed pixels' bytes.
 
 When an image's pixels need no change, re-encoding it only to drop its EXIF
 would cost quality and time, and two copies of one photo that differ only in
 their metadata would get different renditions. Rewriting the container keeps
 the compressed pixel data byte for byte, so both copies strip to the same bytes.
 
-Kept: what a decoder needs (JPEG: JFIF, Adobe colour transform, tables, frame,
-scans; PNG: header, palette, transparency, colour-space chunks, image data).
-Dropped: everything else (EXIF, XMP, IPTC, ICC, comments, text, timestamps,
-thumbnails, trailing data such as further MPO pictures).
+Kept: what a decoder needs (JFIF, Adobe colour transform, tables, frame,
+scans). Dropped: everything else (EXIF, XMP, IPTC, ICC, comments, thumbnails,
+trailing data such as further MPO pictures). Other formats are re-encoded
+instead: a PNG, GIF or WebP that must change becomes a JPEG or PNG by content.
 """
 
 from __future__ import annotations
@@ -18,8 +18,6 @@ import struct
 SOF_MARKERS = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 # APP0 (JFIF), APP14 (Adobe), DQT, DHT, DRI, DAC and every start-of-frame
 JPEG_KEEP = {0xE0, 0xEE, 0xDB, 0xC4, 0xDD, 0xCC} | SOF_MARKERS
-PNG_KEEP = {b"IHDR", b"PLTE", b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"sBIT", b"IDAT", b"IEND"}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def strip_jpeg(data: bytes) -> bytes | None:
@@ -42,19 +40,3 @@ def strip_jpeg(data: bytes) -> bytes | None:
         pos += 2 + length
     return None
 
-
-def strip_png(data: bytes) -> bytes | None:
-    """The PNG with only the chunks a decoder needs; None when it is not a plain PNG."""
-    if not data.startswith(PNG_SIGNATURE):
-        return None
-    out, pos = [PNG_SIGNATURE], len(PNG_SIGNATURE)
-    while pos + 12 <= len(data):
-        length = struct.unpack(">I", data[pos : pos + 4])[0]
-        kind = data[pos + 4 : pos + 8]
-        chunk = data[pos : pos + 12 + length]
-        if kind in PNG_KEEP:
-            out.append(chunk)
-        pos += 12 + length
-        if kind == b"IEND":
-            return b"".join(out)
-    return None

@@ -1,8 +1,8 @@
 """The ``vision`` policy's pixels: what Claude reads best, cheapest and safest.
 
 ``normalise(data, info)`` returns ``None`` when the source needs no change at
-all (it is then uploaded byte for byte), else the new image bytes. A JPEG or
-PNG whose pixels need no change only loses its metadata, losslessly
+all (it is then uploaded byte for byte), else the new image bytes. A JPEG
+whose pixels need no change only loses its metadata, losslessly
 (``metadata.py``). Otherwise:
 
 1. first frame only (Claude reads no other);
@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from .limits import MAX_IMAGE_BYTES, TARGET_LONG_EDGE, TARGET_PIXELS
-from .metadata import strip_jpeg, strip_png
+from .metadata import strip_jpeg
 from .probe import ImageInfo
 
 JPEG_QUALITY = 85
@@ -73,8 +73,8 @@ def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
     image = Image.open(io.BytesIO(data))
     if needs_no_change(image, info, len(data)):
         return None
-    if info.format in ("JPEG", "PNG") and pixels_need_no_change(image, info):
-        stripped = strip_jpeg(data) if info.format == "JPEG" else strip_png(data)
+    if info.format == "JPEG" and pixels_need_no_change(image, info):
+        stripped = strip_jpeg(data)
         if stripped == data:
             return None
         if stripped is not None and len(stripped) <= MAX_IMAGE_BYTES:
