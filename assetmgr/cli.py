@@ -226,6 +226,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
     return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
 
 
+from .emulator.command import emulator_command  # noqa: E402  (imports only click)
+
+cli.add_command(emulator_command)
+
+
 def main() -> None:
     """Entry point of the ``assetmgr`` script."""
     cli(prog_name="assetmgr")
