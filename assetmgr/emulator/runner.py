@@ -18,6 +18,8 @@ from .store import DEFAULT_WORKSPACE, Clock, Store, rfc3339, workspace_id
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+# How often the serving loop checks for stop(): short, because every test stops an emulator.
+POLL_SECONDS = 0.02
 
 
 class Emulator:
@@ -62,7 +64,7 @@ class Emulator:
         """Serve in a daemon thread; returns at once."""
         self.bind()
         self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05},
+                                        kwargs={"poll_interval": POLL_SECONDS},
                                         name="assetmgr-emulator", daemon=True)
         self._thread.start()
         return self
@@ -71,7 +73,7 @@ class Emulator:
         """Serve in this thread until KeyboardInterrupt or ``stop`` from another thread."""
         self.bind()
         try:
-            self._server.serve_forever(poll_interval=0.05)
+            self._server.serve_forever(poll_interval=POLL_SECONDS)
         except KeyboardInterrupt:
             pass
         finally:

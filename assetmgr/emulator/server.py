@@ -95,6 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "assetmgr-emulator"
     sys_version = ""
     timeout = 120  # idle keep-alive connections are closed after this many seconds
+    body_unsent = False  # set per request when an oversized body was refused before sending
     server: EmulatorServer
 
     def setup(self):
@@ -102,6 +103,19 @@ class Handler(BaseHTTPRequestHandler):
         # Headers and body are written separately; without this, Nagle's algorithm and the
         # client's delayed ACK add 40 ms to every response.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle_expect_100(self):
+        """Refuse an oversized body before it is sent (curl asks first for large uploads)."""
+        self.body_unsent = self._over_limit()
+        if self.body_unsent:
+            return True  # no "100 Continue": the handler answers 413 and closes
+        return super().handle_expect_100()
+
+    def _over_limit(self) -> bool:
+        emu, path = self.server.emulator, urlsplit(self.path).path.rstrip("/")
+        limit = {"/v1/files": emu.max_file_bytes, "/v1/messages": emu.max_message_bytes,
+                 "/v1/messages/count_tokens": emu.max_message_bytes}.get(path)
+        return self.command == "POST" and limit is not None and self._content_length() > limit
 
     def do_GET(self):
         self._dispatch()
@@ -128,12 +142,15 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except ApiError as exc:
             self._send_json(exc.status, exc.body(request_id), request_id, exc.headers)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away mid-request
+            self.close_connection = True
         except Exception:  # an emulator bug must still answer like the API would
             traceback.print_exc(file=sys.stderr)
             self._send_json(500, ApiError(500, "Internal server error").body(request_id), request_id)
         finally:
-            if not self.close_connection and not self.body.drain():
+            if self.body_unsent or (not self.close_connection and not self.body.drain()):
                 self.close_connection = True
+            self.body_unsent = False
 
     def _record(self, status) -> None:
         """Log an API request before answering it, so a client never sees an unlogged answer."""
@@ -220,7 +237,8 @@ class Handler(BaseHTTPRequestHandler):
         return bound
 
     def _beta_mode(self) -> str:
-        betas = {b.strip() for b in self.headers.get_all("anthropic-beta", []) for b in b.split(",")}
+        values = self.headers.get_all("anthropic-beta", [])
+        betas = {beta.strip() for value in values for beta in value.split(",")}
         if files.FILES_BETA in betas:
             return "beta"
         return "hybrid" if files.AGENTS_BETA in betas else "ga"
@@ -240,7 +258,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("anthropic-organization-id", ORGANIZATION_ID)
         for name, value in (headers or {}).items():
             self.send_header(name, value)
-        if self.body.remaining > DRAIN_LIMIT:
+        if self.body_unsent or self.body.remaining > DRAIN_LIMIT:
             self.close_connection = True
         if self.close_connection:
             self.send_header("Connection", "close")

@@ -145,3 +145,17 @@ def test_the_documented_curl_examples(emu, tmp_path):
     message = json.loads(answered.stdout)
     assert message["type"] == "message"
     assert message["content"][0]["text"] == f"Image 1: 640x480 image/jpeg (file {file_id})"
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_oversized_upload_is_refused_before_the_body_is_sent(anthropic_emulator_factory, tmp_path):
+    emu = anthropic_emulator_factory(max_file_bytes=1 << 20)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"\0" * (3 << 20))
+    result = subprocess.run(
+        ["curl", "-s", "-w", "\\n%{http_code}", "-X", "POST", f"{emu.base_url}/v1/files",
+         "-H", "x-api-key: k", "-F", f"file=@{big}"],
+        capture_output=True, text=True, timeout=20)
+    body, status = result.stdout.rsplit("\n", 1)
+    assert status == "413" and json.loads(body)["error"]["type"] == "request_too_large"
+    assert emu.files() == []
