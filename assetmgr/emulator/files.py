@@ -113,7 +113,8 @@ def list_files(store: Store, workspace: str, query: dict[str, list[str]], mode: 
     if ids:
         return _format_page(_by_ids(store, workspace, ids, query), False, mode)
     limit = _limit(query)
-    records = store.listed(workspace)
+    # Only session-scoped files (made by agents) have a scope; uploads never match one.
+    records = [] if query.get("scope_id", [""])[-1] else store.listed(workspace)
     if mode != "ga" and ("before_id" in query or "after_id" in query):
         page, more = _id_window(store, workspace, records, query, limit)
     elif "before_id" in query or "after_id" in query:

@@ -243,3 +243,8 @@ def test_agents_beta_header_adds_beta_fields_to_the_ga_shape(client, png):
     assert "expires_at" in page["data"][0]
     options["params"]["after_id"] = ids[1]
     assert [f["id"] for f in client.get("/v1/files", cast_to=object, options=options)["data"]] == [ids[0]]
+
+
+def test_scope_id_matches_no_uploaded_file(client, png):
+    client.files.upload(file=("a.png", png, "image/png"))
+    assert list(client.beta.files.list(scope_id="sesn_011abc")) == []

@@ -159,3 +159,26 @@ def test_curl_oversized_upload_is_refused_before_the_body_is_sent(anthropic_emul
     body, status = result.stdout.rsplit("\n", 1)
     assert status == "413" and json.loads(body)["error"]["type"] == "request_too_large"
     assert emu.files() == []
+
+
+@pytest.mark.parametrize("module", ["assetmgr.emulator.command", "assetmgr.emulator.pytest_plugin",
+                                    "assetmgr.emulator"])
+def test_entry_modules_import_without_the_server(module):
+    code = (f"import sys, {module}; heavy = ['assetmgr.emulator.server', 'multipart', 'http.server']; "
+            "print([m for m in heavy if m in sys.modules])")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
+
+
+def test_async_sdk_concurrent_uploads(emu):
+    import asyncio
+
+    async def main():
+        client = anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="k", max_retries=0)
+        metas = await asyncio.gather(*[
+            client.files.upload(file=(f"{n}.png", image_bytes(8 + n, 8), "image/png")) for n in range(12)])
+        await client.close()
+        return metas
+
+    metas = asyncio.run(main())
+    assert len({m.id for m in metas}) == 12 and len(emu.files()) == 12
