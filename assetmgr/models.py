@@ -28,6 +28,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -133,11 +134,20 @@ class Remote(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+UPLOAD_STATES = ("pending", "active", "failed", "missing", "expired", "deleted")
+LIVE_STATES_SQL = "state IN ('pending', 'active')"
+
+
 class Upload(Base):
     __tablename__ = "uploads"
     __table_args__ = (
         UniqueConstraint("remote_id", "file_id"),
         Index("ix_uploads_rendition_remote", "rendition_id", "remote_id"),
+        # At most one live upload per rendition and remote: the claim two processes race for.
+        Index(
+            "uq_uploads_live", "rendition_id", "remote_id", unique=True,
+            sqlite_where=text(LIVE_STATES_SQL), postgresql_where=text(LIVE_STATES_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -146,7 +156,7 @@ class Upload(Base):
     file_id: Mapped[str | None] = mapped_column(String(200))  # None while pending
     filename: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    state: Mapped[str] = mapped_column(String(16), default="pending")
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # one of UPLOAD_STATES
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
     last_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
