@@ -152,6 +152,10 @@ class Catalogue:
                 for path, sha, size, mtime, inode in batch.sources
             ])
 
+    def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            return _ids_by_sha(conn, Rendition, set(shas))
+
     # -- references --------------------------------------------------------
 
     def resolve(self, reference: str) -> str:

@@ -43,6 +43,19 @@ def json_option(help_text: str = "Output JSON instead of text."):
     return click.option("json_", "--json", is_flag=True, help=help_text)
 
 
+def remote_options(function):
+    """--workspace, --workspace-id and --expires-in, shared by the commands that upload."""
+    for option in reversed([
+        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME",
+                      help="Workspace the uploads belong to.  [env: ASSETMGR_WORKSPACE; default: default]"),
+        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
+                     help="Sent as anthropic-workspace-id, for keys that act on several workspaces."),
+        click.option("--expires-in", metavar="DURATION", help="Uploads expire after this long (1h..90d, e.g. 7d)."),
+    ]):
+        function = option(function)
+    return function
+
+
 @click.group(cls=AssetmgrGroup, epilog=EXIT_CODES)
 @click.version_option(package_name="assetmgr")
 @click.option(
@@ -77,22 +90,55 @@ def echo_json(record) -> None:
 @click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
               help="vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.")
 @click.option("--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]")
-@click.option("--no-upload", is_flag=True, help="Only catalogue; upload nothing.")
+@click.option("--no-upload", is_flag=True, envvar="ASSETMGR_NO_UPLOAD",
+              help="Only catalogue; upload nothing.  [env: ASSETMGR_NO_UPLOAD=1]")
+@click.option("--upload-jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads.")
+@remote_options
 @json_option("One JSON object per input file on stdout.")
 @click.pass_context
-def add(ctx, paths, exclude, tags, policy, jobs, no_upload, json_) -> None:
-    """Catalogue image files and folders, deduplicated by content.
+def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspace, workspace_id, expires_in, json_):
+    """Catalogue image files and folders, deduplicated by content, and upload what is new.
 
     \b
     Example:
+      assetmgr add ~/photos                     # catalogue and upload what the workspace lacks
       assetmgr add ~/photos --no-upload --exclude '*.tmp'
     """
     from .cli_add import run_add
 
-    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, policy=policy, jobs=jobs, json_=json_)
+    upload = None if no_upload else dict(workspace=workspace, workspace_id=workspace_id,
+                                         jobs=upload_jobs, expires_in=expires_in)
+    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, policy=policy, jobs=jobs,
+                      json_=json_, upload=upload)
     click.echo(str(summary), err=True)
     if summary.rejected:
         ctx.exit(ExitCode.REJECTED)
+
+
+@cli.command()
+@click.argument("references", nargs=-1)
+@click.option("--tag", metavar="NAME", help="Only assets carrying this tag.")
+@click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
+              help="Which renditions to upload.")
+@click.option("--jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads.")
+@remote_options
+@click.pass_context
+def push(ctx, references, tag, policy, jobs, workspace, workspace_id, expires_in) -> None:
+    """Upload what the workspace lacks (all assets, or those named or tagged).
+
+    \b
+    Example:
+      assetmgr add more/ --no-upload ; assetmgr push
+      assetmgr push --workspace eu-team --expires-in 7d
+    """
+    from .cli_add import run_push
+
+    library = open_library(ctx)
+    shas = library.find(references, tag=tag) if references or tag else None
+    summary = run_push(library, shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
+                       jobs=jobs, expires_in=expires_in)
+    if summary.count("failed"):
+        ctx.exit(ExitCode.REMOTE)
 
 
 @cli.command(name="ls")

@@ -1,4 +1,4 @@
-"""Rendering of ``assetmgr add``: the progress bar, per-file lines, tagging after the run."""
+"""Rendering of ``add`` and ``push``: progress bars, per-file lines, the upload phase."""
 
 from __future__ import annotations
 
@@ -7,33 +7,74 @@ import sys
 import click
 
 from .library import Library
-from .records import AddSummary, to_json
+from .records import AddSummary, Outcome, to_json
 from .render import outcome_line
 
-PROGRESS_FROM = 50  # inputs; fewer finish before a bar is worth drawing
+PROGRESS_FROM = 50  # items; fewer finish before a bar is worth drawing
 
 
-def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_) -> AddSummary:
-    """Run ``add`` and print its outcomes; tag the accepted files; return the summary."""
+def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, upload) -> AddSummary:
+    """Run ``add``; with ``upload`` (a dict of push options) upload what the remote lacks.
+
+    Without uploading, each file's line is printed as soon as it is known; with it,
+    the JSON lines wait for the upload phase so that each carries its ``file_id``.
+    """
+    if upload is not None:
+        from .remote import require_credentials
+
+        require_credentials()
     run = library.add(paths, exclude=exclude, policy=policy, jobs=jobs)
-    accepted = []
-    with _progress(run.total) as bar:
+    outcomes: list[Outcome] = []
+    with _progress(run.total, "Adding") as bar:
         for outcome in run:
             bar.update(1)
-            if outcome.outcome != "rejected":
-                accepted.append(outcome.sha256)
+            outcomes.append(outcome)
+            if outcome.outcome in ("rejected", "duplicate") and not json_:
+                click.echo(outcome_line(outcome), err=True)
+            elif json_ and upload is None:
+                click.echo(to_json(outcome))
+    accepted = sorted({o.sha256 for o in outcomes if o.outcome != "rejected"})
+    if tags and accepted:
+        library.catalogue.add_tags(accepted, list(tags))
+    if upload is not None:
+        pushed = run_push(library, accepted, policy=policy, **upload)
+        for outcome in outcomes:
+            _attach_upload(outcome, pushed)
             if json_:
                 click.echo(to_json(outcome))
-            elif outcome.outcome in ("rejected", "duplicate"):
-                click.echo(outcome_line(outcome), err=True)
-    if tags and accepted:
-        library.catalogue.add_tags(sorted(set(accepted)), list(tags))
     return run.summary
 
 
-def _progress(total: int):
+def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in):
+    """Upload with a progress bar of files and bytes; print failures; return the summary."""
+    from .uploads import expiry_seconds
+
+    seconds = expiry_seconds(expires_in)
+    bar = _progress(1, "Uploading")
+    with bar:
+        def progress(outcome):
+            bar.update(outcome.size_bytes or 0)
+            if outcome.outcome == "failed":
+                click.echo(f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True)
+
+        summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
+                               jobs=jobs, expires_in=seconds, progress=progress)
+    click.echo(str(summary), err=True)
+    return summary
+
+
+def _attach_upload(outcome: Outcome, pushed) -> None:
+    if outcome.outcome == "rejected":
+        return
+    found = pushed.for_asset(outcome.sha256)
+    if found is not None:
+        outcome.upload, outcome.file_id = found.outcome, found.file_id
+        outcome.upload_error = found.reason if found.outcome == "failed" else None
+
+
+def _progress(total: int, label: str):
     show = sys.stderr.isatty() and total >= PROGRESS_FROM
-    return click.progressbar(length=total, file=sys.stderr if show else _Null(), label="Adding")
+    return click.progressbar(length=max(total, 1), file=sys.stderr if show else _Null(), label=label)
 
 
 class _Null:

@@ -58,6 +58,30 @@ class Library:
         """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
         return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store)
 
+    def push(
+        self,
+        shas: Iterable[str] | None = None,
+        *,
+        workspace: str | None = None,
+        workspace_id: str | None = None,
+        policy: str = DEFAULT_POLICY,
+        jobs: int | None = None,
+        expires_in: int | None = None,
+        progress=None,
+    ):
+        """Upload to the remote what it lacks of these assets' renditions (default: all assets).
+
+        The remote is ``ANTHROPIC_BASE_URL`` plus ``workspace``; the key comes from the
+        SDK's environment. Returns a ``PushSummary``.
+        """
+        from .remote import RemoteSpec
+        from .uploads import DEFAULT_JOBS, Uploader
+
+        remote = RemoteSpec.from_env(workspace, workspace_id)
+        uploader = Uploader(self.catalogue, remote, jobs=jobs or DEFAULT_JOBS, expires_in=expires_in, store=self.store)
+        targets = self.catalogue.shas() if shas is None else list(shas)
+        return uploader.push(targets, policy=policy, progress=progress)
+
     def resolve(self, reference: str) -> str:
         """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""
         return self.catalogue.resolve(reference)

@@ -24,6 +24,9 @@ class Outcome:
     height: int | None = None
     format: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
+    upload: str | None = None  # uploaded | present | adopted | busy | failed; None: not uploaded
+    file_id: str | None = None
+    upload_error: str | None = None
 
 
 @dataclasses.dataclass

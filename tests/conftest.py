@@ -18,13 +18,31 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ASSETMGR_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
+CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE", "ANTHROPIC_CONFIG_DIR",
+               "ANTHROPIC_IDENTITY_TOKEN", "ANTHROPIC_IDENTITY_TOKEN_FILE", "ANTHROPIC_BASE_URL")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path_factory, monkeypatch):
-    """Every test gets its own catalogue folder (outside tmp_path) and no inherited URL."""
+    """Every test gets its own catalogue folder (outside tmp_path), no inherited catalogue
+    URL or workspace, no credentials (nothing may reach a real API), and `add` that does not
+    upload unless a test asks for it (see ``uploading``)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ASSETMGR_HOME", str(home))
-    monkeypatch.delenv("ASSETMGR_DB", raising=False)
+    monkeypatch.setenv("ASSETMGR_NO_UPLOAD", "1")
+    for name in ("ASSETMGR_DB", "ASSETMGR_WORKSPACE", "ASSETMGR_WORKSPACE_ID", *CREDENTIALS):
+        monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def uploading(monkeypatch, anthropic_emulator):
+    """`add` uploads, to a fresh emulator (the SDK's usual variables point at it)."""
+    monkeypatch.delenv("ASSETMGR_NO_UPLOAD")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", anthropic_emulator.base_url)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
+    return anthropic_emulator
 
 
 @pytest.fixture

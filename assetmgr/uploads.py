@@ -1,0 +1,278 @@
+"""Upload once: every distinct rendition reaches a remote exactly once.
+
+``Uploader.push`` runs, for one remote:
+
+1. recover: pending rows left by a process that died are resolved by listing
+   the workspace: the hash-named file is adopted if it is there (extra copies
+   deleted), else the row is dropped and the rendition uploaded again;
+2. plan: the renditions of the given assets with no live upload here;
+3. claim: pending rows are committed before any request (a partial unique
+   index lets one process win each rendition);
+4. send: a bounded thread pool uploads through the SDK; results come back to
+   this thread, the only one that writes the catalogue;
+5. reconcile: where an answer was lost, or the SDK had to retry (a retry after
+   a lost response stores a second copy), the workspace is listed: lost uploads
+   are adopted, and extra copies of a rendition are deleted.
+
+The catalogue never claims an upload the remote does not have: a row becomes
+``active`` only from the API's answer or from the file seen in a listing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import PurePath
+
+from .catalogue import Catalogue
+from .errors import AuthError, UsageError
+from .journal import Claim, Journal, PendingRow
+from .models import utcnow
+from .records import AssetRecord, RenditionRecord
+from .remote import RemoteSpec
+from .renditions import DEFAULT_POLICY, load_bytes
+from .store import RenditionStore
+
+DEFAULT_JOBS = 8
+MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
+CLOCK_MARGIN = timedelta(minutes=10)  # between this machine's clock and the API's
+HASH_IN_NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.[a-z]+$")
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+UNSAFE = re.compile(r'[<>:"|?*\\/\x00-\x1f]+')
+
+
+@dataclass
+class UploadOutcome:
+    """What happened to one rendition in one remote."""
+
+    rendition_sha256: str
+    outcome: str  # uploaded | adopted | present | busy | failed
+    file_id: str | None = None
+    reason: str | None = None
+    size_bytes: int = 0
+
+
+@dataclass
+class PushSummary:
+    outcomes: list[UploadOutcome] = field(default_factory=list)
+    deleted_duplicates: int = 0
+    renditions: dict[str, str] = field(default_factory=dict)  # asset sha256 -> rendition sha256
+
+    def for_asset(self, sha256: str) -> UploadOutcome | None:
+        """The outcome of the rendition uploaded for an asset, if the push covered it."""
+        by_rendition = {o.rendition_sha256: o for o in self.outcomes}
+        return by_rendition.get(self.renditions.get(sha256, ""))
+
+    def count(self, outcome: str) -> int:
+        return sum(o.outcome == outcome for o in self.outcomes)
+
+    def __str__(self) -> str:
+        sent = sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
+        parts = [f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)", f"{self.count('present')} already there"]
+        parts += [f"{self.count(k)} {k}" for k in ("adopted", "busy", "failed") if self.count(k)]
+        if self.deleted_duplicates:
+            parts.append(f"{self.deleted_duplicates} duplicate copies deleted")
+        return ", ".join(parts)
+
+
+def upload_filename(source_path: str | None, rendition_sha256: str, media_type: str) -> str:
+    """``<stem>.sha256-<hex>.<ext>``: readable, and names the rendition it holds."""
+    stem = UNSAFE.sub("_", PurePath(source_path).stem if source_path else "image")[:80] or "image"
+    return f"{stem}.sha256-{rendition_sha256}.{EXTENSIONS.get(media_type, 'bin')}"
+
+
+def rendition_in(filename: str) -> str | None:
+    match = HASH_IN_NAME.search(filename)
+    return match.group(1) if match else None
+
+
+def expiry_seconds(text: str | None) -> int | None:
+    """``90m``, ``12h``, ``7d`` or seconds -> seconds, within the API's 1 hour..90 days."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"--expires-in {text!r}: give a number with s, m, h or d, e.g. 7d")
+    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
+        raise UsageError(f"--expires-in {text!r}: the API takes 1h to 90d")
+    return seconds
+
+
+@dataclass
+class _Job:
+    claim: Claim
+    asset: AssetRecord
+    rendition: RenditionRecord
+    filename: str
+
+
+class Uploader:
+    """Pushes renditions of catalogued assets to one remote."""
+
+    def __init__(self, catalogue: Catalogue, remote: RemoteSpec, *, client=None, jobs: int = DEFAULT_JOBS,
+                 expires_in: int | None = None, store: RenditionStore | None = None):
+        if client is None:
+            from .files_api import FilesClient  # the SDK loads only on the upload path
+
+            client = FilesClient(remote)
+        self.catalogue, self.client, self.jobs = catalogue, client, jobs
+        self.expires_in, self.store = expires_in, store or RenditionStore()
+        self.journal = Journal(catalogue, remote)
+
+    def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY,
+             progress: Callable[[UploadOutcome], None] | None = None) -> PushSummary:
+        """Upload what this remote lacks of ``asset_shas``' renditions under ``policy``."""
+        started, summary = utcnow(), PushSummary()
+        summary.deleted_duplicates += self.recover()
+        jobs, present = self._plan(list(asset_shas), policy, summary)
+        summary.outcomes += present
+        unsure = self._send(jobs, summary, progress or (lambda _o: None))
+        if unsure or any(o.outcome == "uploaded" and o.reason == "retried" for o in summary.outcomes):
+            summary.deleted_duplicates += self._reconcile(unsure, started, summary)
+        for o in summary.outcomes:
+            o.reason = None if o.reason == "retried" else o.reason
+        return summary
+
+    # -- 1. recover ----------------------------------------------------------
+
+    def recover(self) -> int:
+        """Resolve pending rows of processes that died; return extra copies deleted."""
+        stale = self.journal.stale(utcnow())
+        if not stale:
+            return 0
+        taken = self.journal.take_over(stale)
+        if not taken:
+            return 0
+        by_sha = self._remote_copies(newer_than=None)
+        return self._resolve(taken, by_sha)
+
+    def _resolve(self, rows: list[PendingRow], by_sha: dict[str, list]) -> int:
+        deleted, forget = 0, []
+        for row in rows:
+            copies = by_sha.get(row.rendition_sha256, [])
+            if not copies:
+                forget.append(row.upload_id)
+                continue
+            keep, *extra = sorted(copies, key=lambda f: (f.created_at, f.id))
+            self.journal.activate(row.upload_id, keep.id, keep.created_at, keep.expires_at)
+            deleted += self._delete(extra)
+        self.journal.forget(forget)
+        return deleted
+
+    # -- 2. plan and 3. claim -------------------------------------------------
+
+    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary) -> tuple[list[_Job], list[UploadOutcome]]:
+        self.journal.expire_outdated(utcnow())
+        records = self.catalogue.records(asset_shas)
+        wanted: dict[str, tuple[AssetRecord, RenditionRecord]] = {}
+        for record in records:
+            for rendition in record.renditions:
+                if rendition.policy == policy:
+                    wanted.setdefault(rendition.sha256, (record, rendition))
+                    summary.renditions[record.sha256] = rendition.sha256
+        ids = self.catalogue.rendition_ids(list(wanted))
+        missing = set(self.journal.missing(list(ids.values())))
+        present = [UploadOutcome(sha, "present", file_id=fid)
+                   for sha, fid in self.journal.active_files().items() if sha in wanted and ids[sha] not in missing]
+        names = {ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
+                 for sha, (a, r) in wanted.items()}
+        sizes = {ids[sha]: r.size_bytes for sha, (_, r) in wanted.items()}
+        todo = [ids[sha] for sha in wanted if ids[sha] in missing]
+        claims = self.journal.claim(todo, names, sizes)
+        won = {c.rendition_id for c in claims}
+        busy = [UploadOutcome(sha, "busy", reason="another process is uploading it")
+                for sha in wanted if ids[sha] in missing and ids[sha] not in won]
+        jobs = [_Job(c, *wanted[c.rendition_sha256], names[c.rendition_id]) for c in claims]
+        return jobs, present + busy
+
+    # -- 4. send --------------------------------------------------------------
+
+    def _send(self, jobs: list[_Job], summary: PushSummary, progress) -> list[_Job]:
+        unsure: list[_Job] = []
+        pool = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="assetmgr-upload")
+        futures: dict[Future, _Job] = {pool.submit(self._upload_one, job): job for job in jobs}
+        try:
+            pending = set(futures)
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    outcome = self._record(futures[future], future, unsure)
+                    summary.outcomes.append(outcome)
+                    progress(outcome)
+        except BaseException:
+            self._abandon(futures)
+            raise
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        return unsure
+
+    def _upload_one(self, job: _Job):
+        data = load_bytes(job.asset, job.rendition, self.store)
+        if data is None:
+            return None
+        return self.client.upload(job.filename, data, job.rendition.media_type, self.expires_in)
+
+    def _record(self, job: _Job, future: Future, unsure: list[_Job]) -> UploadOutcome:
+        from .files_api import RemoteUnsure, UploadRefused
+
+        sha, upload_id = job.rendition.sha256, job.claim.upload_id
+        try:
+            result = future.result()
+        except AuthError:
+            raise
+        except UploadRefused as e:
+            self.journal.fail(upload_id, str(e))
+            return UploadOutcome(sha, "failed", reason=str(e))
+        except RemoteUnsure as e:
+            unsure.append(job)
+            return UploadOutcome(sha, "failed", reason=str(e))
+        if result is None:
+            self.journal.forget([upload_id])
+            return UploadOutcome(sha, "failed", reason="no stored rendition and no source file with its bytes is left")
+        remote_file, retries = result
+        self.journal.activate(upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at)
+        return UploadOutcome(sha, "uploaded", remote_file.id, "retried" if retries else None, job.rendition.size_bytes)
+
+    def _abandon(self, futures: dict[Future, _Job]) -> None:
+        """On Ctrl-C or a fatal error: rows never sent are dropped; rows in flight left to resolve."""
+        never_sent = [job.claim.upload_id for f, job in futures.items() if f.cancel() or f.cancelled()]
+        in_flight = [job.claim.upload_id for f, job in futures.items() if not f.cancelled() and not f.done()]
+        self.journal.forget(never_sent)
+        self.journal.release(in_flight)
+
+    # -- 5. reconcile ----------------------------------------------------------
+
+    def _reconcile(self, unsure: list[_Job], started: datetime, summary: PushSummary) -> int:
+        """Adopt lost uploads; delete extra copies of what this run retried. Returns deletions."""
+        by_sha = self._remote_copies(newer_than=started - CLOCK_MARGIN)
+        rows = [PendingRow(j.claim.upload_id, j.claim.rendition_id, j.rendition.sha256, self.journal.owner)
+                for j in unsure]
+        deleted = self._resolve(rows, by_sha)
+        active = self.journal.active_files()
+        lost = {row.rendition_sha256 for row in rows}
+        for o in summary.outcomes:
+            if o.outcome == "failed" and o.rendition_sha256 in lost and o.rendition_sha256 in active:
+                o.outcome, o.file_id, o.reason = "adopted", active[o.rendition_sha256], None
+        retried = {o.rendition_sha256 for o in summary.outcomes if o.reason == "retried"}
+        for sha in retried - lost:
+            deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
+        return deleted
+
+    def _remote_copies(self, newer_than: datetime | None) -> dict[str, list]:
+        by_sha: dict[str, list] = defaultdict(list)
+        for remote_file in self.client.files(newer_than=newer_than):
+            sha = rendition_in(remote_file.filename)
+            if sha:
+                by_sha[sha].append(remote_file)
+        return by_sha
+
+    def _delete(self, files: list) -> int:
+        for remote_file in files:
+            self.client.delete(remote_file.id)
+        return len(files)
+
