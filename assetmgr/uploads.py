@@ -123,6 +123,8 @@ class Uploader:
         self.catalogue, self.client, self.jobs = catalogue, client, jobs
         self.expires_in, self.store = expires_in, store or RenditionStore()
         self.journal = Journal(catalogue, remote)
+        # Renditions a dead process may still have in flight: swept for copies after uploading.
+        self.recovered: set[str] = set()
 
     def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY,
              progress: Callable[[UploadOutcome], None] | None = None) -> PushSummary:
@@ -132,7 +134,8 @@ class Uploader:
         jobs, present = self._plan(list(asset_shas), policy, summary)
         summary.outcomes += present
         unsure = self._send(jobs, summary, progress or (lambda _o: None))
-        if unsure or any(o.outcome == "uploaded" and o.reason == "retried" for o in summary.outcomes):
+        retried = any(o.outcome == "uploaded" and o.reason == "retried" for o in summary.outcomes)
+        if unsure or retried or self.recovered:
             summary.deleted_duplicates += self._reconcile(unsure, started, summary)
         for o in summary.outcomes:
             o.reason = None if o.reason == "retried" else o.reason
@@ -157,6 +160,7 @@ class Uploader:
             copies = by_sha.get(row.rendition_sha256, [])
             if not copies:
                 forget.append(row.upload_id)
+                self.recovered.add(row.rendition_sha256)
                 continue
             keep, *extra = sorted(copies, key=lambda f: (f.created_at, f.id))
             self.journal.activate(row.upload_id, keep.id, keep.created_at, keep.expires_at)
@@ -258,7 +262,7 @@ class Uploader:
         for o in summary.outcomes:
             if o.outcome == "failed" and o.rendition_sha256 in lost and o.rendition_sha256 in active:
                 o.outcome, o.file_id, o.reason = "adopted", active[o.rendition_sha256], None
-        retried = {o.rendition_sha256 for o in summary.outcomes if o.reason == "retried"}
+        retried = {o.rendition_sha256 for o in summary.outcomes if o.reason == "retried"} | self.recovered
         for sha in retried - lost:
             deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
         return deleted
