@@ -121,9 +121,10 @@ def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspa
 @click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
               help="Which renditions to upload.")
 @click.option("--jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads.")
+@click.option("--verify", is_flag=True, help="Look every upload up first; replace missing or expired ones.")
 @remote_options
 @click.pass_context
-def push(ctx, references, tag, policy, jobs, workspace, workspace_id, expires_in) -> None:
+def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in) -> None:
     """Upload what the workspace lacks (all assets, or those named or tagged).
 
     \b
@@ -136,7 +137,7 @@ def push(ctx, references, tag, policy, jobs, workspace, workspace_id, expires_in
     library = open_library(ctx)
     shas = library.find(references, tag=tag) if references or tag else None
     summary = run_push(library, shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
-                       jobs=jobs, expires_in=expires_in)
+                       jobs=jobs, expires_in=expires_in, verify=verify)
     if summary.count("failed"):
         ctx.exit(ExitCode.REMOTE)
 

@@ -45,7 +45,7 @@ def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, uplo
     return run.summary
 
 
-def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in):
+def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify=False):
     """Upload with a progress bar of files and bytes; print failures; return the summary."""
     from .uploads import expiry_seconds
 
@@ -58,7 +58,7 @@ def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, e
                 click.echo(f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True)
 
         summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
-                               jobs=jobs, expires_in=seconds, progress=progress)
+                               jobs=jobs, expires_in=seconds, verify=verify, progress=progress)
     click.echo(str(summary), err=True)
     return summary
 

@@ -73,14 +73,17 @@ class FilesClient:
                     return
                 yield remote_file
 
-    def lookup(self, ids: Sequence[str]) -> dict[str, RemoteFile]:
-        """The files among ``ids`` that the workspace can see (deleted and foreign ones are absent)."""
+    def lookup(self, ids: Sequence[str]) -> tuple[dict[str, RemoteFile], datetime | None]:
+        """The files among ``ids`` the workspace can see (deleted and foreign ones are absent),
+        and the API's own time (its ``Date`` header), by which files expire."""
         found: dict[str, RemoteFile] = {}
+        server_now = None
         with translated():
             for start in range(0, len(ids), IDS_PER_LOOKUP):
-                page = self.sdk.files.list(ids=list(ids[start : start + IDS_PER_LOOKUP]))
-                found.update((f.id, _file(f)) for f in page.data)
-        return found
+                response = self.sdk.files.with_raw_response.list(ids=list(ids[start : start + IDS_PER_LOOKUP]))
+                found.update((f.id, _file(f)) for f in response.parse().data)
+                server_now = _server_time(response.headers.get("date")) or server_now
+        return found, server_now
 
     def delete(self, file_id: str) -> None:
         with translated():
@@ -123,6 +126,15 @@ def _body_message(error: anthropic.APIStatusError) -> str | None:
     body = error.body if isinstance(error.body, dict) else {}
     inner = body.get("error") if isinstance(body.get("error"), dict) else {}
     return inner.get("message")
+
+
+def _server_time(header: str | None) -> datetime | None:
+    from email.utils import parsedate_to_datetime
+
+    try:
+        return parsedate_to_datetime(header) if header else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _file(item) -> RemoteFile:

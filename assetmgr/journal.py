@@ -24,6 +24,8 @@ from .models import Remote, Rendition, Upload, utcnow
 from .remote import RemoteSpec
 
 LEASE = timedelta(minutes=15)
+RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
+EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,32 @@ class Journal:
             with self.catalogue.writing() as conn:
                 conn.execute(update(Upload).where(Upload.id.in_(upload_ids), Upload.state == "pending")
                              .values(lease_expires_at=utcnow()))
+
+    def due_for_check(self, rendition_ids: list[int], now: datetime, everything: bool) -> list[tuple[int, str]]:
+        """(upload id, file id) of active uploads to check against the remote: all of them,
+        or those unchecked for a day or expiring (by this machine's clock) within the hour."""
+        query = select(Upload.id, Upload.file_id, Upload.last_verified_at, Upload.expires_at).where(
+            Upload.remote_id == self.remote_id, Upload.state == "active")
+        wanted, due = set(rendition_ids), []
+        with self.catalogue.engine.connect() as conn:
+            rows = conn.execute(query.add_columns(Upload.rendition_id)).all()
+        for upload_id, file_id, verified, expires, rendition_id in rows:
+            stale = verified is None or now - verified > RECHECK_AFTER
+            expiring = expires is not None and expires - now < EXPIRY_MARGIN
+            if rendition_id in wanted and (everything or stale or expiring):
+                due.append((upload_id, file_id))
+        return due
+
+    def checked(self, alive: dict[int, datetime | None], dead: dict[int, str]) -> None:
+        """Record a check: ``alive`` upload ids (with the remote's expires_at), ``dead`` ones with their new state."""
+        now = utcnow()
+        with self.catalogue.writing() as conn:
+            for upload_id, expires_at in alive.items():
+                conn.execute(update(Upload).where(Upload.id == upload_id)
+                             .values(last_verified_at=now, expires_at=expires_at))
+            for upload_id, state in dead.items():
+                conn.execute(update(Upload).where(Upload.id == upload_id, Upload.state == "active")
+                             .values(state=state, last_verified_at=now))
 
     def active_files(self) -> dict[str, str]:
         """rendition sha256 -> file id of every active upload in this remote."""

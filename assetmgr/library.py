@@ -67,6 +67,7 @@ class Library:
         policy: str = DEFAULT_POLICY,
         jobs: int | None = None,
         expires_in: int | None = None,
+        verify: bool = False,
         progress=None,
     ):
         """Upload to the remote what it lacks of these assets' renditions (default: all assets).
@@ -80,7 +81,7 @@ class Library:
         remote = RemoteSpec.from_env(workspace, workspace_id)
         uploader = Uploader(self.catalogue, remote, jobs=jobs or DEFAULT_JOBS, expires_in=expires_in, store=self.store)
         targets = self.catalogue.shas() if shas is None else list(shas)
-        return uploader.push(targets, policy=policy, progress=progress)
+        return uploader.push(targets, policy=policy, verify=verify, progress=progress)
 
     def resolve(self, reference: str) -> str:
         """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""

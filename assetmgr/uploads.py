@@ -40,6 +40,7 @@ from .store import RenditionStore
 DEFAULT_JOBS = 8
 MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
 CLOCK_MARGIN = timedelta(minutes=10)  # between this machine's clock and the API's
+SETTLE_SECONDS = 10  # on Ctrl-C or a fatal error, how long requests in flight may still answer
 HASH_IN_NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.[a-z]+$")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 UNSAFE = re.compile(r'[<>:"|?*\\/\x00-\x1f]+')
@@ -126,9 +127,14 @@ class Uploader:
         # Renditions a dead process may still have in flight: swept for copies after uploading.
         self.recovered: set[str] = set()
 
-    def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY,
+    def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY, verify: bool = False,
              progress: Callable[[UploadOutcome], None] | None = None) -> PushSummary:
-        """Upload what this remote lacks of ``asset_shas``' renditions under ``policy``."""
+        """Upload what this remote lacks of ``asset_shas``' renditions under ``policy``.
+
+        Active uploads are looked up first (all of them with ``verify``; otherwise those
+        unchecked for a day or about to expire): a missing or expired one is replaced.
+        """
+        self.verify = verify
         started, summary = utcnow(), PushSummary()
         summary.deleted_duplicates += self.recover()
         jobs, present = self._plan(list(asset_shas), policy, summary)
@@ -170,8 +176,26 @@ class Uploader:
 
     # -- 2. plan and 3. claim -------------------------------------------------
 
-    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary) -> tuple[list[_Job], list[UploadOutcome]]:
+    def _check(self, rendition_ids: list[int]) -> None:
+        """Look active uploads up on the remote; mark the missing and expired ones dead."""
         self.journal.expire_outdated(utcnow())
+        due = self.journal.due_for_check(rendition_ids, utcnow(), self.verify)
+        if not due:
+            return
+        found, server_now = self.client.lookup([file_id for _, file_id in due])
+        now = max(filter(None, (server_now, utcnow())))
+        alive, dead = {}, {}
+        for upload_id, file_id in due:
+            remote_file = found.get(file_id)
+            if remote_file is None:
+                dead[upload_id] = "missing"
+            elif remote_file.expires_at is not None and remote_file.expires_at <= now:
+                dead[upload_id] = "expired"
+            else:
+                alive[upload_id] = remote_file.expires_at
+        self.journal.checked(alive, dead)
+
+    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary) -> tuple[list[_Job], list[UploadOutcome]]:
         records = self.catalogue.records(asset_shas)
         wanted: dict[str, tuple[AssetRecord, RenditionRecord]] = {}
         for record in records:
@@ -180,6 +204,7 @@ class Uploader:
                     wanted.setdefault(rendition.sha256, (record, rendition))
                     summary.renditions[record.sha256] = rendition.sha256
         ids = self.catalogue.rendition_ids(list(wanted))
+        self._check(list(ids.values()))
         missing = set(self.journal.missing(list(ids.values())))
         present = [UploadOutcome(sha, "present", file_id=fid)
                    for sha, fid in self.journal.active_files().items() if sha in wanted and ids[sha] not in missing]
@@ -200,16 +225,18 @@ class Uploader:
         unsure: list[_Job] = []
         pool = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="assetmgr-upload")
         futures: dict[Future, _Job] = {pool.submit(self._upload_one, job): job for job in jobs}
+        recorded: set[Future] = set()
         try:
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
                     outcome = self._record(futures[future], future, unsure)
+                    recorded.add(future)
                     summary.outcomes.append(outcome)
                     progress(outcome)
         except BaseException:
-            self._abandon(futures)
+            self._abandon({f: job for f, job in futures.items() if f not in recorded}, unsure)
             raise
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -242,12 +269,28 @@ class Uploader:
         self.journal.activate(upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at)
         return UploadOutcome(sha, "uploaded", remote_file.id, "retried" if retries else None, job.rendition.size_bytes)
 
-    def _abandon(self, futures: dict[Future, _Job]) -> None:
-        """On Ctrl-C or a fatal error: rows never sent are dropped; rows in flight left to resolve."""
-        never_sent = [job.claim.upload_id for f, job in futures.items() if f.cancel() or f.cancelled()]
-        in_flight = [job.claim.upload_id for f, job in futures.items() if not f.cancelled() and not f.done()]
-        self.journal.forget(never_sent)
-        self.journal.release(in_flight)
+    def _abandon(self, futures: dict[Future, _Job], unsure: list[_Job]) -> None:
+        """On Ctrl-C or a fatal error, settle every row not yet recorded: a refused or never
+        sent request is forgotten, a finished upload recorded, one in flight left to resolve."""
+        from .files_api import UploadRefused
+
+        forget, release = [], [job.claim.upload_id for job in unsure]
+        cancelled = {f for f in futures if f.cancel()}
+        wait(set(futures) - cancelled, timeout=SETTLE_SECONDS)  # let requests in flight answer
+        for future, job in futures.items():
+            if future in cancelled or future.cancelled():
+                forget.append(job.claim.upload_id)
+            elif not future.done():
+                release.append(job.claim.upload_id)
+            elif isinstance(future.exception(), (AuthError, UploadRefused)):
+                forget.append(job.claim.upload_id)
+            elif future.exception() is not None or future.result() is None:
+                release.append(job.claim.upload_id)
+            else:
+                remote_file, _ = future.result()
+                self.journal.activate(job.claim.upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at)
+        self.journal.forget(forget)
+        self.journal.release(release)
 
     # -- 5. reconcile ----------------------------------------------------------
 

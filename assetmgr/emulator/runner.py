@@ -122,8 +122,11 @@ class Emulator:
         return self.clock.set(moment)
 
     def set_faults(self, **settings) -> dict:
-        """Change latency_ms, error_rate, drop_rate, error_statuses or retry_after_ms live."""
-        return self.faults.update(**settings)
+        """Change latency_ms, error_rate, drop_rate, error_statuses, retry_after_ms or
+        quota_bytes (None: no quota) live."""
+        if "quota_bytes" in settings:
+            self.store.quota_bytes = settings.pop("quota_bytes")
+        return {**self.faults.update(**settings), "quota_bytes": self.store.quota_bytes}
 
     def save(self) -> None:
         if self.state_path:

@@ -245,6 +245,12 @@ class Handler(BaseHTTPRequestHandler):
 
     # -- writing ------------------------------------------------------------------------------
 
+    def date_time_string(self, timestamp=None) -> str:
+        """The ``Date`` header from the emulator's clock, as a server's own clock would give it."""
+        if timestamp is not None:
+            return super().date_time_string(timestamp)
+        return super().date_time_string(self.server.emulator.now().timestamp())
+
     def _send_json(self, status: int, body: dict, request_id: str, headers: dict | None = None) -> int:
         return self._send(status, json.dumps(body).encode(), "application/json", request_id, headers)
 
