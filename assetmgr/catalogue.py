@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import Table, delete, func, select
@@ -52,6 +53,19 @@ class CachedSource(NamedTuple):
     @property
     def has_policy(self) -> bool:
         return self.rendition_id is not None
+
+
+class ImageFacts(NamedTuple):
+    """An asset's rendition under one policy, and its live file id in one remote (if any)."""
+
+    asset_sha256: str
+    policy: str
+    rendition_sha256: str
+    media_type: str
+    width: int
+    height: int
+    size_bytes: int
+    file_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +169,42 @@ class Catalogue:
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
         with self.engine.connect() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))
+
+    def image_facts(self, shas: Sequence[str], base_url: str, workspace: str, now: datetime) -> list[ImageFacts]:
+        """Renditions of ``shas`` (every policy) with their live upload in one remote, if any.
+
+        Live: active, and not expiring before ``now`` by the recorded ``expires_at``.
+        """
+        renditions = Rendition.__table__
+        facts: list[ImageFacts] = []
+        with self.engine.connect() as conn:
+            remote_id = conn.execute(select(Remote.id).where(
+                Remote.base_url == base_url, Remote.workspace == workspace)).scalar()
+            for chunk in _chunks(shas):
+                rows = conn.execute(
+                    select(Asset.sha256, AssetRendition.policy, renditions.c.id, renditions.c.sha256,
+                           renditions.c.media_type, renditions.c.width, renditions.c.height, renditions.c.size_bytes)
+                    .join(AssetRendition, AssetRendition.asset_id == Asset.id)
+                    .join(renditions, renditions.c.id == AssetRendition.rendition_id)
+                    .where(Asset.sha256.in_(chunk))).all()
+                live = self._live_uploads(conn, remote_id, {r[2] for r in rows}, now)
+                facts += [ImageFacts(*r[:2], *r[3:], live.get(r[2])) for r in rows]
+        return facts
+
+    def _live_uploads(self, conn: Connection, remote_id: int | None, rendition_ids: set[int], now: datetime) -> dict[int, str]:
+        if remote_id is None or not rendition_ids:
+            return {}
+        rows = conn.execute(select(Upload.rendition_id, Upload.file_id, Upload.expires_at).where(
+            Upload.remote_id == remote_id, Upload.state == "active", Upload.rendition_id.in_(list(rendition_ids))))
+        return {rid: fid for rid, fid, expires in rows if expires is None or expires > now}
+
+    def existing(self, shas: Sequence[str]) -> set[str]:
+        """Which of these full sha256s are catalogued."""
+        found: set[str] = set()
+        with self.engine.connect() as conn:
+            for chunk in _chunks(list(shas)):
+                found.update(conn.execute(select(Asset.sha256).where(Asset.sha256.in_(chunk))).scalars())
+        return found
 
     # -- references --------------------------------------------------------
 

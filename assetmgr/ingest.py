@@ -24,7 +24,8 @@ from .catalogue import CachedSource, Catalogue, IngestBatch
 from .hashing import sha256_bytes
 from .probe import ImageInfo, Rejected, probe
 from .records import AddSummary, Outcome
-from .renditions import DEFAULT_POLICY, RenditionFacts, render
+from .policies import DEFAULT_POLICY
+from .renditions import RenditionFacts, render
 from .store import RenditionStore
 from .walk import Found, Unreadable, describe_os_error, walk
 

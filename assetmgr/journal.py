@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, update
 
 from .catalogue import Catalogue, _dialect_insert
+from .limits import EXPIRY_SAFETY
 from .models import Remote, Rendition, Upload, utcnow
 from .remote import RemoteSpec
 
@@ -82,7 +83,8 @@ class Journal:
                 Remote.base_url == remote.base_url, Remote.workspace == remote.workspace)).scalar_one()
 
     def expire_outdated(self, now: datetime) -> None:
-        """Active uploads whose ``expires_at`` has passed are dead: mark them so."""
+        """Active uploads whose ``expires_at`` has passed (or nearly) are dead: mark them so."""
+        now = now + EXPIRY_SAFETY
         with self.catalogue.writing() as conn:
             conn.execute(update(Upload).where(
                 Upload.remote_id == self.remote_id, Upload.state == "active",

@@ -10,15 +10,22 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
-from .catalogue import Catalogue
-from .errors import UsageError
-from .ingest import Ingest
-from .errors import NotFound
+from typing import TYPE_CHECKING
+
+from .catalogue import HEX, Catalogue, ImageFacts
+from .errors import NotFound, RemoteError, UsageError
+from .hashing import PREFIX
+from .limits import EXPIRY_SAFETY
+from .policies import DEFAULT_POLICY
 from .records import AssetRecord, PolicyStats, RenditionRecord, Stats
-from .renditions import DEFAULT_POLICY, load_bytes
-from .store import RenditionStore
+
+if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
+    from .blocks import ImageRef, MessageRequest
+    from .ingest import Ingest
+    from .store import RenditionStore
+
 
 DEFAULT_PRICE = 3.0  # dollars per million input tokens, the figure the vision guide uses
 
@@ -28,7 +35,15 @@ class Library:
 
     def __init__(self, catalogue: Catalogue, store: RenditionStore | None = None):
         self.catalogue = catalogue
-        self.store = store or RenditionStore()
+        self._store = store
+
+    @property
+    def store(self) -> RenditionStore:
+        if self._store is None:
+            from .store import RenditionStore
+
+            self._store = RenditionStore()
+        return self._store
 
     @classmethod
     def open(cls, db: str | os.PathLike[str] | None = None) -> Library:
@@ -56,6 +71,8 @@ class Library:
         jobs: int | None = None,
     ) -> Ingest:
         """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
+        from .ingest import Ingest
+
         return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store)
 
     def push(
@@ -92,8 +109,97 @@ class Library:
         if references and tag is not None:
             raise UsageError("name assets either by reference or by tag, not both")
         if references:
-            return [self.resolve(r) for r in references]
+            return self.resolve_many(references)
         return self.catalogue.shas(tag=tag)
+
+    def resolve_many(self, references: Sequence[str]) -> list[str]:
+        """``resolve`` for many references; full sha256s are checked in one query."""
+        keys = [_full_hash(r) for r in references]
+        known = self.catalogue.existing([k for k in keys if k])
+        unknown = [r for r, k in zip(references, keys) if k and k not in known]
+        if unknown:
+            shown = ", ".join(u.strip()[:16] for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            raise NotFound(f"{len(unknown)} reference(s) name no catalogued asset: {shown}")
+        return [k or self.resolve(r) for r, k in zip(references, keys)]
+
+    def images(self, shas: Sequence[str], *, policy: str | None = None, source: str = "file",
+               upload: bool = True, workspace: str | None = None, workspace_id: str | None = None,
+               url_template: str | None = None) -> list[ImageRef]:
+        """What requests need of each asset, in order. For file sources, an asset with no live
+        upload in the remote is uploaded first (``upload=False``: an error listing them)."""
+        from .blocks import ImageRef
+        from .remote import RemoteSpec
+
+        remote = RemoteSpec.from_env(workspace, workspace_id)
+        facts = self._facts(shas, policy, remote)
+        if source == "file":
+            facts = self._with_uploads(shas, facts, remote, upload)
+        refs = [ImageRef(f.asset_sha256, f.rendition_sha256, f.media_type, f.width, f.height,
+                         f.size_bytes, f.file_id) for f in (facts[s] for s in shas)]
+        if source == "base64":
+            refs = [self._with_bytes(r, facts[r.asset_sha256].policy) for r in refs]
+        if source == "url":
+            refs = [_with_url(r, url_template) for r in refs]
+        return refs
+
+    def blocks(self, shas: Sequence[str], *, label: bool = False, source: str = "file", **options) -> list[dict]:
+        """The image content blocks of these assets, in order (``label``: ``Image N:`` before each)."""
+        from .blocks import content_blocks
+
+        return content_blocks(self.images(shas, source=source, **options), source=source, label=label)
+
+    def requests(self, shas: Sequence[str], *, prompt: str, model: str, max_tokens: int = 1024,
+                 system: str | None = None, label: bool = False, source: str = "file",
+                 **options) -> Iterator[MessageRequest]:
+        """Messages request bodies covering these assets, split to the API's limits.
+
+        Each is a dict to send as ``client.messages.create(**body)``; ``body.assets`` lists
+        the sha256s it covers (not sent), to join answers back to assets.
+        """
+        from .blocks import requests
+
+        images = self.images(shas, source=source, **options)
+        return requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
+                        source=source, label=label)
+
+    def _facts(self, shas: Sequence[str], policy: str | None, remote) -> dict[str, ImageFacts]:
+        from .models import utcnow
+
+        by_asset: dict[str, dict[str, ImageFacts]] = {}
+        for f in self.catalogue.image_facts(shas, remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY):
+            by_asset.setdefault(f.asset_sha256, {})[f.policy] = f
+        chosen = {}
+        for sha in shas:
+            options = by_asset.get(sha, {})
+            wanted = policy or (DEFAULT_POLICY if DEFAULT_POLICY in options else next(iter(options), None))
+            if wanted not in options:
+                raise NotFound(f"asset {sha[:12]} has no {wanted or 'rendition'}; run: assetmgr add PATH --policy {policy}")
+            chosen[sha] = options[wanted]
+        return chosen
+
+    def _with_uploads(self, shas, facts: dict[str, ImageFacts], remote, upload: bool) -> dict[str, ImageFacts]:
+        missing = sorted({s for s in shas if facts[s].file_id is None})
+        if not missing:
+            return facts
+        if not upload:
+            shown = ", ".join(m[:12] for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
+            raise NotFound(f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
+                           "run `assetmgr push`, or leave out --no-upload")
+        for policy in sorted({facts[s].policy for s in missing}):
+            self.push([s for s in missing if facts[s].policy == policy], workspace=remote.workspace,
+                      workspace_id=remote.workspace_id, policy=policy)
+        facts = {**facts, **self._facts(missing, None, remote)}
+        failed = [s for s in missing if facts[s].file_id is None]
+        if failed:
+            raise RemoteError(f"{len(failed)} asset(s) could not be uploaded: {', '.join(f[:12] for f in failed[:10])}")
+        return facts
+
+    def _with_bytes(self, ref: ImageRef, policy: str) -> ImageRef:
+        from dataclasses import replace
+
+        record = self.catalogue.records([ref.asset_sha256])[0]
+        rendition = choose_rendition(record, policy)
+        return replace(ref, data=self._rendition_bytes(record, rendition))
 
     def show(self, reference: str) -> AssetRecord:
         """Everything the catalogue knows about one asset."""
@@ -107,13 +213,18 @@ class Library:
         """The rendition of an asset (under ``policy``, default: vision if it has one) and its bytes."""
         record = self.show(reference)
         rendition = choose_rendition(record, policy)
+        return rendition, self._rendition_bytes(record, rendition)
+
+    def _rendition_bytes(self, record: AssetRecord, rendition: RenditionRecord) -> bytes:
+        from .renditions import load_bytes
+
         data = load_bytes(record, rendition, self.store)
         if data is None:
             raise NotFound(
                 f"the {rendition.policy} rendition of {record.sha256[:12]} is not stored and no source "
                 f"file with the asset's bytes is left ({len(record.sources)} known paths); add the file again"
             )
-        return rendition, data
+        return data
 
     def stats(self, price: float = DEFAULT_PRICE) -> Stats:
         """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""
@@ -151,6 +262,24 @@ def choose_rendition(record: AssetRecord, policy: str | None) -> RenditionRecord
             f"run: assetmgr add PATH --policy {policy or DEFAULT_POLICY}"
         )
     return by_policy[wanted]
+
+
+def _full_hash(reference: str) -> str | None:
+    """The sha256 a reference spells out in full (not a path on disk), else None."""
+    text = reference.strip().lower()
+    text = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    if len(text) == 64 and HEX.fullmatch(text) and not os.path.isfile(reference.strip()):
+        return text
+    return None
+
+
+def _with_url(ref: ImageRef, template: str | None) -> ImageRef:
+    from dataclasses import replace
+
+    if not template:
+        raise UsageError("--source url needs --url-template, e.g. 'https://cdn.example.com/{sha256}.{ext}'")
+    ext = ref.media_type.split("/")[1].replace("jpeg", "jpg")
+    return replace(ref, url=template.format(sha256=ref.rendition_sha256, asset=ref.asset_sha256, ext=ext))
 
 
 def _tag_names(names: Sequence[str]) -> list[str]:

@@ -6,6 +6,7 @@ Sources: ../shared/DESIGN.md (Limits) and ../shared/files-api.md.
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 MEDIA_TYPES = {  # Pillow format name -> media type the API accepts
     "JPEG": "image/jpeg",
@@ -24,6 +25,7 @@ TARGET_LONG_EDGE = 1568  # the server downscales beyond this...
 TARGET_PIXELS = 1_150_000  # ...or beyond about 1.15 megapixels
 SMALL_SIDE = 200  # below this on a side, answers degrade
 TOKEN_DIVISOR = 750
+EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already
 
 
 def served_size(width: int, height: int) -> tuple[int, int]:

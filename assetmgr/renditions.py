@@ -19,10 +19,7 @@ from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
 from .probe import ImageInfo, Rejected
 from .store import RenditionStore
 
-VISION = "vision"
-ORIGINAL = "original"
-POLICIES = (VISION, ORIGINAL)
-DEFAULT_POLICY = VISION
+from .policies import DEFAULT_POLICY, ORIGINAL, POLICIES, VISION  # noqa: F401  (re-exported)
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 

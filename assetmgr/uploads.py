@@ -31,10 +31,12 @@ from pathlib import PurePath
 from .catalogue import Catalogue
 from .errors import AuthError, UsageError
 from .journal import Claim, Journal, PendingRow
+from .limits import EXPIRY_SAFETY
 from .models import utcnow
 from .records import AssetRecord, RenditionRecord
 from .remote import RemoteSpec
-from .renditions import DEFAULT_POLICY, load_bytes
+from .policies import DEFAULT_POLICY
+from .renditions import load_bytes
 from .store import RenditionStore
 
 DEFAULT_JOBS = 8
@@ -183,7 +185,7 @@ class Uploader:
         if not due:
             return
         found, server_now = self.client.lookup([file_id for _, file_id in due])
-        now = max(filter(None, (server_now, utcnow())))
+        now = max(filter(None, (server_now, utcnow()))) + EXPIRY_SAFETY
         alive, dead = {}, {}
         for upload_id, file_id in due:
             remote_file = found.get(file_id)

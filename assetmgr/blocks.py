@@ -1,0 +1,143 @@
+"""Pure builders: catalogue facts in, Messages API content blocks and request bodies out.
+
+No I/O and no SDK here (the lookup path imports this module); what to send is
+decided from plain ``ImageRef`` values, so it can be printed, tested and sent
+by anyone.
+
+Splitting follows the API's per-request limits: at most 100 images, and when a
+request carries more than 20 images every one of them must be within 2000x2000
+px; with base64 sources the body must also stay under 32 MB. Images keep their
+order; a new request starts when the next image would break a limit.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .limits import MANY_IMAGES, MAX_IMAGES_PER_REQUEST, MAX_SIDE_MANY
+
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
+REQUEST_OVERHEAD = 64 * 1024  # room for the prompt, system prompt and JSON around the images
+SOURCES = ("file", "base64", "url")
+
+
+@dataclass(frozen=True)
+class ImageRef:
+    """One image as a request needs it: the asset, its rendition, and where it lives."""
+
+    asset_sha256: str
+    rendition_sha256: str
+    media_type: str
+    width: int
+    height: int
+    size_bytes: int
+    file_id: str | None = None
+    data: bytes | None = None  # the rendition's bytes, for base64 sources
+    url: str | None = None
+
+
+class MessageRequest(dict):
+    """A Messages API request body (send it as ``client.messages.create(**body)``),
+    with ``.assets`` and ``.renditions``: the hashes it covers, which are not sent."""
+
+    def __init__(self, body: dict[str, Any], assets: list[str], renditions: list[str]):
+        super().__init__(body)
+        self.assets = assets
+        self.renditions = renditions
+
+    def to_line(self, index: int) -> dict[str, Any]:
+        """The JSON line ``assetmgr request`` prints: the body plus an ``assetmgr`` key to strip."""
+        return {**self, "assetmgr": {"request": index, "assets": self.assets, "renditions": self.renditions}}
+
+
+def image_block(image: ImageRef, source: str = "file") -> dict[str, Any]:
+    if source == "file":
+        if not image.file_id:
+            raise ValueError(f"{image.asset_sha256[:12]} has no upload to refer to")
+        return {"type": "image", "source": {"type": "file", "file_id": image.file_id}}
+    if source == "base64":
+        data = base64.b64encode(image.data or b"").decode("ascii")
+        return {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}}
+    if source == "url":
+        return {"type": "image", "source": {"type": "url", "url": image.url}}
+    raise ValueError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+
+
+def content_blocks(images: Sequence[ImageRef], *, source: str = "file", label: bool = False,
+                   first_label: int = 1) -> list[dict[str, Any]]:
+    """Image blocks in order; with ``label``, an ``Image N:`` text block before each."""
+    blocks: list[dict[str, Any]] = []
+    for number, image in enumerate(images, start=first_label):
+        if label:
+            blocks.append({"type": "text", "text": f"Image {number}:"})
+        blocks.append(image_block(image, source))
+    return blocks
+
+
+def request_body(images: Sequence[ImageRef], *, prompt: str, model: str, max_tokens: int,
+                 system: str | None = None, source: str = "file", label: bool = False) -> MessageRequest:
+    """One Messages request: images first, then the prompt."""
+    content = content_blocks(images, source=source, label=label)
+    content.append({"type": "text", "text": prompt})
+    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens,
+                            "messages": [{"role": "user", "content": content}]}
+    if system:
+        body["system"] = system
+    return MessageRequest(body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images])
+
+
+def split(images: Sequence[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
+    """Consecutive chunks of ``images``, each within every per-request limit."""
+    chunks: list[list[ImageRef]] = []
+    current: list[ImageRef] = []
+    for image in images:
+        if current and not fits([*current, image], source):
+            chunks.append(current)
+            current = []
+        current.append(image)
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def fits(images: Sequence[ImageRef], source: str = "file") -> bool:
+    """Whether one request may carry all of ``images``."""
+    if len(images) > MAX_IMAGES_PER_REQUEST:
+        return False
+    if len(images) > MANY_IMAGES and any(max(i.width, i.height) > MAX_SIDE_MANY for i in images):
+        return False
+    return source != "base64" or payload_bytes(images) <= MAX_REQUEST_BYTES
+
+
+def payload_bytes(images: Iterable[ImageRef]) -> int:
+    return REQUEST_OVERHEAD + sum(4 * ((i.size_bytes + 2) // 3) + 100 for i in images)
+
+
+def requests(images: Sequence[ImageRef], *, prompt: str, model: str, max_tokens: int = 1024,
+             system: str | None = None, source: str = "file", label: bool = False) -> Iterator[MessageRequest]:
+    """Request bodies covering ``images`` in order, split to respect the limits."""
+    for chunk in split(images, source=source):
+        yield request_body(chunk, prompt=prompt, model=model, max_tokens=max_tokens,
+                           system=system, source=source, label=label)
+
+
+@dataclass
+class SplitReport:
+    """What ``split`` decided, for people: sizes of the requests and why."""
+
+    sizes: list[int] = field(default_factory=list)
+    large: int = 0  # images over 2000 px on a side, which cap their requests at 20 images
+
+    def __str__(self) -> str:
+        text = f"{sum(self.sizes)} images in {len(self.sizes)} request(s) of {', '.join(map(str, self.sizes))}"
+        if self.large:
+            text += f"; {self.large} images over {MAX_SIDE_MANY} px keep their requests to {MANY_IMAGES} images"
+        return text
+
+
+def report(chunks: Sequence[Sequence[ImageRef]]) -> SplitReport:
+    large = sum(max(i.width, i.height) > MAX_SIDE_MANY for chunk in chunks for i in chunk)
+    return SplitReport([len(c) for c in chunks], large)
