@@ -43,10 +43,11 @@ class MessageRequest(dict):
     """A Messages API request body (send it as ``client.messages.create(**body)``),
     with ``.assets`` and ``.renditions``: the hashes it covers, which are not sent."""
 
-    def __init__(self, body: dict[str, Any], assets: list[str], renditions: list[str]):
+    def __init__(self, body: dict[str, Any], assets: list[str], renditions: list[str], large: int = 0):
         super().__init__(body)
         self.assets = assets
         self.renditions = renditions
+        self.large = large  # images over 2000 px on a side
 
     def to_line(self, index: int) -> dict[str, Any]:
         """The JSON line ``assetmgr request`` prints: the body plus an ``assetmgr`` key to strip."""
@@ -86,7 +87,8 @@ def request_body(images: Sequence[ImageRef], *, prompt: str, model: str, max_tok
                             "messages": [{"role": "user", "content": content}]}
     if system:
         body["system"] = system
-    return MessageRequest(body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images])
+    large = sum(max(i.width, i.height) > MAX_SIDE_MANY for i in images)
+    return MessageRequest(body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images], large)
 
 
 def split(images: Sequence[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
@@ -138,6 +140,5 @@ class SplitReport:
         return text
 
 
-def report(chunks: Sequence[Sequence[ImageRef]]) -> SplitReport:
-    large = sum(max(i.width, i.height) > MAX_SIDE_MANY for chunk in chunks for i in chunk)
-    return SplitReport([len(c) for c in chunks], large)
+def report(bodies: Sequence[MessageRequest]) -> SplitReport:
+    return SplitReport([len(b.assets) for b in bodies], sum(b.large for b in bodies))

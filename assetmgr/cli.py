@@ -5,6 +5,7 @@ Library errors become exit codes in one place, ``AssetmgrGroup.invoke``.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import click
@@ -183,6 +184,139 @@ def show(ctx, reference, json_) -> None:
         from .render import asset_text
 
         click.echo(asset_text(record))
+
+
+def lookup_options(function):
+    """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
+    for option in reversed([
+        click.argument("references", nargs=-1),
+        click.option("--tag", metavar="NAME", help="All assets carrying this tag."),
+        click.option("--stdin", "from_stdin", is_flag=True, help="Read references from stdin, one per line."),
+        click.option("--label", is_flag=True, help="An 'Image N:' text block before each image."),
+        click.option("--source", type=click.Choice(["file", "base64", "url"]), default="file", show_default=True,
+                     help="How images are referred to: by file id, inline, or by URL."),
+        click.option("--url-template", metavar="URL", help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'."),
+        click.option("--policy", type=click.Choice(["vision", "original"]),
+                     help="Which rendition.  [default: vision, if the asset has one]"),
+        click.option("--no-upload", is_flag=True, help="Fail, listing them, when assets lack a live upload."),
+        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME", help="Workspace of the uploads."),
+        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
+                     help="Sent as anthropic-workspace-id."),
+    ]):
+        function = option(function)
+    return function
+
+
+def request_options(function):
+    for option in reversed([
+        click.option("--prompt", required=True, help="The question, after the images."),
+        click.option("--model", default="claude-sonnet-4-5", show_default=True),
+        click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
+        click.option("--system", help="A system prompt."),
+    ]):
+        function = option(function)
+    return function
+
+
+def image_options(params: dict) -> dict:
+    keys = ("source", "url_template", "policy", "workspace", "workspace_id")
+    return {**{k: params[k] for k in keys}, "upload": not params["no_upload"]}
+
+
+def lookup_images(ctx, references, tag, from_stdin, params):
+    """The images named, through the fast read-only path when it can answer, else the library."""
+    if from_stdin:
+        references = (*references, *(line.strip() for line in sys.stdin if line.strip()))
+    if not references and tag is None:
+        raise UsageError("name assets: references, --tag NAME, or --stdin")
+    fast = fast_images(ctx, references, tag, params) if params["source"] == "file" else None
+    if fast is not None:
+        return fast
+    library = open_library(ctx)
+    return library.images(library.find(references, tag=tag), **image_options(params))
+
+
+def fast_images(ctx, references, tag, params):
+    from . import lookup
+    from .config import database_url
+    from .remote import RemoteSpec
+
+    conn = lookup.open_readonly(database_url(ctx.find_root().obj["db"]))
+    if conn is None:
+        return None
+    with conn:
+        shas = lookup.resolve(conn, references, tag)
+        remote = RemoteSpec.from_env(params["workspace"], params["workspace_id"])
+        return None if shas is None else lookup.images(conn, shas, params["policy"], remote.base_url, remote.workspace)
+
+
+@cli.command()
+@lookup_options
+@click.pass_context
+def block(ctx, references, tag, from_stdin, label, **params) -> None:
+    """Print the image content blocks of assets, as a JSON array, in the order given.
+
+    \b
+    Example:
+      assetmgr block $(sha256sum cat.jpg | cut -c1-64)
+      assetmgr block 3f7a9c 81be02 --label
+    """
+    from .blocks import content_blocks
+
+    images = lookup_images(ctx, references, tag, from_stdin, params)
+    click.echo(json.dumps(content_blocks(images, source=params["source"], label=label)))
+
+
+@cli.command()
+@lookup_options
+@request_options
+@click.option("--bare", is_flag=True, help="Leave out the 'assetmgr' key (the hashes each body covers).")
+@click.pass_context
+def request(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, bare, **params) -> None:
+    """Print whole Messages request bodies (JSON lines), split to the API's limits.
+
+    Each line is a body with an extra "assetmgr" key naming the assets it covers:
+    strip it before sending (or use --bare).
+
+    \b
+    Example:
+      assetmgr request --tag product-shots --prompt "Which of these show damage?"
+    """
+    from .blocks import requests
+
+    images = lookup_images(ctx, references, tag, from_stdin, params)
+    bodies = list(requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
+                           source=params["source"], label=label))
+    for index, body in enumerate(bodies):
+        click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
+    click.echo(describe_split(bodies), err=True)
+
+
+@cli.command()
+@lookup_options
+@request_options
+@json_option("Print each whole response as JSON.")
+@click.pass_context
+def ask(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, json_, **params) -> None:
+    """Send the request(s) and print the answer; usage goes to stderr.
+
+    \b
+    Example:
+      assetmgr ask 3f7a9c --prompt "Describe this image."
+    """
+    from .blocks import requests
+    from .cli_add import run_ask
+
+    images = lookup_images(ctx, references, tag, from_stdin, params)
+    bodies = requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
+                      source=params["source"], label=label)
+    run_ask(bodies, params["workspace"], params["workspace_id"], json_)
+
+
+def describe_split(bodies) -> str:
+    from .blocks import report
+
+    return str(report(bodies))
 
 
 @cli.command()

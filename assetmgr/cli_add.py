@@ -1,4 +1,4 @@
-"""Rendering of ``add`` and ``push``: progress bars, per-file lines, the upload phase."""
+"""Rendering of the commands that do long work: ``add``, ``push`` and ``ask``."""
 
 from __future__ import annotations
 
@@ -86,3 +86,18 @@ class _Null:
 
     def isatty(self) -> bool:
         return False
+
+
+def run_ask(bodies, workspace, workspace_id, json_) -> None:
+    """Send each body; print the answer text (or the whole response) and usage on stderr."""
+    import json
+
+    from .messages_api import send
+    from .remote import RemoteSpec
+
+    remote = RemoteSpec.from_env(workspace, workspace_id)
+    for body in bodies:
+        answer = send(remote, dict(body))
+        click.echo(json.dumps(answer.response) if json_ else answer.text)
+        click.echo(f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
+                   f"({len(body.assets)} images)", err=True)

@@ -6,38 +6,28 @@ start with ``BEGIN IMMEDIATE`` (ask for ``execution_options(write=True)``): a
 deferred transaction that later wants to write can fail at once with "database
 is locked" instead of waiting.
 
-Alembic is imported only when the catalogue is not at the head revision: the
-head is read from the file names in ``versions/`` (``NNNN_slug.py`` holds
-revision ``NNNN``), which a test keeps equal to Alembic's own answer.
+Alembic is imported only when the catalogue is not at the head revision, which
+``schema_version`` reads from the migration file names.
 """
 
 from __future__ import annotations
-
-from functools import lru_cache
-from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import schema_version
 from .errors import CatalogueError
+from .schema_version import migrations_dir
 
 BUSY_TIMEOUT_MS = 30_000
 
 
-def migrations_dir() -> Path:
-    """The Alembic script folder: packaged in a wheel, top level in a checkout."""
-    here = Path(__file__).resolve().parent
-    packaged = here / "_migrations"
-    return packaged if packaged.is_dir() else here.parent / "migrations"
-
-
-@lru_cache(maxsize=1)
 def head_revision() -> str:
-    names = [p.name.split("_", 1)[0] for p in (migrations_dir() / "versions").glob("*_*.py")]
-    if not names:
+    head = schema_version.head_revision()
+    if head is None:
         raise CatalogueError(f"no migrations found in {migrations_dir()}; reinstall assetmgr")
-    return max(names)
+    return head
 
 
 def make_engine(url: str) -> Engine:
