@@ -230,6 +230,7 @@ def test_kill_9_of_add_at_random_moments_then_a_rerun_uploads_each_rendition_onc
     assert_one_remote_file_per_rendition(emulator, db_path, report)
 
 
+@pytest.mark.slow
 def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
         tmp_path, anthropic_emulator_factory, isolated_home, db_path):
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS)
