@@ -7,6 +7,11 @@ only one can claim a rendition. A lease is stale when it has expired, or when
 its owner was a process on this host that no longer runs (``kill -9``); a stale
 row is resolved by looking for the hash-named file on the remote before anything
 is uploaded again.
+
+An upload that the SDK had to retry may have left a second copy behind (a lost
+response, then a retry). Its row becomes ``active`` but keeps its lease until the
+copies have been swept; should the process die first, the next run finds an active
+row with a stale lease and sweeps then.
 """
 
 from __future__ import annotations
@@ -120,14 +125,16 @@ class Journal:
         wanted = set(rendition_ids)
         return [Claim(*row) for row in won if row.rendition_id in wanted]
 
-    def stale(self, now: datetime) -> list[PendingRow]:
-        """Pending rows of this remote whose owner is gone or whose lease ran out."""
+    def stale(self, now: datetime, state: str = "pending") -> list[PendingRow]:
+        """Rows of this remote in ``state`` whose lease holder is gone or whose lease ran out
+        (for ``active`` rows: uploads whose extra copies were never swept)."""
         with self.catalogue.engine.connect() as conn:
             rows = conn.execute(
                 select(Upload.id, Upload.rendition_id, Rendition.sha256, Upload.lease_owner,
                        Upload.lease_expires_at)
                 .join(Rendition, Rendition.id == Upload.rendition_id)
-                .where(Upload.remote_id == self.remote_id, Upload.state == "pending")
+                .where(Upload.remote_id == self.remote_id, Upload.state == state,
+                       or_(Upload.state == "pending", Upload.lease_expires_at.is_not(None)))
             ).all()
         return [PendingRow(*r[:4]) for r in rows
                 if r.lease_owner != self.owner and (r.lease_expires_at <= now or owner_is_dead(r.lease_owner))]
@@ -138,7 +145,7 @@ class Journal:
         with self.catalogue.writing() as conn:
             for row in rows:
                 result = conn.execute(update(Upload).where(
-                    Upload.id == row.upload_id, Upload.state == "pending",
+                    Upload.id == row.upload_id, Upload.state.in_(("pending", "active")),
                     or_(Upload.lease_owner == row.lease_owner,
                         and_(Upload.lease_owner.is_(None), row.lease_owner is None)),
                 ).values(lease_owner=self.owner, lease_expires_at=now + LEASE))
@@ -146,11 +153,21 @@ class Journal:
                     taken.append(row)
         return taken
 
-    def activate(self, upload_id: int, file_id: str, created_at: datetime, expires_at: datetime | None) -> None:
+    def activate(self, upload_id: int, file_id: str, created_at: datetime, expires_at: datetime | None,
+                 *, copies_possible: bool = False) -> None:
+        """The upload is on the remote. With ``copies_possible`` the lease stays until ``swept``."""
+        lease = {} if copies_possible else {"lease_owner": None, "lease_expires_at": None}
         with self.catalogue.writing() as conn:
             conn.execute(update(Upload).where(Upload.id == upload_id).values(
                 state="active", file_id=file_id, created_at=created_at, expires_at=expires_at,
-                last_verified_at=utcnow(), lease_owner=None, lease_expires_at=None, error=None))
+                last_verified_at=utcnow(), error=None, **lease))
+
+    def swept(self, upload_ids: list[int]) -> None:
+        """Extra copies of these active uploads are gone: release their leases."""
+        if upload_ids:
+            with self.catalogue.writing() as conn:
+                conn.execute(update(Upload).where(Upload.id.in_(upload_ids), Upload.state == "active")
+                             .values(lease_owner=None, lease_expires_at=None))
 
     def fail(self, upload_id: int, message: str) -> None:
         """The API refused it: keep the row, with the API's message, out of the live set."""

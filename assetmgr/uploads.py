@@ -128,6 +128,7 @@ class Uploader:
         self.journal = Journal(catalogue, remote)
         # Renditions a dead process may still have in flight: swept for copies after uploading.
         self.recovered: set[str] = set()
+        self.retried: dict[str, int] = {}  # rendition sha256 -> upload id, leased until swept
 
     def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY, verify: bool = False,
              progress: Callable[[UploadOutcome], None] | None = None) -> PushSummary:
@@ -142,25 +143,26 @@ class Uploader:
         jobs, present = self._plan(list(asset_shas), policy, summary)
         summary.outcomes += present
         unsure = self._send(jobs, summary, progress or (lambda _o: None))
-        retried = any(o.outcome == "uploaded" and o.reason == "retried" for o in summary.outcomes)
-        if unsure or retried or self.recovered:
+        if unsure or self.retried or self.recovered:
             summary.deleted_duplicates += self._reconcile(unsure, started, summary)
-        for o in summary.outcomes:
-            o.reason = None if o.reason == "retried" else o.reason
         return summary
 
     # -- 1. recover ----------------------------------------------------------
 
     def recover(self) -> int:
-        """Resolve pending rows of processes that died; return extra copies deleted."""
-        stale = self.journal.stale(utcnow())
-        if not stale:
-            return 0
-        taken = self.journal.take_over(stale)
-        if not taken:
+        """Resolve rows left by processes that died; return extra copies deleted."""
+        now = utcnow()
+        pending = self.journal.take_over(self.journal.stale(now))
+        unswept = self.journal.take_over(self.journal.stale(now, "active"))
+        if not pending and not unswept:
             return 0
         by_sha = self._remote_copies(newer_than=None)
-        return self._resolve(taken, by_sha)
+        deleted = self._resolve(pending, by_sha)
+        active = self.journal.active_files()
+        for row in unswept:
+            deleted += self._delete([f for f in by_sha.get(row.rendition_sha256, []) if f.id != active.get(row.rendition_sha256)])
+        self.journal.swept([row.upload_id for row in unswept])
+        return deleted
 
     def _resolve(self, rows: list[PendingRow], by_sha: dict[str, list]) -> int:
         deleted, forget = 0, []
@@ -268,8 +270,11 @@ class Uploader:
             self.journal.forget([upload_id])
             return UploadOutcome(sha, "failed", reason="no stored rendition and no source file with its bytes is left")
         remote_file, retries = result
-        self.journal.activate(upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at)
-        return UploadOutcome(sha, "uploaded", remote_file.id, "retried" if retries else None, job.rendition.size_bytes)
+        self.journal.activate(upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at,
+                              copies_possible=retries > 0)
+        if retries:
+            self.retried[sha] = upload_id
+        return UploadOutcome(sha, "uploaded", remote_file.id, size_bytes=job.rendition.size_bytes)
 
     def _abandon(self, futures: dict[Future, _Job], unsure: list[_Job]) -> None:
         """On Ctrl-C or a fatal error, settle every row not yet recorded: a refused or never
@@ -289,8 +294,9 @@ class Uploader:
             elif future.exception() is not None or future.result() is None:
                 release.append(job.claim.upload_id)
             else:
-                remote_file, _ = future.result()
-                self.journal.activate(job.claim.upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at)
+                remote_file, retries = future.result()
+                self.journal.activate(job.claim.upload_id, remote_file.id, remote_file.created_at,
+                                      remote_file.expires_at, copies_possible=retries > 0)
         self.journal.forget(forget)
         self.journal.release(release)
 
@@ -307,9 +313,9 @@ class Uploader:
         for o in summary.outcomes:
             if o.outcome == "failed" and o.rendition_sha256 in lost and o.rendition_sha256 in active:
                 o.outcome, o.file_id, o.reason = "adopted", active[o.rendition_sha256], None
-        retried = {o.rendition_sha256 for o in summary.outcomes if o.reason == "retried"} | self.recovered
-        for sha in retried - lost:
+        for sha in (set(self.retried) | self.recovered) - lost:
             deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
+        self.journal.swept(list(self.retried.values()))
         return deleted
 
     def _remote_copies(self, newer_than: datetime | None) -> dict[str, list]:

@@ -179,8 +179,7 @@ def settle(latency_ms: float) -> None:
 
 
 def final_run(db, env, logs, *args) -> Proc:
-    """Run to completion; exit 0 and no traceback (``pytest.fail``, not an AssertionError, so
-    that a test marked xfail for an assertion about the result cannot pass by failing here)."""
+    """Run to completion; exit 0 and no traceback, or the test fails here with the log."""
     proc = Proc(db, env, logs, *args)
     code = proc.wait()
     if code != 0 or "Traceback" in proc.stderr:
@@ -285,19 +284,12 @@ def test_four_processes_adding_the_same_folder_upload_each_rendition_once(
 
 # -- kill -9 with lost responses ------------------------------------------------------------
 
-# BUG (assetmgr/uploads.py): an upload whose first response was lost is stored twice (the SDK
-# retries); the row becomes active from the retry's answer and the extra copy is deleted only
-# by the reconcile step at the end of the run. A process killed in between leaves the extra
-# copy behind for good: the next run finds the rendition active ("already there") and never
-# lists the workspace for it, and nothing in the catalogue says a copy may be left over.
-# The two tests below fail until that is fixed; then remove their xfail markers.
-LEFTOVER_COPY_BUG = ("BUG: a kill -9 after a retried upload became active and before reconcile "
-                     "leaves a second remote copy that no later run deletes")
+# An upload whose first response was lost is stored twice (the SDK retries); its row becomes
+# active from the retry's answer but keeps its lease until the extra copy is deleted, so a
+# process killed in between leaves a row the next run recognises and sweeps.
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, raises=AssertionError,
-                   reason=LEFTOVER_COPY_BUG + " (fails when a kill lands in that window)")
 def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
         tmp_path, anthropic_emulator_factory, isolated_home, db_path):
     # A dropped upload is stored but its answer is lost: the SDK retries and the workspace gets
@@ -318,7 +310,6 @@ def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
     assert_one_remote_file_per_rendition(emulator, db_path, report)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=LEFTOVER_COPY_BUG)
 def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
         tmp_path, anthropic_emulator_factory, isolated_home, db_path):
     """Deterministic: the first upload's response is lost, the SDK's retry stores a second
