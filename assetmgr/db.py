@@ -12,7 +12,7 @@ Alembic is imported only when the catalogue is not at the head revision, which
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -45,7 +45,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -56,12 +56,27 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _use_wal(cursor) -> None:
+    """Switch to WAL once (it is stored in the file). Switching takes a lock the busy timeout
+    does not wait for, so two processes creating one catalogue retry here instead."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def current_revision(conn: Connection) -> str | None:
-    try:
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except SQLAlchemyError:
-        conn.rollback()  # no version table yet: a new catalogue
+    """The catalogue's schema revision; None for a new (empty) catalogue."""
+    if not inspect(conn).has_table("alembic_version"):
         return None
+    return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
 def open_engine(url: str) -> Engine:
