@@ -25,7 +25,7 @@ from .hashing import sha256_bytes
 from .probe import ImageInfo, Rejected, probe
 from .records import AddSummary, Outcome
 from .policies import DEFAULT_POLICY
-from .renditions import RenditionFacts, render
+from .renditions import RenditionRecord, render
 from .store import RenditionStore
 from .walk import Found, Unreadable, describe_os_error, walk
 
@@ -42,7 +42,7 @@ class Inspection:
     inode: int = 0
     sha256: str | None = None
     info: ImageInfo | None = None
-    rendition: RenditionFacts | None = None
+    rendition: RenditionRecord | None = None
     reason: str | None = None
 
 
@@ -211,7 +211,7 @@ def _asset_row(sha256: str, info: ImageInfo, size: int) -> dict:
     }
 
 
-def _rendition_row(r: RenditionFacts) -> dict:
+def _rendition_row(r: RenditionRecord) -> dict:
     return {
         "sha256": r.sha256, "media_type": r.media_type, "width": r.width,
         "height": r.height, "size_bytes": r.size_bytes, "tokens": r.tokens,

@@ -31,6 +31,8 @@ class Outcome:
 
 @dataclasses.dataclass
 class RenditionRecord:
+    """The exact bytes uploaded for an asset under a policy, described."""
+
     policy: str
     sha256: str
     media_type: str
@@ -38,7 +40,7 @@ class RenditionRecord:
     height: int
     size_bytes: int
     tokens: int
-    warnings: list[str]
+    warnings: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass

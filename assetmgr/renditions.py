@@ -1,6 +1,6 @@
 """Renditions: the exact bytes uploaded for an asset under a policy, and their facts.
 
-A policy turns a source's bytes (already probed) into a ``RenditionFacts``:
+A policy turns a source's bytes (already probed) into a ``RenditionRecord``:
 
 - ``vision`` (the default) follows the vision guidance (see ``vision.py``);
   a source that needs no change is its own rendition, byte for byte.
@@ -12,32 +12,20 @@ Rendition bytes that differ from the source go to the ``RenditionStore``.
 from __future__ import annotations
 
 import warnings as python_warnings
-from dataclasses import dataclass, field
 
 from .hashing import sha256_bytes
 from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
 from .probe import ImageInfo, Rejected
+from .records import RenditionRecord
 from .store import RenditionStore
 
 from .policies import DEFAULT_POLICY, ORIGINAL, POLICIES, VISION  # noqa: F401  (re-exported)
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 
-@dataclass
-class RenditionFacts:
-    policy: str
-    sha256: str
-    media_type: str
-    width: int
-    height: int
-    size_bytes: int
-    tokens: int
-    warnings: list[str] = field(default_factory=list)
-
-
 def render(
     policy: str, data: bytes, info: ImageInfo, sha256: str, store: RenditionStore | None = None
-) -> RenditionFacts:
+) -> RenditionRecord:
     """The rendition of a probed source under ``policy``; ``Rejected`` if there is none.
 
     With ``store``, rendition bytes that differ from the source are kept there.
@@ -52,7 +40,7 @@ def render(
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
-def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionFacts, bytes]:
+def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionRecord, bytes]:
     """The rendition's facts and its bytes (derived again, never read from a store)."""
     if policy == VISION:
         facts, rendered = vision_rendition(data, info, sha256)
@@ -60,7 +48,7 @@ def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tupl
     return render(policy, data, info, sha256), data
 
 
-def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionFacts, bytes | None]:
+def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionRecord, bytes | None]:
     from .vision import normalise  # Pillow's pixel work: only where renditions are made
 
     with python_warnings.catch_warnings():
@@ -68,18 +56,18 @@ def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[Renditi
         encoded = normalise(data, info)
     warnings = pixel_warnings(info.width, info.height, info.frames)
     if encoded is None:
-        facts = RenditionFacts(VISION, sha256, info.media_type, info.width, info.height, len(data),
+        facts = RenditionRecord(VISION, sha256, info.media_type, info.width, info.height, len(data),
                                estimate_tokens(info.width, info.height), warnings)
         return facts, None
     warnings = pixel_warnings(encoded.width, encoded.height, info.frames)
-    facts = RenditionFacts(
+    facts = RenditionRecord(
         VISION, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
         len(encoded.data), estimate_tokens(encoded.width, encoded.height), warnings,
     )
     return facts, encoded.data
 
 
-def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionFacts:
+def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionRecord:
     if len(data) > MAX_IMAGE_BYTES:
         raise Rejected(
             f"file is {human_bytes(len(data))}; the API accepts at most "
@@ -88,7 +76,7 @@ def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionFacts:
     warnings = pixel_warnings(info.width, info.height, info.frames)
     if info.orientation not in (None, 1):
         warnings.append(f"EXIF orientation {info.orientation} not applied: the model sees it unrotated")
-    return RenditionFacts(
+    return RenditionRecord(
         ORIGINAL, sha256, info.media_type, info.width, info.height, len(data),
         estimate_tokens(info.width, info.height), warnings,
     )
