@@ -210,7 +210,7 @@ def lookup_options(function):
 def request_options(function):
     for option in reversed([
         click.option("--prompt", required=True, help="The question, after the images."),
-        click.option("--model", default="claude-sonnet-4-5", show_default=True),
+        click.option("--model", default="claude-sonnet-5-5", show_default=True),
         click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
         click.option("--system", help="A system prompt."),
     ]):

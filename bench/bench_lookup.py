@@ -33,7 +33,7 @@ from assetmgr.emulator import running
 CLI_TARGET = 0.30
 API_TARGET = 0.050
 API_REPEATS = 7
-MODEL = "claude-sonnet-4-5"
+MODEL = "claude-sonnet-5-5"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONSOLE_SCRIPT = os.path.join(os.path.dirname(sys.executable), "assetmgr")
 
@@ -61,7 +61,7 @@ shas = lib.find()
 found = time.perf_counter()
 blocks = lib.blocks(shas)
 first = time.perf_counter()
-bodies = list(lib.requests(shas, prompt="x", model="claude-sonnet-4-5"))
+bodies = list(lib.requests(shas, prompt="x", model="claude-sonnet-5-5"))
 assert len(blocks) == len(shas) == sum(len(b.assets) for b in bodies)
 loaded["api"] = {"anthropic": "anthropic" in sys.modules, "open": opened - start, "first_blocks": first - found}
 print(json.dumps(loaded))

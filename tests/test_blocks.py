@@ -105,7 +105,7 @@ def test_python_api_bodies_go_straight_to_the_sdk(uploaded, db_path, uploading):
     shas, _ = uploaded
     client = anthropic.Anthropic(base_url=uploading.base_url, api_key="test-key")
     with Library.open(db_path) as lib:
-        bodies = list(lib.requests(lib.find(shas), prompt="Describe them.", model="claude-sonnet-4-5", system="Be brief."))
+        bodies = list(lib.requests(lib.find(shas), prompt="Describe them.", model="claude-sonnet-5-5", system="Be brief."))
     assert [b.assets for b in bodies] == [shas] and "assetmgr" not in bodies[0]
     message = client.messages.create(**bodies[0])
     assert message.usage.input_tokens > 0
@@ -194,7 +194,7 @@ def test_base64_requests_stay_under_32_mb():
 
 def test_request_body_shape():
     refs = [ImageRef("a" * 64, "b" * 64, "image/png", 10, 10, 5, "file_x")]
-    body = request_body(refs, prompt="Describe.", model="claude-sonnet-4-5", max_tokens=50, system="s")
-    assert dict(body) == {"model": "claude-sonnet-4-5", "max_tokens": 50, "system": "s", "messages": [
+    body = request_body(refs, prompt="Describe.", model="claude-sonnet-5-5", max_tokens=50, system="s")
+    assert dict(body) == {"model": "claude-sonnet-5-5", "max_tokens": 50, "system": "s", "messages": [
         {"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "file_x"}},
                                      {"type": "text", "text": "Describe."}]}]}
