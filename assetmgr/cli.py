@@ -10,6 +10,7 @@ import sys
 
 import click
 
+from .cli_options import describe_split, lookup_images, lookup_options, remote_options, request_options
 from .errors import AssetmgrError, ExitCode, UsageError
 
 EXIT_CODES = """\b
@@ -42,19 +43,6 @@ class AssetmgrGroup(click.Group):
 
 def json_option(help_text: str = "Output JSON instead of text."):
     return click.option("json_", "--json", is_flag=True, help=help_text)
-
-
-def remote_options(function):
-    """--workspace, --workspace-id and --expires-in, shared by the commands that upload."""
-    for option in reversed([
-        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME",
-                      help="Workspace the uploads belong to.  [env: ASSETMGR_WORKSPACE; default: default]"),
-        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
-                     help="Sent as anthropic-workspace-id, for keys that act on several workspaces."),
-        click.option("--expires-in", metavar="DURATION", help="Uploads expire after this long (1h..90d, e.g. 7d)."),
-    ]):
-        function = option(function)
-    return function
 
 
 @click.group(cls=AssetmgrGroup, epilog=EXIT_CODES)
@@ -105,7 +93,7 @@ def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspa
       assetmgr add ~/photos                     # catalogue and upload what the workspace lacks
       assetmgr add ~/photos --no-upload --exclude '*.tmp'
     """
-    from .cli_add import run_add
+    from .cli_runs import run_add
 
     upload = None if no_upload else dict(workspace=workspace, workspace_id=workspace_id,
                                          jobs=upload_jobs, expires_in=expires_in)
@@ -133,7 +121,7 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
       assetmgr add more/ --no-upload ; assetmgr push
       assetmgr push --workspace eu-team --expires-in 7d
     """
-    from .cli_add import run_push
+    from .cli_runs import run_push
 
     library = open_library(ctx)
     shas = library.find(references, tag=tag) if references or tag else None
@@ -186,70 +174,6 @@ def show(ctx, reference, json_) -> None:
         click.echo(asset_text(record))
 
 
-def lookup_options(function):
-    """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
-    for option in reversed([
-        click.argument("references", nargs=-1),
-        click.option("--tag", metavar="NAME", help="All assets carrying this tag."),
-        click.option("--stdin", "from_stdin", is_flag=True, help="Read references from stdin, one per line."),
-        click.option("--label", is_flag=True, help="An 'Image N:' text block before each image."),
-        click.option("--source", type=click.Choice(["file", "base64", "url"]), default="file", show_default=True,
-                     help="How images are referred to: by file id, inline, or by URL."),
-        click.option("--url-template", metavar="URL", help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'."),
-        click.option("--policy", type=click.Choice(["vision", "original"]),
-                     help="Which rendition.  [default: vision, if the asset has one]"),
-        click.option("--no-upload", is_flag=True, help="Fail, listing them, when assets lack a live upload."),
-        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME", help="Workspace of the uploads."),
-        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
-                     help="Sent as anthropic-workspace-id."),
-    ]):
-        function = option(function)
-    return function
-
-
-def request_options(function):
-    for option in reversed([
-        click.option("--prompt", required=True, help="The question, after the images."),
-        click.option("--model", default="claude-sonnet-5-5", show_default=True),
-        click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
-        click.option("--system", help="A system prompt."),
-    ]):
-        function = option(function)
-    return function
-
-
-def image_options(params: dict) -> dict:
-    keys = ("source", "url_template", "policy", "workspace", "workspace_id")
-    return {**{k: params[k] for k in keys}, "upload": not params["no_upload"]}
-
-
-def lookup_images(ctx, references, tag, from_stdin, params):
-    """The images named, through the fast read-only path when it can answer, else the library."""
-    if from_stdin:
-        references = (*references, *(line.strip() for line in sys.stdin if line.strip()))
-    if not references and tag is None:
-        raise UsageError("name assets: references, --tag NAME, or --stdin")
-    fast = fast_images(ctx, references, tag, params) if params["source"] == "file" else None
-    if fast is not None:
-        return fast
-    library = open_library(ctx)
-    return library.images(library.find(references, tag=tag), **image_options(params))
-
-
-def fast_images(ctx, references, tag, params):
-    from . import lookup
-    from .config import database_url
-    from .remote import RemoteSpec
-
-    conn = lookup.open_readonly(database_url(ctx.find_root().obj["db"]))
-    if conn is None:
-        return None
-    with conn:
-        shas = lookup.resolve(conn, references, tag)
-        remote = RemoteSpec.from_env(params["workspace"], params["workspace_id"])
-        return None if shas is None else lookup.images(conn, shas, params["policy"], remote.base_url, remote.workspace)
-
-
 @cli.command()
 @lookup_options
 @click.pass_context
@@ -263,7 +187,7 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
     """
     from .blocks import content_blocks
 
-    images = lookup_images(ctx, references, tag, from_stdin, params)
+    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
     click.echo(json.dumps(content_blocks(images, source=params["source"], label=label)))
 
 
@@ -284,7 +208,7 @@ def request(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, 
     """
     from .blocks import requests
 
-    images = lookup_images(ctx, references, tag, from_stdin, params)
+    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
     bodies = list(requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
                            source=params["source"], label=label))
     for index, body in enumerate(bodies):
@@ -305,18 +229,12 @@ def ask(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, syst
       assetmgr ask 3f7a9c --prompt "Describe this image."
     """
     from .blocks import requests
-    from .cli_add import run_ask
+    from .cli_runs import run_ask
 
-    images = lookup_images(ctx, references, tag, from_stdin, params)
+    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
     bodies = requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
                       source=params["source"], label=label)
     run_ask(bodies, params["workspace"], params["workspace_id"], json_)
-
-
-def describe_split(bodies) -> str:
-    from .blocks import report
-
-    return str(report(bodies))
 
 
 @cli.command()

@@ -25,7 +25,8 @@ from .hashing import sha256_bytes
 from .probe import ImageInfo, Rejected, probe
 from .records import AddSummary, Outcome
 from .policies import DEFAULT_POLICY
-from .renditions import RenditionRecord, render
+from .records import RenditionRecord
+from .renditions import render
 from .store import RenditionStore
 from .walk import Found, Unreadable, describe_os_error, walk
 

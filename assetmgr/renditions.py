@@ -19,7 +19,7 @@ from .probe import ImageInfo, Rejected
 from .records import RenditionRecord
 from .store import RenditionStore
 
-from .policies import DEFAULT_POLICY, ORIGINAL, POLICIES, VISION  # noqa: F401  (re-exported)
+from .policies import ORIGINAL, POLICIES, VISION
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 
