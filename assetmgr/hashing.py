@@ -20,7 +20,3 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
             digest.update(chunk)
     return digest.hexdigest()
 
-
-def tagged(hexdigest: str) -> str:
-    """``sha256:<hex>``: the id with its algorithm named, for tools that want that."""
-    return PREFIX + hexdigest

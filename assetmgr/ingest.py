@@ -23,9 +23,8 @@ from functools import partial
 from .catalogue import CachedSource, Catalogue, IngestBatch
 from .hashing import sha256_bytes
 from .probe import ImageInfo, Rejected, probe
-from .records import AddSummary, Outcome
 from .policies import DEFAULT_POLICY
-from .records import RenditionRecord
+from .records import AddSummary, Outcome, RenditionRecord
 from .renditions import render
 from .store import RenditionStore
 from .walk import Found, Unreadable, describe_os_error, walk
@@ -144,11 +143,6 @@ class Ingest:
         rows.renditions.append(_rendition_row(r))  # a known asset may lack this policy's
         rows.links.append((i.sha256, r.policy, r.sha256, r.warnings))
         return outcome
-
-
-def add(catalogue: Catalogue, paths: Iterable[str | os.PathLike[str]], **options) -> list[Outcome]:
-    """Catalogue ``paths`` (files or folders) and return one outcome per file."""
-    return list(Ingest(catalogue, paths, **options))
 
 
 @contextmanager

@@ -18,7 +18,7 @@ from .catalogue import HEX, Catalogue, ImageFacts
 from .errors import NotFound, RemoteError, UsageError
 from .hashing import PREFIX
 from .limits import EXPIRY_SAFETY
-from .policies import DEFAULT_POLICY
+from .policies import DEFAULT_POLICY, choose, missing_message
 from .records import AssetRecord, PolicyStats, RenditionRecord, Stats
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
@@ -171,9 +171,9 @@ class Library:
         chosen = {}
         for sha in shas:
             options = by_asset.get(sha, {})
-            wanted = policy or (DEFAULT_POLICY if DEFAULT_POLICY in options else next(iter(options), None))
-            if wanted not in options:
-                raise NotFound(f"asset {sha[:12]} has no {wanted or 'rendition'}; run: assetmgr add PATH --policy {policy}")
+            wanted = choose(policy, options)
+            if wanted is None:
+                raise NotFound(missing_message(sha, policy))
             chosen[sha] = options[wanted]
         return chosen
 
@@ -255,12 +255,9 @@ class Library:
 
 def choose_rendition(record: AssetRecord, policy: str | None) -> RenditionRecord:
     by_policy = {r.policy: r for r in record.renditions}
-    wanted = policy or (DEFAULT_POLICY if DEFAULT_POLICY in by_policy else next(iter(by_policy), None))
-    if wanted not in by_policy:
-        raise NotFound(
-            f"asset {record.sha256[:12]} has no {wanted or 'rendition'}; "
-            f"run: assetmgr add PATH --policy {policy or DEFAULT_POLICY}"
-        )
+    wanted = choose(policy, by_policy)
+    if wanted is None:
+        raise NotFound(missing_message(record.sha256, policy))
     return by_policy[wanted]
 
 

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from .blocks import ImageRef
 from .limits import EXPIRY_SAFETY
-from .policies import DEFAULT_POLICY
+from .policies import choose
 from .schema_version import head_revision
 
 HEX = re.compile(r"[0-9a-f]{6,64}")
@@ -95,7 +95,7 @@ def images(conn: sqlite3.Connection, shas: Sequence[str], policy: str | None,
     refs = []
     for sha in shas:
         options = by_asset.get(sha, {})
-        chosen = options.get(policy or (DEFAULT_POLICY if DEFAULT_POLICY in options else next(iter(options), "")))
+        chosen = options.get(choose(policy, options))
         if chosen is None or chosen[-1] is None:
             return None
         refs.append(ImageRef(sha, *chosen))

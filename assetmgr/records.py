@@ -126,10 +126,6 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def as_dict(record: Any) -> dict[str, Any]:
-    return dataclasses.asdict(record)
-
-
 def to_json(record: Any) -> str:
     data = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
     return json.dumps(data, default=_default, ensure_ascii=False)

@@ -22,12 +22,11 @@ Everything is deterministic: the same bytes in give the same bytes out.
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass
 
 from PIL import Image, ImageCms
 
-from .limits import MAX_IMAGE_BYTES, TARGET_LONG_EDGE, TARGET_PIXELS
+from .limits import MAX_IMAGE_BYTES, served_size
 from .metadata import strip_jpeg
 from .probe import ImageInfo
 
@@ -60,14 +59,6 @@ class Encoded:
     height: int
 
 
-def target_size(width: int, height: int) -> tuple[int, int]:
-    """The largest size within the vision limits, same aspect, never larger than given."""
-    scale = min(1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height)))
-    if scale >= 1.0:
-        return width, height
-    return max(1, math.floor(width * scale)), max(1, math.floor(height * scale))
-
-
 def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
     """The vision rendition of a probed image; ``None`` when the source is already right."""
     image = Image.open(io.BytesIO(data))
@@ -81,7 +72,7 @@ def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
             return Encoded(stripped, info.media_type, info.width, info.height)
     orientation = info.orientation or 1
     swapped = orientation in (5, 6, 7, 8)
-    upright = target_size(*((info.height, info.width) if swapped else (info.width, info.height)))
+    upright = served_size(*((info.height, info.width) if swapped else (info.width, info.height)))
     stored = (upright[1], upright[0]) if swapped else upright
     if image.format in ("JPEG", "MPO"):
         image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
@@ -110,7 +101,7 @@ def pixels_need_no_change(image: Image.Image, info: ImageInfo) -> bool:
     return (
         (info.frames == 1 or image.format == "MPO")  # an MPO's first picture is a JPEG
         and info.orientation in (None, 1)
-        and target_size(info.width, info.height) == (info.width, info.height)
+        and served_size(info.width, info.height) == (info.width, info.height)
         and image.mode not in ("CMYK", "I", "I;16", "I;16B", "I;16L")
         and _is_srgb(image.info.get("icc_profile"))
     )

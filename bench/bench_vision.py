@@ -2,7 +2,7 @@
 
 ``add`` with the default policy (``vision``) reads, hashes and probes each
 file, and makes its rendition: draft-mode (reduced-scale) JPEG decode, LANCZOS
-resize to ``vision.target_size``, EXIF orientation applied to the small
+resize to ``limits.served_size``, EXIF orientation applied to the small
 result, JPEG quality 85 without metadata; in a process pool over all cores.
 The reference is one core doing, per file: ``Image.open``,
 ``ImageOps.exif_transpose`` (a full decode), ``convert("RGB")``, LANCZOS
@@ -31,7 +31,8 @@ from assetmgr import Library
 from assetmgr.hashing import sha256_bytes
 from assetmgr.ingest import inspect
 from assetmgr.probe import probe
-from assetmgr.vision import normalise, target_size
+from assetmgr.limits import served_size
+from assetmgr.vision import normalise
 
 TARGET_SPEEDUP = 4.0
 TARGET_PSNR = 40.0  # dB
@@ -103,7 +104,7 @@ def plain_one(path: str, split: list[float] | None = None) -> tuple[Image.Image,
     t0 = time.perf_counter()
     image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
     t1 = time.perf_counter()
-    small = image.resize(target_size(*image.size), Image.Resampling.LANCZOS)
+    small = image.resize(served_size(*image.size), Image.Resampling.LANCZOS)
     t2 = time.perf_counter()
     buffer = io.BytesIO()
     small.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
@@ -195,7 +196,7 @@ def main() -> None:
         print(f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} (quality {QUALITY}) in {t_make:.1f} s, "
               f"{total_bytes / args.files / 1024:.0f} KiB each on average; orientation "
               + ", ".join(f"{k}: {v}" for k, v in counts.items()))
-        upright = target_size(*SIZE)
+        upright = served_size(*SIZE)
         print(f"target size: {upright[0]}x{upright[1]} (landscape), {upright[1]}x{upright[0]} (portrait)")
         plain_loop(paths[:2])  # warm-up: imports, and the files are in the page cache from writing
 
