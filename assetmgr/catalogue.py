@@ -166,6 +166,18 @@ class Catalogue:
                 for path, sha, size, mtime, inode in batch.sources
             ])
 
+    def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
+        """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
+        pairs: list = []
+        with self.engine.connect() as conn:
+            for chunk in _chunks(shas):
+                pairs += conn.execute(
+                    select(Asset.sha256, Rendition.sha256)
+                    .join(AssetRendition, AssetRendition.asset_id == Asset.id)
+                    .join(Rendition, Rendition.id == AssetRendition.rendition_id)
+                    .where(Asset.sha256.in_(chunk), AssetRendition.policy == policy)).all()
+        return pairs
+
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
         with self.engine.connect() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from contextlib import ExitStack
 
 import click
 
 from .library import Library
 from .records import AddSummary, Outcome, to_json
+from .uploads import Progress
 from .render import outcome_line
 
-PROGRESS_FROM = 50  # items; fewer finish before a bar is worth drawing
+PROGRESS_FROM = 50  # files to add; fewer finish before a bar is worth drawing
+UPLOADS_WORTH_A_BAR = 5
 
 
 def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, upload) -> AddSummary:
@@ -25,7 +28,7 @@ def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, uplo
         require_credentials()
     run = library.add(paths, exclude=exclude, policy=policy, jobs=jobs)
     outcomes: list[Outcome] = []
-    with _progress(run.total, "Adding") as bar:
+    with _progress(run.total, "Adding", shown=run.total >= PROGRESS_FROM) as bar:
         for outcome in run:
             bar.update(1)
             outcomes.append(outcome)
@@ -37,9 +40,9 @@ def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, uplo
     if tags and accepted:
         library.catalogue.add_tags(accepted, list(tags))
     if upload is not None:
-        pushed = run_push(library, accepted, policy=policy, **upload)
+        by_asset = run_push(library, accepted, policy=policy, **upload).by_asset()
         for outcome in outcomes:
-            _attach_upload(outcome, pushed)
+            _attach_upload(outcome, by_asset)
             if json_:
                 click.echo(to_json(outcome))
     return run.summary
@@ -50,31 +53,48 @@ def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, e
     from .uploads import expiry_seconds
 
     seconds = expiry_seconds(expires_in)
-    bar = _progress(1, "Uploading")
-    with bar:
-        def progress(outcome):
-            bar.update(outcome.size_bytes or 0)
-            if outcome.outcome == "failed":
-                click.echo(f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True)
-
+    with ExitStack() as stack:
         summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
-                               jobs=jobs, expires_in=seconds, verify=verify, progress=progress)
+                               jobs=jobs, expires_in=seconds, verify=verify, progress=UploadBar(stack))
     click.echo(str(summary), err=True)
     return summary
 
 
-def _attach_upload(outcome: Outcome, pushed) -> None:
+class UploadBar(Progress):
+    """A bar of bytes sent, labelled with files done, drawn once the push knows its size;
+    failures are printed as they come."""
+
+    def __init__(self, stack: ExitStack):
+        self.stack, self.bar, self.files, self.done = stack, None, 0, 0
+
+    def planned(self, files: int, size_bytes: int) -> None:
+        self.files = files
+        self.bar = self.stack.enter_context(_progress(
+            size_bytes, "Uploading", shown=files >= UPLOADS_WORTH_A_BAR, show_item=self._files_done))
+
+    def finished(self, outcome) -> None:
+        self.done += 1
+        self.bar.update(outcome.size_bytes or 0, current_item=outcome)
+        if outcome.outcome == "failed":
+            click.echo(f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True)
+
+    def _files_done(self, _item) -> str:
+        return f"{self.done}/{self.files} files"
+
+
+def _attach_upload(outcome: Outcome, by_asset: dict) -> None:
     if outcome.outcome == "rejected":
         return
-    found = pushed.for_asset(outcome.sha256)
+    found = by_asset.get(outcome.sha256)
     if found is not None:
         outcome.upload, outcome.file_id = found.outcome, found.file_id
         outcome.upload_error = found.reason if found.outcome == "failed" else None
 
 
-def _progress(total: int, label: str):
-    show = sys.stderr.isatty() and total >= PROGRESS_FROM
-    return click.progressbar(length=max(total, 1), file=sys.stderr if show else _Null(), label=label)
+def _progress(total: int, label: str, *, shown: bool, show_item=None):
+    show = shown and sys.stderr.isatty()
+    return click.progressbar(length=max(total, 1), file=sys.stderr if show else _Null(), label=label,
+                             item_show_func=show_item)
 
 
 class _Null:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,10 +65,10 @@ class PushSummary:
     deleted_duplicates: int = 0
     renditions: dict[str, str] = field(default_factory=dict)  # asset sha256 -> rendition sha256
 
-    def for_asset(self, sha256: str) -> UploadOutcome | None:
-        """The outcome of the rendition uploaded for an asset, if the push covered it."""
+    def by_asset(self) -> dict[str, UploadOutcome]:
+        """asset sha256 -> the outcome of its rendition, for every asset the push covered."""
         by_rendition = {o.rendition_sha256: o for o in self.outcomes}
-        return by_rendition.get(self.renditions.get(sha256, ""))
+        return {a: by_rendition[r] for a, r in self.renditions.items() if r in by_rendition}
 
     def count(self, outcome: str) -> int:
         return sum(o.outcome == outcome for o in self.outcomes)
@@ -82,6 +82,16 @@ class PushSummary:
         return ", ".join(parts)
 
 
+class Progress:
+    """What a push reports as it goes (the CLI draws a bar from it); this one says nothing."""
+
+    def planned(self, files: int, size_bytes: int) -> None:
+        """How much is about to be uploaded."""
+
+    def finished(self, outcome: UploadOutcome) -> None:
+        """One upload is done (uploaded, failed...)."""
+
+
 def upload_filename(source_path: str | None, rendition_sha256: str, media_type: str) -> str:
     """``<stem>.sha256-<hex>.<ext>``: readable, and names the rendition it holds."""
     stem = UNSAFE.sub("_", PurePath(source_path).stem if source_path else "image")[:80] or "image"
@@ -91,6 +101,10 @@ def upload_filename(source_path: str | None, rendition_sha256: str, media_type: 
 def rendition_in(filename: str) -> str | None:
     match = HASH_IN_NAME.search(filename)
     return match.group(1) if match else None
+
+
+def _rendition(record: AssetRecord, policy: str) -> RenditionRecord:
+    return next(r for r in record.renditions if r.policy == policy)
 
 
 def expiry_seconds(text: str | None) -> int | None:
@@ -119,19 +133,25 @@ class Uploader:
 
     def __init__(self, catalogue: Catalogue, remote: RemoteSpec, *, client=None, jobs: int = DEFAULT_JOBS,
                  expires_in: int | None = None, store: RenditionStore | None = None):
-        if client is None:
-            from .files_api import FilesClient  # the SDK loads only on the upload path
-
-            client = FilesClient(remote)
-        self.catalogue, self.client, self.jobs = catalogue, client, jobs
+        self.catalogue, self.remote, self._client, self.jobs = catalogue, remote, client, jobs
         self.expires_in, self.store = expires_in, store or RenditionStore()
         self.journal = Journal(catalogue, remote)
         # Renditions a dead process may still have in flight: swept for copies after uploading.
         self.recovered: set[str] = set()
         self.retried: dict[str, int] = {}  # rendition sha256 -> upload id, leased until swept
 
+    @property
+    def client(self):
+        """The SDK client, made (and the SDK imported) only when a request is due: a push
+        with nothing to upload or check never pays for the import."""
+        if self._client is None:
+            from .files_api import FilesClient
+
+            self._client = FilesClient(self.remote)
+        return self._client
+
     def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY, verify: bool = False,
-             progress: Callable[[UploadOutcome], None] | None = None) -> PushSummary:
+             progress: Progress | None = None) -> PushSummary:
         """Upload what this remote lacks of ``asset_shas``' renditions under ``policy``.
 
         Active uploads are looked up first (all of them with ``verify``; otherwise those
@@ -142,7 +162,9 @@ class Uploader:
         summary.deleted_duplicates += self.recover()
         jobs, present = self._plan(list(asset_shas), policy, summary)
         summary.outcomes += present
-        unsure = self._send(jobs, summary, progress or (lambda _o: None))
+        progress = progress or Progress()
+        progress.planned(len(jobs), sum(job.rendition.size_bytes for job in jobs))
+        unsure = self._send(jobs, summary, progress)
         if unsure or self.retried or self.recovered:
             summary.deleted_duplicates += self._reconcile(unsure, started, summary)
         return summary
@@ -200,27 +222,25 @@ class Uploader:
         self.journal.checked(alive, dead)
 
     def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary) -> tuple[list[_Job], list[UploadOutcome]]:
-        records = self.catalogue.records(asset_shas)
-        wanted: dict[str, tuple[AssetRecord, RenditionRecord]] = {}
-        for record in records:
-            for rendition in record.renditions:
-                if rendition.policy == policy:
-                    wanted.setdefault(rendition.sha256, (record, rendition))
-                    summary.renditions[record.sha256] = rendition.sha256
+        """Claim what the remote lacks. Full records (for source paths) only of those assets."""
+        wanted: dict[str, str] = {}  # rendition sha256 -> the first asset that has it
+        for asset, rendition in self.catalogue.renditions_of(asset_shas, policy):
+            wanted.setdefault(rendition, asset)
+            summary.renditions[asset] = rendition
         ids = self.catalogue.rendition_ids(list(wanted))
         self._check(list(ids.values()))
-        missing = set(self.journal.missing(list(ids.values())))
+        missing = {sha for sha in wanted if ids[sha] in set(self.journal.missing(list(ids.values())))}
         present = [UploadOutcome(sha, "present", file_id=fid)
-                   for sha, fid in self.journal.active_files().items() if sha in wanted and ids[sha] not in missing]
+                   for sha, fid in self.journal.active_files().items() if sha in wanted and sha not in missing]
+        records = {r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))}
+        chosen = {sha: (records[wanted[sha]], _rendition(records[wanted[sha]], policy)) for sha in missing}
         names = {ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
-                 for sha, (a, r) in wanted.items()}
-        sizes = {ids[sha]: r.size_bytes for sha, (_, r) in wanted.items()}
-        todo = [ids[sha] for sha in wanted if ids[sha] in missing]
-        claims = self.journal.claim(todo, names, sizes)
-        won = {c.rendition_id for c in claims}
-        busy = [UploadOutcome(sha, "busy", reason="another process is uploading it")
-                for sha in wanted if ids[sha] in missing and ids[sha] not in won]
-        jobs = [_Job(c, *wanted[c.rendition_sha256], names[c.rendition_id]) for c in claims]
+                 for sha, (a, r) in chosen.items()}
+        claims = self.journal.claim([ids[sha] for sha in missing], names,
+                                    {ids[sha]: r.size_bytes for sha, (_, r) in chosen.items()})
+        won = {c.rendition_sha256 for c in claims}
+        busy = [UploadOutcome(sha, "busy", reason="another process is uploading it") for sha in missing - won]
+        jobs = [_Job(c, *chosen[c.rendition_sha256], names[c.rendition_id]) for c in claims]
         return jobs, present + busy
 
     # -- 4. send --------------------------------------------------------------
@@ -238,7 +258,7 @@ class Uploader:
                     outcome = self._record(futures[future], future, unsure)
                     recorded.add(future)
                     summary.outcomes.append(outcome)
-                    progress(outcome)
+                    progress.finished(outcome)
         except BaseException:
             self._abandon({f: job for f, job in futures.items() if f not in recorded}, unsure)
             raise
