@@ -112,12 +112,12 @@ def run_ask(bodies, workspace, workspace_id, json_) -> None:
     """Send each body; print the answer text (or the whole response) and usage on stderr."""
     import json
 
-    from .messages_api import send
+    from .messages_api import client_for, send
     from .remote import RemoteSpec
 
-    remote = RemoteSpec.from_env(workspace, workspace_id)
+    client = client_for(RemoteSpec.from_env(workspace, workspace_id))
     for body in bodies:
-        answer = send(remote, dict(body))
+        answer = send(client, dict(body))
         click.echo(json.dumps(answer.response) if json_ else answer.text)
         click.echo(f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
                    f"({len(body.assets)} images)", err=True)

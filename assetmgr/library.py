@@ -137,7 +137,8 @@ class Library:
         refs = [ImageRef(f.asset_sha256, f.rendition_sha256, f.media_type, f.width, f.height,
                          f.size_bytes, f.file_id) for f in (facts[s] for s in shas)]
         if source == "base64":
-            refs = [self._with_bytes(r, facts[r.asset_sha256].policy) for r in refs]
+            records = {r.sha256: r for r in self.catalogue.records(sorted(set(shas)))}
+            refs = [self._with_bytes(r, records[r.asset_sha256], facts[r.asset_sha256].policy) for r in refs]
         if source == "url":
             refs = [_with_url(r, url_template) for r in refs]
         return refs
@@ -194,10 +195,9 @@ class Library:
             raise RemoteError(f"{len(failed)} asset(s) could not be uploaded: {', '.join(f[:12] for f in failed[:10])}")
         return facts
 
-    def _with_bytes(self, ref: ImageRef, policy: str) -> ImageRef:
+    def _with_bytes(self, ref: ImageRef, record: AssetRecord, policy: str) -> ImageRef:
         from dataclasses import replace
 
-        record = self.catalogue.records([ref.asset_sha256])[0]
         rendition = choose_rendition(record, policy)
         return replace(ref, data=self._rendition_bytes(record, rendition))
 

@@ -19,10 +19,13 @@ class Answer:
     response: dict[str, Any]  # the whole Message, as JSON
 
 
-def send(remote: RemoteSpec, body: dict[str, Any]) -> Answer:
-    """Send one request body; the answer's text and usage."""
+def client_for(remote: RemoteSpec) -> anthropic.Anthropic:
     headers = {"anthropic-workspace-id": remote.workspace_id} if remote.workspace_id else None
-    client = anthropic.Anthropic(base_url=remote.base_url, default_headers=headers)
+    return anthropic.Anthropic(base_url=remote.base_url, default_headers=headers)
+
+
+def send(client: anthropic.Anthropic, body: dict[str, Any]) -> Answer:
+    """Send one request body; the answer's text and usage."""
     with translated():
         message = client.messages.create(**body)
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")

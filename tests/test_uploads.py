@@ -242,3 +242,16 @@ def test_add_without_upload_never_imports_the_sdk(tmp_path, db_path):
             "print('anthropic' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
+
+
+def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, uploading, db_path):
+    images(tmp_path / "in", 2)
+    assert run("add", tmp_path / "in").exit_code == 0
+    code = ("import sys; from assetmgr.cli import cli\n"
+            f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}])\n"
+            "except SystemExit as e: print('exit', e.code)\n"
+            "print('anthropic' in sys.modules)")
+    env = {**__import__("os").environ}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert "2 already there" in result.stderr
+    assert result.stdout.split() == ["exit", "0", "False"], result.stderr
