@@ -93,13 +93,9 @@ class Ingest:
         return len(self.found)
 
     def __iter__(self) -> Iterator[Outcome]:
-        ready: list[Outcome | None] = []
-        todo: list[str] = []
-        for item in self.found:
-            outcome = self._without_reading(item)
-            ready.append(outcome)
-            if outcome is None:
-                todo.append(item.path)
+        with gc_paused():  # one outcome per unchanged file, all kept: nothing to collect
+            ready = [self._without_reading(item) for item in self.found]
+        todo = [item.path for item, outcome in zip(self.found, ready) if outcome is None]
         decided = self._decide(_inspect_all(todo, partial(inspect, policy=self.policy, store=self.store), self.jobs))
         for outcome in ready:
             outcome = outcome or next(decided)

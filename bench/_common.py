@@ -29,6 +29,29 @@ def temp_dir(prefix: str):
         shutil.rmtree(path, ignore_errors=True)
 
 
+@contextmanager
+def bench_dirs(prefix: str):
+    """``temp_dir`` with an empty ``images`` folder: yields (the folder, images folder, catalogue path)."""
+    with temp_dir(prefix) as path:
+        folder = os.path.join(path, "images")
+        os.mkdir(folder)
+        yield path, folder, os.path.join(path, "catalogue.db")
+
+
+def small_pngs(root: str, n: int, size: tuple[int, int], folders: int = 0) -> None:
+    """``n`` distinct small PNGs (file i's pixels encode i), in ``folders`` subfolders if any."""
+    from PIL import Image
+
+    width, height = size
+    for d in range(folders):
+        os.mkdir(os.path.join(root, f"d{d:02}"))
+    for i in range(n):
+        image = Image.new("RGB", size, (i & 255, (i >> 8) & 255, (i >> 16) & 255))
+        image.putpixel((i % width, (i // width) % height), (255 - (i & 255), 7, 11))
+        where = os.path.join(root, f"d{i % folders:02}") if folders else root
+        image.save(os.path.join(where, f"img{i:05}.png"))
+
+
 def timed(fn, *args, **kwargs) -> tuple[float, object]:
     """Seconds ``fn(*args, **kwargs)`` took, and its result."""
     start = time.perf_counter()

@@ -16,7 +16,7 @@ import io
 import os
 
 import _common
-from _common import median, temp_dir, timed, verdict
+from _common import bench_dirs, median, timed, verdict
 
 from PIL import Image, ImageFilter
 
@@ -72,9 +72,7 @@ def ingest(db: str, folder: str) -> list:
 
 def main() -> None:
     args = _common.arguments(__doc__, files=2000, repeats=3)
-    with temp_dir("assetmgr-bench-ingest-") as tmp:
-        folder = os.path.join(tmp, "images")
-        os.mkdir(folder)
+    with bench_dirs("assetmgr-bench-ingest-") as (tmp, folder, _db):
         t_make, _ = timed(make_jpegs, folder, args.files)
         total_bytes = sum(e.stat().st_size for d in os.scandir(folder) for e in os.scandir(d.path))
         print(f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} in {t_make:.1f} s, "

@@ -23,9 +23,8 @@ import sys
 import time
 
 import _common
-from _common import median, temp_dir, timed, verdict
+from _common import bench_dirs, small_pngs, median, timed, verdict
 
-from PIL import Image
 
 from assetmgr import Library
 from assetmgr.emulator import running
@@ -67,12 +66,6 @@ loaded["api"] = {"anthropic": "anthropic" in sys.modules, "open": opened - start
 print(json.dumps(loaded))
 """
 
-def make_images(root: str, n: int) -> None:
-    """``n`` distinct 16x16 PNGs; file i's pixels encode i."""
-    for i in range(n):
-        image = Image.new("RGB", (16, 16), (i & 255, (i >> 8) & 255, 42))
-        image.putpixel((i % 16, (i // 16) % 16), (255 - (i & 255), 7, 11))
-        image.save(os.path.join(root, f"img{i:05}.png"))
 
 
 def env() -> dict[str, str]:
@@ -117,10 +110,8 @@ def ms(seconds: float) -> str:
 
 def main() -> None:
     args = _common.arguments(__doc__, files=1_000, repeats=10)
-    with temp_dir("assetmgr-bench-lookup-") as tmp:
-        folder, db = os.path.join(tmp, "images"), os.path.join(tmp, "catalogue.db")
-        os.mkdir(folder)
-        make_images(folder, args.files)
+    with bench_dirs("assetmgr-bench-lookup-") as (tmp, folder, db):
+        small_pngs(folder, args.files, (16, 16))
         with running() as emulator:
             os.environ["ANTHROPIC_BASE_URL"] = emulator.base_url
             os.environ["ANTHROPIC_API_KEY"] = "test-key"

@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 
 import _common
-from _common import median, temp_dir, timed, verdict
+from _common import bench_dirs, small_pngs, median, timed, verdict
 
-from PIL import Image
 
 from assetmgr import Library
 
@@ -24,14 +23,6 @@ TARGET = 3.0
 FOLDERS = 50
 
 
-def make_images(root: str, n: int) -> None:
-    """``n`` distinct 8x8 PNGs in ``FOLDERS`` subfolders; file i's pixels encode i."""
-    for d in range(FOLDERS):
-        os.mkdir(os.path.join(root, f"d{d:02}"))
-    for i in range(n):
-        image = Image.new("RGB", (8, 8), (i & 255, (i >> 8) & 255, (i >> 16) & 255))
-        image.putpixel((i % 8, (i // 8) % 8), (255 - (i & 255), 7, 11))
-        image.save(os.path.join(root, f"d{i % FOLDERS:02}", f"img{i:05}.png"))
 
 
 def bare_walk(folder: str) -> int:
@@ -59,10 +50,8 @@ def rerun(db: str, folder: str) -> tuple[float, float, list]:
 
 def main() -> None:
     args = _common.arguments(__doc__, files=10_000, repeats=5)
-    with temp_dir("assetmgr-bench-rerun-") as tmp:
-        folder, db = os.path.join(tmp, "images"), os.path.join(tmp, "catalogue.db")
-        os.mkdir(folder)
-        make_images(folder, args.files)
+    with bench_dirs("assetmgr-bench-rerun-") as (tmp, folder, db):
+        small_pngs(folder, args.files, (8, 8), folders=FOLDERS)
         with Library.open(db) as lib:
             first = lib.add([folder], policy="original")
             list(first)

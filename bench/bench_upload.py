@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 
 import _common
-from _common import median, temp_dir, timed, verdict
+from _common import bench_dirs, small_pngs, median, timed, verdict
 
-from PIL import Image
 
 from assetmgr import Library
 from assetmgr.emulator import running
@@ -26,12 +25,6 @@ TARGET = 6.0
 LATENCY_MS = 100
 
 
-def make_images(root: str, n: int) -> None:
-    """``n`` distinct 64x48 PNGs; file i's pixels encode i."""
-    for i in range(n):
-        image = Image.new("RGB", (64, 48), (i & 255, (i >> 8) & 255, 99))
-        image.putpixel((i % 64, (i // 64) % 48), (255 - (i & 255), 7, 11))
-        image.save(os.path.join(root, f"img{i:04}.png"))
 
 
 def push(db: str, emulator, workspace: str, jobs: int | None):
@@ -55,10 +48,8 @@ def check(summary, emulator, files: int) -> None:
 
 def main() -> None:
     args = _common.arguments(__doc__, files=200, repeats=2)
-    with temp_dir("assetmgr-bench-upload-") as tmp:
-        folder, db = os.path.join(tmp, "images"), os.path.join(tmp, "catalogue.db")
-        os.mkdir(folder)
-        make_images(folder, args.files)
+    with bench_dirs("assetmgr-bench-upload-") as (tmp, folder, db):
+        small_pngs(folder, args.files, (64, 48))
         with Library.open(db) as lib:
             run = lib.add([folder])
             list(run)

@@ -23,7 +23,7 @@ import os
 import time
 
 import _common
-from _common import median, temp_dir, timed, verdict
+from _common import bench_dirs, median, timed, verdict
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
@@ -186,9 +186,7 @@ def inspect_all(paths: list[str]) -> None:
 
 def main() -> None:
     args = _common.arguments(__doc__, files=40, repeats=3)
-    with temp_dir("assetmgr-bench-vision-") as tmp:
-        folder = os.path.join(tmp, "images")
-        os.mkdir(folder)
+    with bench_dirs("assetmgr-bench-vision-") as (tmp, folder, _db):
         t_make, orientations = timed(make_jpegs, folder, args.files)
         paths = sorted(orientations)
         total_bytes = sum(os.path.getsize(p) for p in paths)
