@@ -229,7 +229,8 @@ class Uploader:
             summary.renditions[asset] = rendition
         ids = self.catalogue.rendition_ids(list(wanted))
         self._check(list(ids.values()))
-        missing = {sha for sha in wanted if ids[sha] in set(self.journal.missing(list(ids.values())))}
+        lacking = set(self.journal.missing(list(ids.values())))
+        missing = {sha for sha in wanted if ids[sha] in lacking}
         present = [UploadOutcome(sha, "present", file_id=fid)
                    for sha, fid in self.journal.active_files().items() if sha in wanted and sha not in missing]
         records = {r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))}
