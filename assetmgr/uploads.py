@@ -157,10 +157,9 @@ class Uploader:
         Active uploads are looked up first (all of them with ``verify``; otherwise those
         unchecked for a day or about to expire): a missing or expired one is replaced.
         """
-        self.verify = verify
         started, summary = utcnow(), PushSummary()
         summary.deleted_duplicates += self.recover()
-        jobs, present = self._plan(list(asset_shas), policy, summary)
+        jobs, present = self._plan(list(asset_shas), policy, summary, verify)
         summary.outcomes += present
         progress = progress or Progress()
         progress.planned(len(jobs), sum(job.rendition.size_bytes for job in jobs))
@@ -202,10 +201,10 @@ class Uploader:
 
     # -- 2. plan and 3. claim -------------------------------------------------
 
-    def _check(self, rendition_ids: list[int]) -> None:
+    def _check(self, rendition_ids: list[int], verify: bool) -> None:
         """Look active uploads up on the remote; mark the missing and expired ones dead."""
         self.journal.expire_outdated(utcnow())
-        due = self.journal.due_for_check(rendition_ids, utcnow(), self.verify)
+        due = self.journal.due_for_check(rendition_ids, utcnow(), verify)
         if not due:
             return
         found, server_now = self.client.lookup([file_id for _, file_id in due])
@@ -221,14 +220,15 @@ class Uploader:
                 alive[upload_id] = remote_file.expires_at
         self.journal.checked(alive, dead)
 
-    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary) -> tuple[list[_Job], list[UploadOutcome]]:
+    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary,
+              verify: bool) -> tuple[list[_Job], list[UploadOutcome]]:
         """Claim what the remote lacks. Full records (for source paths) only of those assets."""
         wanted: dict[str, str] = {}  # rendition sha256 -> the first asset that has it
         for asset, rendition in self.catalogue.renditions_of(asset_shas, policy):
             wanted.setdefault(rendition, asset)
             summary.renditions[asset] = rendition
         ids = self.catalogue.rendition_ids(list(wanted))
-        self._check(list(ids.values()))
+        self._check(list(ids.values()), verify)
         lacking = set(self.journal.missing(list(ids.values())))
         missing = {sha for sha in wanted if ids[sha] in lacking}
         present = [UploadOutcome(sha, "present", file_id=fid)
