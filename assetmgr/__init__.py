@@ -13,26 +13,56 @@ from typing import TYPE_CHECKING
 __version__ = "0.1.0"
 
 _WHERE = {
-    "AddSummary": "records", "AssetRecord": "records", "Outcome": "records",
-    "RenditionRecord": "records", "SourceRecord": "records", "UploadRecord": "records",
-    "AmbiguousReference": "errors", "AssetmgrError": "errors", "AuthError": "errors",
-    "CatalogueError": "errors", "ExitCode": "errors", "NotFound": "errors",
-    "RemoteError": "errors", "UsageError": "errors",
-    "Catalogue": "catalogue", "Ingest": "ingest", "Library": "library",
-    "ImageInfo": "probe", "Rejected": "probe", "probe": "probe",
-    "ImageRef": "blocks", "MessageRequest": "blocks", "PushSummary": "uploads",
+    "AddSummary": "records",
+    "AssetRecord": "records",
+    "Outcome": "records",
+    "RenditionRecord": "records",
+    "SourceRecord": "records",
+    "UploadRecord": "records",
+    "AmbiguousReference": "errors",
+    "AssetmgrError": "errors",
+    "AuthError": "errors",
+    "CatalogueError": "errors",
+    "ExitCode": "errors",
+    "NotFound": "errors",
+    "RemoteError": "errors",
+    "UsageError": "errors",
+    "Catalogue": "catalogue",
+    "Ingest": "ingest",
+    "Library": "library",
+    "ImageInfo": "probe",
+    "Rejected": "probe",
+    "probe": "probe",
+    "ImageRef": "blocks",
+    "MessageRequest": "blocks",
+    "PushSummary": "uploads",
 }
 __all__ = sorted(_WHERE)
 
 if TYPE_CHECKING:
     from .blocks import ImageRef, MessageRequest
     from .catalogue import Catalogue
-    from .errors import (AmbiguousReference, AssetmgrError, AuthError, CatalogueError, ExitCode,
-                         NotFound, RemoteError, UsageError)
+    from .errors import (
+        AmbiguousReference,
+        AssetmgrError,
+        AuthError,
+        CatalogueError,
+        ExitCode,
+        NotFound,
+        RemoteError,
+        UsageError,
+    )
     from .ingest import Ingest
     from .library import Library
     from .probe import ImageInfo, Rejected, probe
-    from .records import AddSummary, AssetRecord, Outcome, RenditionRecord, SourceRecord, UploadRecord
+    from .records import (
+        AddSummary,
+        AssetRecord,
+        Outcome,
+        RenditionRecord,
+        SourceRecord,
+        UploadRecord,
+    )
     from .uploads import PushSummary
 
 

@@ -43,7 +43,9 @@ class MessageRequest(dict):
     """A Messages API request body (send it as ``client.messages.create(**body)``),
     with ``.assets`` and ``.renditions``: the hashes it covers, which are not sent."""
 
-    def __init__(self, body: dict[str, Any], assets: list[str], renditions: list[str], large: int = 0):
+    def __init__(
+        self, body: dict[str, Any], assets: list[str], renditions: list[str], large: int = 0
+    ):
         super().__init__(body)
         self.assets = assets
         self.renditions = renditions
@@ -51,7 +53,10 @@ class MessageRequest(dict):
 
     def to_line(self, index: int) -> dict[str, Any]:
         """The JSON line ``assetmgr request`` prints: the body plus an ``assetmgr`` key to strip."""
-        return {**self, "assetmgr": {"request": index, "assets": self.assets, "renditions": self.renditions}}
+        return {
+            **self,
+            "assetmgr": {"request": index, "assets": self.assets, "renditions": self.renditions},
+        }
 
 
 def image_block(image: ImageRef, source: str = "file") -> dict[str, Any]:
@@ -61,14 +66,18 @@ def image_block(image: ImageRef, source: str = "file") -> dict[str, Any]:
         return {"type": "image", "source": {"type": "file", "file_id": image.file_id}}
     if source == "base64":
         data = base64.b64encode(image.data or b"").decode("ascii")
-        return {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": data}}
+        return {
+            "type": "image",
+            "source": {"type": "base64", "media_type": image.media_type, "data": data},
+        }
     if source == "url":
         return {"type": "image", "source": {"type": "url", "url": image.url}}
     raise ValueError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
 
 
-def content_blocks(images: Sequence[ImageRef], *, source: str = "file", label: bool = False,
-                   first_label: int = 1) -> list[dict[str, Any]]:
+def content_blocks(
+    images: Sequence[ImageRef], *, source: str = "file", label: bool = False, first_label: int = 1
+) -> list[dict[str, Any]]:
     """Image blocks in order; with ``label``, an ``Image N:`` text block before each."""
     blocks: list[dict[str, Any]] = []
     for number, image in enumerate(images, start=first_label):
@@ -78,17 +87,30 @@ def content_blocks(images: Sequence[ImageRef], *, source: str = "file", label: b
     return blocks
 
 
-def request_body(images: Sequence[ImageRef], *, prompt: str, model: str, max_tokens: int,
-                 system: str | None = None, source: str = "file", label: bool = False) -> MessageRequest:
+def request_body(
+    images: Sequence[ImageRef],
+    *,
+    prompt: str,
+    model: str,
+    max_tokens: int,
+    system: str | None = None,
+    source: str = "file",
+    label: bool = False,
+) -> MessageRequest:
     """One Messages request: images first, then the prompt."""
     content = content_blocks(images, source=source, label=label)
     content.append({"type": "text", "text": prompt})
-    body: dict[str, Any] = {"model": model, "max_tokens": max_tokens,
-                            "messages": [{"role": "user", "content": content}]}
+    body: dict[str, Any] = {
+        "model": model,
+        "max_tokens": max_tokens,
+        "messages": [{"role": "user", "content": content}],
+    }
     if system:
         body["system"] = system
     large = sum(max(i.width, i.height) > MAX_SIDE_MANY for i in images)
-    return MessageRequest(body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images], large)
+    return MessageRequest(
+        body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images], large
+    )
 
 
 def split(images: Sequence[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
@@ -118,12 +140,27 @@ def payload_bytes(images: Iterable[ImageRef]) -> int:
     return REQUEST_OVERHEAD + sum(4 * ((i.size_bytes + 2) // 3) + 100 for i in images)
 
 
-def requests(images: Sequence[ImageRef], *, prompt: str, model: str, max_tokens: int = 1024,
-             system: str | None = None, source: str = "file", label: bool = False) -> Iterator[MessageRequest]:
+def requests(
+    images: Sequence[ImageRef],
+    *,
+    prompt: str,
+    model: str,
+    max_tokens: int = 1024,
+    system: str | None = None,
+    source: str = "file",
+    label: bool = False,
+) -> Iterator[MessageRequest]:
     """Request bodies covering ``images`` in order, split to respect the limits."""
     for chunk in split(images, source=source):
-        yield request_body(chunk, prompt=prompt, model=model, max_tokens=max_tokens,
-                           system=system, source=source, label=label)
+        yield request_body(
+            chunk,
+            prompt=prompt,
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            source=source,
+            label=label,
+        )
 
 
 @dataclass

@@ -106,19 +106,32 @@ class Catalogue:
 
     # -- the stat cache -------------------------------------------------
 
-    def cached_sources(self, folders: Sequence[str], files: Sequence[str], policy: str) -> dict[str, CachedSource]:
+    def cached_sources(
+        self, folders: Sequence[str], files: Sequence[str], policy: str
+    ) -> dict[str, CachedSource]:
         """The remembered stat of every source under ``folders`` or named in ``files``.
 
         The hot path of a re-run: plain columns, fetched through the driver's own
         cursor (SQLAlchemy's row objects would cost as much as the query).
         """
         columns = (
-            Source.path, Source.size_bytes, Source.mtime_ns, Source.inode,
-            Asset.sha256, Asset.width, Asset.height, Asset.format, AssetRendition.rendition_id,
+            Source.path,
+            Source.size_bytes,
+            Source.mtime_ns,
+            Source.inode,
+            Asset.sha256,
+            Asset.width,
+            Asset.height,
+            Asset.format,
+            AssetRendition.rendition_id,
         )
         base = (
-            select(*columns).join(Asset, Asset.id == Source.asset_id)
-            .outerjoin(AssetRendition, (AssetRendition.asset_id == Source.asset_id) & (AssetRendition.policy == policy))
+            select(*columns)
+            .join(Asset, Asset.id == Source.asset_id)
+            .outerjoin(
+                AssetRendition,
+                (AssetRendition.asset_id == Source.asset_id) & (AssetRendition.policy == policy),
+            )
         )
         rows = []
         with self.engine.connect() as conn:
@@ -151,20 +164,39 @@ class Catalogue:
         now = utcnow()
         with self.writing() as conn:
             _insert_ignore(conn, Asset.__table__, [{**a, "created_at": now} for a in batch.assets])
-            _insert_ignore(conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions])
-            asset_ids = _ids_by_sha(conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources})
+            _insert_ignore(
+                conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions]
+            )
+            asset_ids = _ids_by_sha(
+                conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources}
+            )
             rendition_ids = _ids_by_sha(conn, Rendition, {r for _, _, r, _ in batch.links})
             links = [
-                {"asset_id": asset_ids[a], "policy": p, "rendition_id": rendition_ids[r],
-                 "warnings": json.dumps(w), "created_at": now}
+                {
+                    "asset_id": asset_ids[a],
+                    "policy": p,
+                    "rendition_id": rendition_ids[r],
+                    "warnings": json.dumps(w),
+                    "created_at": now,
+                }
                 for a, p, r, w in batch.links
             ]
             _insert_ignore(conn, AssetRendition.__table__, links)
-            _upsert_sources(conn, [
-                {"path": path, "asset_id": asset_ids[sha], "size_bytes": size, "mtime_ns": mtime,
-                 "inode": inode, "first_seen_at": now, "last_seen_at": now}
-                for path, sha, size, mtime, inode in batch.sources
-            ])
+            _upsert_sources(
+                conn,
+                [
+                    {
+                        "path": path,
+                        "asset_id": asset_ids[sha],
+                        "size_bytes": size,
+                        "mtime_ns": mtime,
+                        "inode": inode,
+                        "first_seen_at": now,
+                        "last_seen_at": now,
+                    }
+                    for path, sha, size, mtime, inode in batch.sources
+                ],
+            )
 
     def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
         """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
@@ -175,14 +207,17 @@ class Catalogue:
                     select(Asset.sha256, Rendition.sha256)
                     .join(AssetRendition, AssetRendition.asset_id == Asset.id)
                     .join(Rendition, Rendition.id == AssetRendition.rendition_id)
-                    .where(Asset.sha256.in_(chunk), AssetRendition.policy == policy)).all()
+                    .where(Asset.sha256.in_(chunk), AssetRendition.policy == policy)
+                ).all()
         return pairs
 
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
         with self.engine.connect() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))
 
-    def image_facts(self, shas: Sequence[str], base_url: str, workspace: str, now: datetime) -> list[ImageFacts]:
+    def image_facts(
+        self, shas: Sequence[str], base_url: str, workspace: str, now: datetime
+    ) -> list[ImageFacts]:
         """Renditions of ``shas`` (every policy) with their live upload in one remote, if any.
 
         Live: active, and not expiring before ``now`` by the recorded ``expires_at``.
@@ -190,24 +225,41 @@ class Catalogue:
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
         with self.engine.connect() as conn:
-            remote_id = conn.execute(select(Remote.id).where(
-                Remote.base_url == base_url, Remote.workspace == workspace)).scalar()
+            remote_id = conn.execute(
+                select(Remote.id).where(Remote.base_url == base_url, Remote.workspace == workspace)
+            ).scalar()
             for chunk in _chunks(shas):
                 rows = conn.execute(
-                    select(Asset.sha256, AssetRendition.policy, renditions.c.id, renditions.c.sha256,
-                           renditions.c.media_type, renditions.c.width, renditions.c.height, renditions.c.size_bytes)
+                    select(
+                        Asset.sha256,
+                        AssetRendition.policy,
+                        renditions.c.id,
+                        renditions.c.sha256,
+                        renditions.c.media_type,
+                        renditions.c.width,
+                        renditions.c.height,
+                        renditions.c.size_bytes,
+                    )
                     .join(AssetRendition, AssetRendition.asset_id == Asset.id)
                     .join(renditions, renditions.c.id == AssetRendition.rendition_id)
-                    .where(Asset.sha256.in_(chunk))).all()
+                    .where(Asset.sha256.in_(chunk))
+                ).all()
                 live = self._live_uploads(conn, remote_id, {r[2] for r in rows}, now)
                 facts += [ImageFacts(*r[:2], *r[3:], live.get(r[2])) for r in rows]
         return facts
 
-    def _live_uploads(self, conn: Connection, remote_id: int | None, rendition_ids: set[int], now: datetime) -> dict[int, str]:
+    def _live_uploads(
+        self, conn: Connection, remote_id: int | None, rendition_ids: set[int], now: datetime
+    ) -> dict[int, str]:
         if remote_id is None or not rendition_ids:
             return {}
-        rows = conn.execute(select(Upload.rendition_id, Upload.file_id, Upload.expires_at).where(
-            Upload.remote_id == remote_id, Upload.state == "active", Upload.rendition_id.in_(list(rendition_ids))))
+        rows = conn.execute(
+            select(Upload.rendition_id, Upload.file_id, Upload.expires_at).where(
+                Upload.remote_id == remote_id,
+                Upload.state == "active",
+                Upload.rendition_id.in_(list(rendition_ids)),
+            )
+        )
         return {rid: fid for rid, fid, expires in rows if expires is None or expires > now}
 
     def existing(self, shas: Sequence[str]) -> set[str]:
@@ -215,7 +267,9 @@ class Catalogue:
         found: set[str] = set()
         with self.engine.connect() as conn:
             for chunk in _chunks(list(shas)):
-                found.update(conn.execute(select(Asset.sha256).where(Asset.sha256.in_(chunk))).scalars())
+                found.update(
+                    conn.execute(select(Asset.sha256).where(Asset.sha256.in_(chunk))).scalars()
+                )
         return found
 
     # -- references --------------------------------------------------------
@@ -229,21 +283,29 @@ class Catalogue:
         """
         text = reference.strip()
         if text.lower().startswith(PREFIX):
-            return self._by_hex(text[len(PREFIX):].lower(), reference)
+            return self._by_hex(text[len(PREFIX) :].lower(), reference)
         if os.path.isfile(text):
             return self._by_path(text)
         return self._by_hex(text.lower(), reference)
 
     def _by_hex(self, digits: str, reference: str) -> str:
         if not HEX.fullmatch(digits) or len(digits) > 64:
-            raise NotFound(f"{reference!r} is neither a sha256 (or a prefix of one) nor an existing file")
+            raise NotFound(
+                f"{reference!r} is neither a sha256 (or a prefix of one) nor an existing file"
+            )
         if len(digits) < MIN_PREFIX:
-            raise UsageError(f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256")
+            raise UsageError(
+                f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256"
+            )
         high = digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
         with self.engine.connect() as conn:
-            shas = list(conn.execute(
-                select(Asset.sha256).where(Asset.sha256 >= digits, Asset.sha256 < high).limit(50)
-            ).scalars())
+            shas = list(
+                conn.execute(
+                    select(Asset.sha256)
+                    .where(Asset.sha256 >= digits, Asset.sha256 < high)
+                    .limit(50)
+                ).scalars()
+            )
         if not shas:
             raise NotFound(f"no asset has a sha256 starting with {digits}")
         if len(shas) > 1:
@@ -255,7 +317,9 @@ class Catalogue:
         with self.engine.connect() as conn:
             found = conn.execute(select(Asset.sha256).where(Asset.sha256 == sha)).scalar()
         if found is None:
-            raise NotFound(f"{path} (sha256 {sha[:12]}) is not catalogued; run: assetmgr add {path}")
+            raise NotFound(
+                f"{path} (sha256 {sha[:12]}) is not catalogued; run: assetmgr add {path}"
+            )
         return found
 
     # -- reading assets ----------------------------------------------------
@@ -283,13 +347,21 @@ class Catalogue:
     def totals(self) -> tuple[int, int, list[tuple[str, int, int, int, int]]]:
         """(assets, asset bytes, [(policy, assets, distinct renditions, bytes, tokens)])."""
         per_policy = (
-            select(AssetRendition.policy, func.count(), func.count(func.distinct(Rendition.id)),
-                   func.coalesce(func.sum(Rendition.size_bytes), 0), func.coalesce(func.sum(Rendition.tokens), 0))
+            select(
+                AssetRendition.policy,
+                func.count(),
+                func.count(func.distinct(Rendition.id)),
+                func.coalesce(func.sum(Rendition.size_bytes), 0),
+                func.coalesce(func.sum(Rendition.tokens), 0),
+            )
             .join(Rendition, Rendition.id == AssetRendition.rendition_id)
-            .group_by(AssetRendition.policy).order_by(AssetRendition.policy)
+            .group_by(AssetRendition.policy)
+            .order_by(AssetRendition.policy)
         )
         with self.engine.connect() as conn:
-            assets, size = conn.execute(select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))).one()
+            assets, size = conn.execute(
+                select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))
+            ).one()
             return assets, size, [tuple(row) for row in conn.execute(per_policy)]
 
     # -- tags --------------------------------------------------------------
@@ -373,7 +445,9 @@ def _upsert_sources(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(stmt, rows)
 
 
-def _ids_by_sha(conn: Connection, model: type[Asset] | type[Rendition], shas: set[str]) -> dict[str, int]:
+def _ids_by_sha(
+    conn: Connection, model: type[Asset] | type[Rendition], shas: set[str]
+) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(sorted(shas)):
         rows = conn.execute(select(model.sha256, model.id).where(model.sha256.in_(chunk)))
@@ -383,9 +457,16 @@ def _ids_by_sha(conn: Connection, model: type[Asset] | type[Rendition], shas: se
 
 def _asset_record(row: Any) -> AssetRecord:
     return AssetRecord(
-        sha256=row.sha256, format=row.format, media_type=row.media_type, width=row.width,
-        height=row.height, mode=row.mode, frames=row.frames, orientation=row.orientation,
-        size_bytes=row.size_bytes, created_at=row.created_at,
+        sha256=row.sha256,
+        format=row.format,
+        media_type=row.media_type,
+        width=row.width,
+        height=row.height,
+        mode=row.mode,
+        frames=row.frames,
+        orientation=row.orientation,
+        size_bytes=row.size_bytes,
+        created_at=row.created_at,
     )
 
 
@@ -394,36 +475,67 @@ def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
     renditions = Rendition.__table__
     for chunk in _chunks(list(assets)):
         query = (
-            select(AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions)
-            .join(renditions).where(AssetRendition.asset_id.in_(chunk))
+            select(
+                AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions
+            )
+            .join(renditions)
+            .where(AssetRendition.asset_id.in_(chunk))
         )
         by_rendition: dict[int, list[int]] = defaultdict(list)
         for r in conn.execute(query):
-            assets[r.asset_id].renditions.append(RenditionRecord(
-                r.policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, r.tokens,
-                json.loads(r.warnings)))
+            assets[r.asset_id].renditions.append(
+                RenditionRecord(
+                    r.policy,
+                    r.sha256,
+                    r.media_type,
+                    r.width,
+                    r.height,
+                    r.size_bytes,
+                    r.tokens,
+                    json.loads(r.warnings),
+                )
+            )
             by_rendition[r.id].append(r.asset_id)
         _attach_uploads(conn, assets, by_rendition)
         query = select(Source.__table__).where(Source.asset_id.in_(chunk)).order_by(Source.path)
         for s in conn.execute(query):
-            assets[s.asset_id].sources.append(SourceRecord(s.path, s.size_bytes, s.mtime_ns, s.last_seen_at))
+            assets[s.asset_id].sources.append(
+                SourceRecord(s.path, s.size_bytes, s.mtime_ns, s.last_seen_at)
+            )
         query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)
         for asset_id, name in conn.execute(query):
             assets[asset_id].tags.append(name)
 
 
-def _attach_uploads(conn: Connection, assets: dict[int, AssetRecord], by_rendition: dict[int, list[int]]) -> None:
+def _attach_uploads(
+    conn: Connection, assets: dict[int, AssetRecord], by_rendition: dict[int, list[int]]
+) -> None:
     if not by_rendition:
         return
     query = (
-        select(Upload.__table__, Rendition.sha256.label("rendition_sha256"), Remote.base_url, Remote.workspace)
+        select(
+            Upload.__table__,
+            Rendition.sha256.label("rendition_sha256"),
+            Remote.base_url,
+            Remote.workspace,
+        )
         .join(Rendition, Rendition.id == Upload.rendition_id)
         .join(Remote, Remote.id == Upload.remote_id)
         .where(Upload.rendition_id.in_(list(by_rendition)))
         .order_by(Upload.id)
     )
     for u in conn.execute(query):
-        record = UploadRecord(u.rendition_sha256, u.base_url, u.workspace, u.file_id, u.filename,
-                              u.state, u.created_at, u.expires_at, u.last_verified_at, u.error)
+        record = UploadRecord(
+            u.rendition_sha256,
+            u.base_url,
+            u.workspace,
+            u.file_id,
+            u.filename,
+            u.state,
+            u.created_at,
+            u.expires_at,
+            u.last_verified_at,
+            u.error,
+        )
         for asset_id in by_rendition[u.rendition_id]:
             assets[asset_id].uploads.append(record)

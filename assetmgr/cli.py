@@ -10,7 +10,13 @@ import sys
 
 import click
 
-from .cli_options import describe_split, lookup_images, lookup_options, remote_options, request_options
+from .cli_options import (
+    describe_split,
+    lookup_images,
+    lookup_options,
+    remote_options,
+    request_options,
+)
 from .errors import AssetmgrError, ExitCode, UsageError
 
 EXIT_CODES = """\b
@@ -48,7 +54,9 @@ def json_option(help_text: str = "Output JSON instead of text."):
 @click.group(cls=AssetmgrGroup, epilog=EXIT_CODES)
 @click.version_option(package_name="assetmgr")
 @click.option(
-    "--db", envvar="ASSETMGR_DB", metavar="PATH|URL",
+    "--db",
+    envvar="ASSETMGR_DB",
+    metavar="PATH|URL",
     help="Catalogue to use: a file path or SQLAlchemy URL. "
     "[env: ASSETMGR_DB; default: $ASSETMGR_HOME/catalogue.db]",
 )
@@ -74,18 +82,55 @@ def echo_json(record) -> None:
 
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--exclude", multiple=True, metavar="GLOB", help="Skip files and folders matching GLOB (repeatable).")
-@click.option("--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable).")
-@click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
-              help="vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.")
-@click.option("--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]")
-@click.option("--no-upload", is_flag=True, envvar="ASSETMGR_NO_UPLOAD",
-              help="Only catalogue; upload nothing.  [env: ASSETMGR_NO_UPLOAD=1]")
-@click.option("--upload-jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads.")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="GLOB",
+    help="Skip files and folders matching GLOB (repeatable).",
+)
+@click.option(
+    "--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable)."
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["vision", "original"]),
+    default="vision",
+    show_default=True,
+    help="vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]"
+)
+@click.option(
+    "--no-upload",
+    is_flag=True,
+    envvar="ASSETMGR_NO_UPLOAD",
+    help="Only catalogue; upload nothing.  [env: ASSETMGR_NO_UPLOAD=1]",
+)
+@click.option(
+    "--upload-jobs",
+    type=click.IntRange(min=1),
+    default=8,
+    show_default=True,
+    help="Parallel uploads.",
+)
 @remote_options
 @json_option("One JSON object per input file on stdout.")
 @click.pass_context
-def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspace, workspace_id, expires_in, json_):
+def add(
+    ctx,
+    paths,
+    exclude,
+    tags,
+    policy,
+    jobs,
+    no_upload,
+    upload_jobs,
+    workspace,
+    workspace_id,
+    expires_in,
+    json_,
+):
     """Catalogue image files and folders, deduplicated by content, and upload what is new.
 
     \b
@@ -95,10 +140,23 @@ def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspa
     """
     from .cli_runs import run_add
 
-    upload = None if no_upload else dict(workspace=workspace, workspace_id=workspace_id,
-                                         jobs=upload_jobs, expires_in=expires_in)
-    summary = run_add(open_library(ctx), paths, exclude=exclude, tags=tags, policy=policy, jobs=jobs,
-                      json_=json_, upload=upload)
+    upload = (
+        None
+        if no_upload
+        else dict(
+            workspace=workspace, workspace_id=workspace_id, jobs=upload_jobs, expires_in=expires_in
+        )
+    )
+    summary = run_add(
+        open_library(ctx),
+        paths,
+        exclude=exclude,
+        tags=tags,
+        policy=policy,
+        jobs=jobs,
+        json_=json_,
+        upload=upload,
+    )
     click.echo(str(summary), err=True)
     if summary.rejected:
         ctx.exit(ExitCode.REJECTED)
@@ -107,10 +165,19 @@ def add(ctx, paths, exclude, tags, policy, jobs, no_upload, upload_jobs, workspa
 @cli.command()
 @click.argument("references", nargs=-1)
 @click.option("--tag", metavar="NAME", help="Only assets carrying this tag.")
-@click.option("--policy", type=click.Choice(["vision", "original"]), default="vision", show_default=True,
-              help="Which renditions to upload.")
-@click.option("--jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads.")
-@click.option("--verify", is_flag=True, help="Look every upload up first; replace missing or expired ones.")
+@click.option(
+    "--policy",
+    type=click.Choice(["vision", "original"]),
+    default="vision",
+    show_default=True,
+    help="Which renditions to upload.",
+)
+@click.option(
+    "--jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads."
+)
+@click.option(
+    "--verify", is_flag=True, help="Look every upload up first; replace missing or expired ones."
+)
 @remote_options
 @click.pass_context
 def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in) -> None:
@@ -125,8 +192,16 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
 
     library = open_library(ctx)
     shas = library.find(references, tag=tag) if references or tag else None
-    summary = run_push(library, shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
-                       jobs=jobs, expires_in=expires_in, verify=verify)
+    summary = run_push(
+        library,
+        shas,
+        workspace=workspace,
+        workspace_id=workspace_id,
+        policy=policy,
+        jobs=jobs,
+        expires_in=expires_in,
+        verify=verify,
+    )
     if summary.count("failed"):
         ctx.exit(ExitCode.REMOTE)
 
@@ -194,9 +269,13 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
 @cli.command()
 @lookup_options
 @request_options
-@click.option("--bare", is_flag=True, help="Leave out the 'assetmgr' key (the hashes each body covers).")
+@click.option(
+    "--bare", is_flag=True, help="Leave out the 'assetmgr' key (the hashes each body covers)."
+)
 @click.pass_context
-def request(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, bare, **params) -> None:
+def request(
+    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, bare, **params
+) -> None:
     """Print whole Messages request bodies (JSON lines), split to the API's limits.
 
     Each line is a body with an extra "assetmgr" key naming the assets it covers:
@@ -209,8 +288,17 @@ def request(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, 
     from .blocks import requests
 
     images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
-    bodies = list(requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
-                           source=params["source"], label=label))
+    bodies = list(
+        requests(
+            images,
+            prompt=prompt,
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            source=params["source"],
+            label=label,
+        )
+    )
     for index, body in enumerate(bodies):
         click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
     click.echo(describe_split(bodies), err=True)
@@ -221,7 +309,9 @@ def request(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, 
 @request_options
 @json_option("Print each whole response as JSON.")
 @click.pass_context
-def ask(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, json_, **params) -> None:
+def ask(
+    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, json_, **params
+) -> None:
     """Send the request(s) and print the answer; usage goes to stderr.
 
     \b
@@ -232,15 +322,28 @@ def ask(ctx, references, tag, from_stdin, label, prompt, model, max_tokens, syst
     from .cli_runs import run_ask
 
     images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
-    bodies = requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
-                      source=params["source"], label=label)
+    bodies = requests(
+        images,
+        prompt=prompt,
+        model=model,
+        max_tokens=max_tokens,
+        system=system,
+        source=params["source"],
+        label=label,
+    )
     run_ask(bodies, params["workspace"], params["workspace_id"], json_)
 
 
 @cli.command()
 @click.argument("reference")
-@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file.")
-@click.option("--policy", type=click.Choice(["vision", "original"]), help="Which rendition.  [default: vision, if the asset has one]")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file."
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["vision", "original"]),
+    help="Which rendition.  [default: vision, if the asset has one]",
+)
 @click.pass_context
 def cat(ctx, reference, output, policy) -> None:
     """Write the exact bytes that are (or will be) uploaded for an asset.
@@ -250,15 +353,22 @@ def cat(ctx, reference, output, policy) -> None:
       assetmgr cat 3f7a9c > what-claude-sees.jpg
     """
     if output is None and sys.stdout.isatty():
-        raise UsageError("refusing to write image bytes to a terminal; redirect stdout or use -o FILE")
+        raise UsageError(
+            "refusing to write image bytes to a terminal; redirect stdout or use -o FILE"
+        )
     _, data = open_library(ctx).rendition(reference, policy)
     with click.open_file(output or "-", "wb") as f:
         f.write(data)
 
 
 @cli.command()
-@click.option("--price", type=click.FloatRange(min=0), default=3.0, show_default=True,
-              help="Dollars per million input tokens.")
+@click.option(
+    "--price",
+    type=click.FloatRange(min=0),
+    default=3.0,
+    show_default=True,
+    help="Dollars per million input tokens.",
+)
 @json_option()
 @click.pass_context
 def stats(ctx, price, json_) -> None:

@@ -12,45 +12,97 @@ from .errors import UsageError
 
 def remote_options(function):
     """--workspace, --workspace-id and --expires-in, shared by the commands that upload."""
-    for option in reversed([
-        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME",
-                      help="Workspace the uploads belong to.  [env: ASSETMGR_WORKSPACE; default: default]"),
-        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
-                     help="Sent as anthropic-workspace-id, for keys that act on several workspaces."),
-        click.option("--expires-in", metavar="DURATION", help="Uploads expire after this long (1h..90d, e.g. 7d)."),
-    ]):
+    for option in reversed(
+        [
+            click.option(
+                "--workspace",
+                envvar="ASSETMGR_WORKSPACE",
+                metavar="NAME",
+                help="Workspace the uploads belong to.  [env: ASSETMGR_WORKSPACE; default: default]",
+            ),
+            click.option(
+                "--workspace-id",
+                envvar="ASSETMGR_WORKSPACE_ID",
+                metavar="wrkspc_...",
+                help="Sent as anthropic-workspace-id, for keys that act on several workspaces.",
+            ),
+            click.option(
+                "--expires-in",
+                metavar="DURATION",
+                help="Uploads expire after this long (1h..90d, e.g. 7d).",
+            ),
+        ]
+    ):
         function = option(function)
     return function
 
 
 def lookup_options(function):
     """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
-    for option in reversed([
-        click.argument("references", nargs=-1),
-        click.option("--tag", metavar="NAME", help="All assets carrying this tag."),
-        click.option("--stdin", "from_stdin", is_flag=True, help="Read references from stdin, one per line."),
-        click.option("--label", is_flag=True, help="An 'Image N:' text block before each image."),
-        click.option("--source", type=click.Choice(["file", "base64", "url"]), default="file", show_default=True,
-                     help="How images are referred to: by file id, inline, or by URL."),
-        click.option("--url-template", metavar="URL", help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'."),
-        click.option("--policy", type=click.Choice(["vision", "original"]),
-                     help="Which rendition.  [default: vision, if the asset has one]"),
-        click.option("--no-upload", is_flag=True, help="Fail, listing them, when assets lack a live upload."),
-        click.option("--workspace", envvar="ASSETMGR_WORKSPACE", metavar="NAME", help="Workspace of the uploads."),
-        click.option("--workspace-id", envvar="ASSETMGR_WORKSPACE_ID", metavar="wrkspc_...",
-                     help="Sent as anthropic-workspace-id."),
-    ]):
+    for option in reversed(
+        [
+            click.argument("references", nargs=-1),
+            click.option("--tag", metavar="NAME", help="All assets carrying this tag."),
+            click.option(
+                "--stdin",
+                "from_stdin",
+                is_flag=True,
+                help="Read references from stdin, one per line.",
+            ),
+            click.option(
+                "--label", is_flag=True, help="An 'Image N:' text block before each image."
+            ),
+            click.option(
+                "--source",
+                type=click.Choice(["file", "base64", "url"]),
+                default="file",
+                show_default=True,
+                help="How images are referred to: by file id, inline, or by URL.",
+            ),
+            click.option(
+                "--url-template",
+                metavar="URL",
+                help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'.",
+            ),
+            click.option(
+                "--policy",
+                type=click.Choice(["vision", "original"]),
+                help="Which rendition.  [default: vision, if the asset has one]",
+            ),
+            click.option(
+                "--no-upload",
+                is_flag=True,
+                help="Fail, listing them, when assets lack a live upload.",
+            ),
+            click.option(
+                "--workspace",
+                envvar="ASSETMGR_WORKSPACE",
+                metavar="NAME",
+                help="Workspace of the uploads.",
+            ),
+            click.option(
+                "--workspace-id",
+                envvar="ASSETMGR_WORKSPACE_ID",
+                metavar="wrkspc_...",
+                help="Sent as anthropic-workspace-id.",
+            ),
+        ]
+    ):
         function = option(function)
     return function
 
 
 def request_options(function):
-    for option in reversed([
-        click.option("--prompt", required=True, help="The question, after the images."),
-        click.option("--model", default="claude-sonnet-5-5", show_default=True),
-        click.option("--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True),
-        click.option("--system", help="A system prompt."),
-    ]):
+    for option in reversed(
+        [
+            click.option("--prompt", required=True, help="The question, after the images."),
+            click.option("--model", default="claude-sonnet-5-5", show_default=True),
+            click.option(
+                "--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True
+            ),
+            click.option("--system", help="A system prompt."),
+        ]
+    ):
         function = option(function)
     return function
 
@@ -84,7 +136,11 @@ def fast_images(ctx, references, tag, params):
     with conn:
         shas = lookup.resolve(conn, references, tag)
         remote = RemoteSpec.from_env(params["workspace"], params["workspace_id"])
-        return None if shas is None else lookup.images(conn, shas, params["policy"], remote.base_url, remote.workspace)
+        return (
+            None
+            if shas is None
+            else lookup.images(conn, shas, params["policy"], remote.base_url, remote.workspace)
+        )
 
 
 def describe_split(bodies) -> str:

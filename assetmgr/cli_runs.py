@@ -48,14 +48,24 @@ def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, uplo
     return run.summary
 
 
-def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify=False):
+def run_push(
+    library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify=False
+):
     """Upload with a progress bar of files and bytes; print failures; return the summary."""
     from .uploads import expiry_seconds
 
     seconds = expiry_seconds(expires_in)
     with ExitStack() as stack:
-        summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
-                               jobs=jobs, expires_in=seconds, verify=verify, progress=UploadBar(stack))
+        summary = library.push(
+            shas,
+            workspace=workspace,
+            workspace_id=workspace_id,
+            policy=policy,
+            jobs=jobs,
+            expires_in=seconds,
+            verify=verify,
+            progress=UploadBar(stack),
+        )
     click.echo(str(summary), err=True)
     return summary
 
@@ -69,14 +79,22 @@ class UploadBar(Progress):
 
     def planned(self, files: int, size_bytes: int) -> None:
         self.files = files
-        self.bar = self.stack.enter_context(_progress(
-            size_bytes, "Uploading", shown=files >= UPLOADS_WORTH_A_BAR, show_item=self._files_done))
+        self.bar = self.stack.enter_context(
+            _progress(
+                size_bytes,
+                "Uploading",
+                shown=files >= UPLOADS_WORTH_A_BAR,
+                show_item=self._files_done,
+            )
+        )
 
     def finished(self, outcome) -> None:
         self.done += 1
         self.bar.update(outcome.size_bytes or 0, current_item=outcome)
         if outcome.outcome == "failed":
-            click.echo(f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True)
+            click.echo(
+                f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True
+            )
 
     def _files_done(self, _item) -> str:
         return f"{self.done}/{self.files} files"
@@ -93,8 +111,12 @@ def _attach_upload(outcome: Outcome, by_asset: dict) -> None:
 
 def _progress(total: int, label: str, *, shown: bool, show_item=None):
     show = shown and sys.stderr.isatty()
-    return click.progressbar(length=max(total, 1), file=sys.stderr if show else _Null(), label=label,
-                             item_show_func=show_item)
+    return click.progressbar(
+        length=max(total, 1),
+        file=sys.stderr if show else _Null(),
+        label=label,
+        item_show_func=show_item,
+    )
 
 
 class _Null:
@@ -119,5 +141,8 @@ def run_ask(bodies, workspace, workspace_id, json_) -> None:
     for body in bodies:
         answer = send(client, dict(body))
         click.echo(json.dumps(answer.response) if json_ else answer.text)
-        click.echo(f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
-                   f"({len(body.assets)} images)", err=True)
+        click.echo(
+            f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
+            f"({len(body.assets)} images)",
+            err=True,
+        )

@@ -48,8 +48,7 @@ class AmbiguousReference(NotFound):
         shown = ", ".join(c[:12] for c in candidates[:5])
         more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
         super().__init__(
-            f"{reference!r} matches {len(candidates)} assets ({shown}{more}); "
-            "give more hex digits"
+            f"{reference!r} matches {len(candidates)} assets ({shown}{more}); give more hex digits"
         )
         self.candidates = candidates
 

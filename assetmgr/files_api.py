@@ -49,19 +49,27 @@ class FilesClient:
     """Upload, list and delete files in one remote (base URL + workspace)."""
 
     def __init__(self, remote: RemoteSpec, *, max_retries: int | None = None):
-        retries = max_retries if max_retries is not None else int(
-            os.environ.get("ASSETMGR_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+        retries = (
+            max_retries
+            if max_retries is not None
+            else int(os.environ.get("ASSETMGR_MAX_RETRIES", DEFAULT_MAX_RETRIES))
+        )
         headers = {"anthropic-workspace-id": remote.workspace_id} if remote.workspace_id else None
-        self.sdk = anthropic.Anthropic(base_url=remote.base_url, max_retries=retries, default_headers=headers)
+        self.sdk = anthropic.Anthropic(
+            base_url=remote.base_url, max_retries=retries, default_headers=headers
+        )
         if not (self.sdk.api_key or self.sdk.auth_token or getattr(self.sdk, "credentials", None)):
             raise AuthError(NO_KEY)
 
-    def upload(self, filename: str, data: bytes, media_type: str,
-               expires_in: int | None = None) -> tuple[RemoteFile, int]:
+    def upload(
+        self, filename: str, data: bytes, media_type: str, expires_in: int | None = None
+    ) -> tuple[RemoteFile, int]:
         """The stored file, and how many retries the SDK needed (a retry may leave a copy)."""
         extra = {} if expires_in is None else {"expires_in_seconds": expires_in}
         with translated():
-            response = self.sdk.files.with_raw_response.upload(file=(filename, data, media_type), **extra)
+            response = self.sdk.files.with_raw_response.upload(
+                file=(filename, data, media_type), **extra
+            )
             return _file(response.parse()), response.retries_taken
 
     def files(self, newer_than: datetime | None = None) -> Iterator[RemoteFile]:
@@ -80,7 +88,9 @@ class FilesClient:
         server_now = None
         with translated():
             for start in range(0, len(ids), IDS_PER_LOOKUP):
-                response = self.sdk.files.with_raw_response.list(ids=list(ids[start : start + IDS_PER_LOOKUP]))
+                response = self.sdk.files.with_raw_response.list(
+                    ids=list(ids[start : start + IDS_PER_LOOKUP])
+                )
                 found.update((f.id, _file(f)) for f in response.parse().data)
                 server_now = _server_time(response.headers.get("date")) or server_now
         return found, server_now
@@ -138,4 +148,6 @@ def _server_time(header: str | None) -> datetime | None:
 
 
 def _file(item) -> RemoteFile:
-    return RemoteFile(item.id, item.filename, item.size_bytes, item.created_at, getattr(item, "expires_at", None))
+    return RemoteFile(
+        item.id, item.filename, item.size_bytes, item.created_at, getattr(item, "expires_at", None)
+    )

@@ -19,4 +19,3 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-

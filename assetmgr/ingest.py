@@ -46,7 +46,9 @@ class Inspection:
     reason: str | None = None
 
 
-def inspect(path: str, policy: str = DEFAULT_POLICY, store: RenditionStore | None = None) -> Inspection:
+def inspect(
+    path: str, policy: str = DEFAULT_POLICY, store: RenditionStore | None = None
+) -> Inspection:
     """Read, hash, probe and render one file. Runs in a worker process."""
     try:
         with open(path, "rb") as f:
@@ -96,7 +98,9 @@ class Ingest:
         with gc_paused():  # one outcome per unchanged file, all kept: nothing to collect
             ready = [self._without_reading(item) for item in self.found]
         todo = [item.path for item, outcome in zip(self.found, ready) if outcome is None]
-        decided = self._decide(_inspect_all(todo, partial(inspect, policy=self.policy, store=self.store), self.jobs))
+        decided = self._decide(
+            _inspect_all(todo, partial(inspect, policy=self.policy, store=self.store), self.jobs)
+        )
         for outcome in ready:
             outcome = outcome or next(decided)
             self.summary.count(outcome)
@@ -107,8 +111,14 @@ class Ingest:
             return Outcome(item.path, "rejected", reason=item.reason)
         cached = self.cache.get(item.path)
         if cached and cached.has_policy and _same_stat(cached, item):
-            return Outcome(item.path, "unchanged", cached.sha256, width=cached.width,
-                           height=cached.height, format=cached.format)
+            return Outcome(
+                item.path,
+                "unchanged",
+                cached.sha256,
+                width=cached.width,
+                height=cached.height,
+                format=cached.format,
+            )
         return None
 
     def _decide(self, inspections: Iterator[Inspection]) -> Iterator[Outcome]:
@@ -120,12 +130,21 @@ class Ingest:
             self.catalogue.record(rows)
             yield from outcomes
 
-    def _decide_one(self, i: Inspection, known, first_in_run: dict[str, str], rows: IngestBatch) -> Outcome:
+    def _decide_one(
+        self, i: Inspection, known, first_in_run: dict[str, str], rows: IngestBatch
+    ) -> Outcome:
         if i.reason is not None:
             return Outcome(i.path, "rejected", i.sha256, reason=i.reason)
         info, r = i.info, i.rendition
-        outcome = Outcome(i.path, "new", i.sha256, width=info.width, height=info.height,
-                          format=info.format, warnings=r.warnings)
+        outcome = Outcome(
+            i.path,
+            "new",
+            i.sha256,
+            width=info.width,
+            height=info.height,
+            format=info.format,
+            warnings=r.warnings,
+        )
         rows.sources.append((i.path, i.sha256, i.size, i.mtime_ns, i.inode))
         cached = self.cache.get(i.path)
         if cached is not None and cached.sha256 == i.sha256:
@@ -196,14 +215,24 @@ def _ignore_sigint() -> None:
 
 def _asset_row(sha256: str, info: ImageInfo, size: int) -> dict:
     return {
-        "sha256": sha256, "format": info.format, "media_type": info.media_type,
-        "width": info.width, "height": info.height, "mode": info.mode,
-        "frames": info.frames, "orientation": info.orientation, "size_bytes": size,
+        "sha256": sha256,
+        "format": info.format,
+        "media_type": info.media_type,
+        "width": info.width,
+        "height": info.height,
+        "mode": info.mode,
+        "frames": info.frames,
+        "orientation": info.orientation,
+        "size_bytes": size,
     }
 
 
 def _rendition_row(r: RenditionRecord) -> dict:
     return {
-        "sha256": r.sha256, "media_type": r.media_type, "width": r.width,
-        "height": r.height, "size_bytes": r.size_bytes, "tokens": r.tokens,
+        "sha256": r.sha256,
+        "media_type": r.media_type,
+        "width": r.width,
+        "height": r.height,
+        "size_bytes": r.size_bytes,
+        "tokens": r.tokens,
     }

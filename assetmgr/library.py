@@ -1,10 +1,10 @@
 """``Library``: the Python API of assetmgr. Every CLI command is one call here.
 
-    from assetmgr import Library
-    with Library.open() as lib:
-        for outcome in lib.add(["photos/"]):
-            print(outcome.outcome, outcome.path)
-        record = lib.show("3f7a9c")
+from assetmgr import Library
+with Library.open() as lib:
+    for outcome in lib.add(["photos/"]):
+        print(outcome.outcome, outcome.path)
+    record = lib.show("3f7a9c")
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ class Library:
         """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
         from .ingest import Ingest
 
-        return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store)
+        return Ingest(
+            self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store
+        )
 
     def push(
         self,
@@ -96,7 +98,13 @@ class Library:
         from .uploads import DEFAULT_JOBS, Uploader
 
         remote = RemoteSpec.from_env(workspace, workspace_id)
-        uploader = Uploader(self.catalogue, remote, jobs=jobs or DEFAULT_JOBS, expires_in=expires_in, store=self.store)
+        uploader = Uploader(
+            self.catalogue,
+            remote,
+            jobs=jobs or DEFAULT_JOBS,
+            expires_in=expires_in,
+            store=self.store,
+        )
         targets = self.catalogue.shas() if shas is None else list(shas)
         return uploader.push(targets, policy=policy, verify=verify, progress=progress)
 
@@ -118,13 +126,23 @@ class Library:
         known = self.catalogue.existing([k for k in keys if k])
         unknown = [r for r, k in zip(references, keys) if k and k not in known]
         if unknown:
-            shown = ", ".join(u.strip()[:16] for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+            shown = ", ".join(u.strip()[:16] for u in unknown[:5]) + (
+                " ..." if len(unknown) > 5 else ""
+            )
             raise NotFound(f"{len(unknown)} reference(s) name no catalogued asset: {shown}")
         return [k or self.resolve(r) for r, k in zip(references, keys)]
 
-    def images(self, shas: Sequence[str], *, policy: str | None = None, source: str = "file",
-               upload: bool = True, workspace: str | None = None, workspace_id: str | None = None,
-               url_template: str | None = None) -> list[ImageRef]:
+    def images(
+        self,
+        shas: Sequence[str],
+        *,
+        policy: str | None = None,
+        source: str = "file",
+        upload: bool = True,
+        workspace: str | None = None,
+        workspace_id: str | None = None,
+        url_template: str | None = None,
+    ) -> list[ImageRef]:
         """What requests need of each asset, in order. For file sources, an asset with no live
         upload in the remote is uploaded first (``upload=False``: an error listing them)."""
         from .blocks import ImageRef
@@ -134,24 +152,50 @@ class Library:
         facts = self._facts(shas, policy, remote)
         if source == "file":
             facts = self._with_uploads(shas, facts, remote, upload)
-        refs = [ImageRef(f.asset_sha256, f.rendition_sha256, f.media_type, f.width, f.height,
-                         f.size_bytes, f.file_id) for f in (facts[s] for s in shas)]
+        refs = [
+            ImageRef(
+                f.asset_sha256,
+                f.rendition_sha256,
+                f.media_type,
+                f.width,
+                f.height,
+                f.size_bytes,
+                f.file_id,
+            )
+            for f in (facts[s] for s in shas)
+        ]
         if source == "base64":
             records = {r.sha256: r for r in self.catalogue.records(sorted(set(shas)))}
-            refs = [self._with_bytes(r, records[r.asset_sha256], facts[r.asset_sha256].policy) for r in refs]
+            refs = [
+                self._with_bytes(r, records[r.asset_sha256], facts[r.asset_sha256].policy)
+                for r in refs
+            ]
         if source == "url":
             refs = [_with_url(r, url_template) for r in refs]
         return refs
 
-    def blocks(self, shas: Sequence[str], *, label: bool = False, source: str = "file", **options) -> list[dict]:
+    def blocks(
+        self, shas: Sequence[str], *, label: bool = False, source: str = "file", **options
+    ) -> list[dict]:
         """The image content blocks of these assets, in order (``label``: ``Image N:`` before each)."""
         from .blocks import content_blocks
 
-        return content_blocks(self.images(shas, source=source, **options), source=source, label=label)
+        return content_blocks(
+            self.images(shas, source=source, **options), source=source, label=label
+        )
 
-    def requests(self, shas: Sequence[str], *, prompt: str, model: str, max_tokens: int = 1024,
-                 system: str | None = None, label: bool = False, source: str = "file",
-                 **options) -> Iterator[MessageRequest]:
+    def requests(
+        self,
+        shas: Sequence[str],
+        *,
+        prompt: str,
+        model: str,
+        max_tokens: int = 1024,
+        system: str | None = None,
+        label: bool = False,
+        source: str = "file",
+        **options,
+    ) -> Iterator[MessageRequest]:
         """Messages request bodies covering these assets, split to the API's limits.
 
         Each is a dict to send as ``client.messages.create(**body)``; ``body.assets`` lists
@@ -160,14 +204,23 @@ class Library:
         from .blocks import requests
 
         images = self.images(shas, source=source, **options)
-        return requests(images, prompt=prompt, model=model, max_tokens=max_tokens, system=system,
-                        source=source, label=label)
+        return requests(
+            images,
+            prompt=prompt,
+            model=model,
+            max_tokens=max_tokens,
+            system=system,
+            source=source,
+            label=label,
+        )
 
     def _facts(self, shas: Sequence[str], policy: str | None, remote) -> dict[str, ImageFacts]:
         from .models import utcnow
 
         by_asset: dict[str, dict[str, ImageFacts]] = {}
-        for f in self.catalogue.image_facts(shas, remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY):
+        for f in self.catalogue.image_facts(
+            shas, remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY
+        ):
             by_asset.setdefault(f.asset_sha256, {})[f.policy] = f
         chosen = {}
         for sha in shas:
@@ -178,21 +231,31 @@ class Library:
             chosen[sha] = options[wanted]
         return chosen
 
-    def _with_uploads(self, shas, facts: dict[str, ImageFacts], remote, upload: bool) -> dict[str, ImageFacts]:
+    def _with_uploads(
+        self, shas, facts: dict[str, ImageFacts], remote, upload: bool
+    ) -> dict[str, ImageFacts]:
         missing = sorted({s for s in shas if facts[s].file_id is None})
         if not missing:
             return facts
         if not upload:
             shown = ", ".join(m[:12] for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
-            raise NotFound(f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
-                           "run `assetmgr push`, or leave out --no-upload")
+            raise NotFound(
+                f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
+                "run `assetmgr push`, or leave out --no-upload"
+            )
         for policy in sorted({facts[s].policy for s in missing}):
-            self.push([s for s in missing if facts[s].policy == policy], workspace=remote.workspace,
-                      workspace_id=remote.workspace_id, policy=policy)
+            self.push(
+                [s for s in missing if facts[s].policy == policy],
+                workspace=remote.workspace,
+                workspace_id=remote.workspace_id,
+                policy=policy,
+            )
         facts = {**facts, **self._facts(missing, None, remote)}
         failed = [s for s in missing if facts[s].file_id is None]
         if failed:
-            raise RemoteError(f"{len(failed)} asset(s) could not be uploaded: {', '.join(f[:12] for f in failed[:10])}")
+            raise RemoteError(
+                f"{len(failed)} asset(s) could not be uploaded: {', '.join(f[:12] for f in failed[:10])}"
+            )
         return facts
 
     def _with_bytes(self, ref: ImageRef, record: AssetRecord, policy: str) -> ImageRef:
@@ -230,8 +293,16 @@ class Library:
         """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""
         assets, size, rows = self.catalogue.totals()
         policies = [
-            PolicyStats(policy, count, distinct, nbytes, tokens, tokens / count if count else 0.0,
-                        tokens * price / 1e6, (tokens / count if count else 0.0) * 1000 * price / 1e6)
+            PolicyStats(
+                policy,
+                count,
+                distinct,
+                nbytes,
+                tokens,
+                tokens / count if count else 0.0,
+                tokens * price / 1e6,
+                (tokens / count if count else 0.0) * 1000 * price / 1e6,
+            )
             for policy, count, distinct, nbytes, tokens in rows
         ]
         return Stats(assets, size, price, policies)
@@ -264,7 +335,7 @@ def choose_rendition(record: AssetRecord, policy: str | None) -> RenditionRecord
 def _full_hash(reference: str) -> str | None:
     """The sha256 a reference spells out in full (not a path on disk), else None."""
     text = reference.strip().lower()
-    text = text[len(PREFIX):] if text.startswith(PREFIX) else text
+    text = text[len(PREFIX) :] if text.startswith(PREFIX) else text
     if len(text) == 64 and HEX.fullmatch(text) and not os.path.isfile(reference.strip()):
         return text
     return None
@@ -274,9 +345,13 @@ def _with_url(ref: ImageRef, template: str | None) -> ImageRef:
     from dataclasses import replace
 
     if not template:
-        raise UsageError("--source url needs --url-template, e.g. 'https://cdn.example.com/{sha256}.{ext}'")
+        raise UsageError(
+            "--source url needs --url-template, e.g. 'https://cdn.example.com/{sha256}.{ext}'"
+        )
     ext = ref.media_type.split("/")[1].replace("jpeg", "jpg")
-    return replace(ref, url=template.format(sha256=ref.rendition_sha256, asset=ref.asset_sha256, ext=ext))
+    return replace(
+        ref, url=template.format(sha256=ref.rendition_sha256, asset=ref.asset_sha256, ext=ext)
+    )
 
 
 def _tag_names(names: Sequence[str]) -> list[str]:

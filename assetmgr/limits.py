@@ -31,7 +31,9 @@ EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as 
 def served_size(width: int, height: int) -> tuple[int, int]:
     """The size the server reads an image at, after its own downscale (aspect kept): also the
     vision policy's target, so that the server never has to downscale a rendition."""
-    scale = min(1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height)))
+    scale = min(
+        1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height))
+    )
     if scale >= 1.0:
         return width, height
     return max(1, int(width * scale)), max(1, int(height * scale))

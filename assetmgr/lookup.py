@@ -42,7 +42,7 @@ def open_readonly(url: str) -> sqlite3.Connection | None:
     """A read-only connection to a SQLite catalogue at the newest schema, else None."""
     if not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///"):]
+    path = url[len("sqlite:///") :]
     if not os.path.isfile(path):
         return None
     try:
@@ -56,17 +56,32 @@ def open_readonly(url: str) -> sqlite3.Connection | None:
     return conn
 
 
-def resolve(conn: sqlite3.Connection, references: Sequence[str], tag: str | None) -> list[str] | None:
+def resolve(
+    conn: sqlite3.Connection, references: Sequence[str], tag: str | None
+) -> list[str] | None:
     """The sha256s named, in order; None unless every reference names exactly one asset."""
     if tag is not None:
-        return None if references else [r for (r,) in conn.execute(
-            "SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id", (tag,))]
+        return (
+            None
+            if references
+            else [
+                r
+                for (r,) in conn.execute(
+                    "SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id",
+                    (tag,),
+                )
+            ]
+        )
     keys = [_key(r) for r in references]
     full = {k for k in keys if k and len(k) == 64}
     known = set()
     for chunk in _chunks(sorted(full)):
-        known.update(r for (r,) in conn.execute(
-            f"SELECT sha256 FROM assets WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk))
+        known.update(
+            r
+            for (r,) in conn.execute(
+                f"SELECT sha256 FROM assets WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk
+            )
+        )
     shas = []
     for key in keys:
         sha = key if key in known else _prefix(conn, key) if key and len(key) < 64 else None
@@ -76,11 +91,13 @@ def resolve(conn: sqlite3.Connection, references: Sequence[str], tag: str | None
     return shas
 
 
-def images(conn: sqlite3.Connection, shas: Sequence[str], policy: str | None,
-           base_url: str, workspace: str) -> list[ImageRef] | None:
+def images(
+    conn: sqlite3.Connection, shas: Sequence[str], policy: str | None, base_url: str, workspace: str
+) -> list[ImageRef] | None:
     """Each asset's rendition with its live file id; None if any asset lacks one."""
-    remote = conn.execute("SELECT id FROM remotes WHERE base_url = ? AND workspace = ?",
-                          (base_url, workspace)).fetchone()
+    remote = conn.execute(
+        "SELECT id FROM remotes WHERE base_url = ? AND workspace = ?", (base_url, workspace)
+    ).fetchone()
     if remote is None:
         return None
     now = (datetime.now(timezone.utc) + EXPIRY_SAFETY).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -89,7 +106,15 @@ def images(conn: sqlite3.Connection, shas: Sequence[str], policy: str | None,
     for chunk in _chunks(unique):
         rows = conn.execute(FACTS.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
         ids = [r[2] for r in rows]
-        live = dict(conn.execute(LIVE.format(marks=",".join("?" * len(ids))), [remote[0], now, *ids]).fetchall()) if ids else {}
+        live = (
+            dict(
+                conn.execute(
+                    LIVE.format(marks=",".join("?" * len(ids))), [remote[0], now, *ids]
+                ).fetchall()
+            )
+            if ids
+            else {}
+        )
         for asset, rendition_policy, rid, *facts in rows:
             by_asset.setdefault(asset, {})[rendition_policy] = (*facts, live.get(rid))
     refs = []
@@ -111,8 +136,9 @@ def _key(reference: str) -> str | None:
 
 
 def _prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
-    rows = conn.execute("SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2",
-                        (prefix, prefix + "g")).fetchall()
+    rows = conn.execute(
+        "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2", (prefix, prefix + "g")
+    ).fetchall()
     return rows[0][0] if len(rows) == 1 else None
 
 

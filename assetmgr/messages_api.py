@@ -29,4 +29,9 @@ def send(client: anthropic.Anthropic, body: dict[str, Any]) -> Answer:
     with translated():
         message = client.messages.create(**body)
     text = "".join(block.text for block in message.content if getattr(block, "type", "") == "text")
-    return Answer(text, message.usage.input_tokens, message.usage.output_tokens, message.model_dump(mode="json"))
+    return Answer(
+        text,
+        message.usage.input_tokens,
+        message.usage.output_tokens,
+        message.model_dump(mode="json"),
+    )

@@ -39,4 +39,3 @@ def strip_jpeg(data: bytes) -> bytes | None:
             out.append(segment)
         pos += 2 + length
     return None
-

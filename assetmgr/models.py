@@ -145,8 +145,12 @@ class Upload(Base):
         Index("ix_uploads_rendition_remote", "rendition_id", "remote_id"),
         # At most one live upload per rendition and remote: the claim two processes race for.
         Index(
-            "uq_uploads_live", "rendition_id", "remote_id", unique=True,
-            sqlite_where=text(LIVE_STATES_SQL), postgresql_where=text(LIVE_STATES_SQL),
+            "uq_uploads_live",
+            "rendition_id",
+            "remote_id",
+            unique=True,
+            sqlite_where=text(LIVE_STATES_SQL),
+            postgresql_where=text(LIVE_STATES_SQL),
         ),
     )
 

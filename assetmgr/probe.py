@@ -66,7 +66,13 @@ def sniff(data: bytes) -> str | None:
         return "WEBP"
     if data[4:8] == b"ftyp":
         brand = data[8:12]
-        return "AVIF" if brand in (b"avif", b"avis") else "HEIC" if brand.startswith(b"hei") else "ISO media"
+        return (
+            "AVIF"
+            if brand in (b"avif", b"avis")
+            else "HEIC"
+            if brand.startswith(b"hei")
+            else "ISO media"
+        )
     head = data[:64].lstrip()
     for magic, name in SIGNATURES:
         if head.startswith(magic):

@@ -20,8 +20,12 @@ WORKSPACE_ENV = "ASSETMGR_WORKSPACE"
 WORKSPACE_ID_ENV = "ASSETMGR_WORKSPACE_ID"
 # Any of these lets the SDK find credentials (a key, a token, a profile, workload identity).
 CREDENTIAL_VARIABLES = (
-    "ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE", "ANTHROPIC_CONFIG_DIR",
-    "ANTHROPIC_IDENTITY_TOKEN", "ANTHROPIC_IDENTITY_TOKEN_FILE",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_PROFILE",
+    "ANTHROPIC_CONFIG_DIR",
+    "ANTHROPIC_IDENTITY_TOKEN",
+    "ANTHROPIC_IDENTITY_TOKEN_FILE",
 )
 NO_KEY = (
     "no API key: set ANTHROPIC_API_KEY (to try assetmgr without one, run `assetmgr emulator` "
@@ -36,8 +40,12 @@ class RemoteSpec:
     workspace_id: str | None = None
 
     @classmethod
-    def from_env(cls, workspace: str | None = None, workspace_id: str | None = None,
-                 base_url: str | None = None) -> RemoteSpec:
+    def from_env(
+        cls,
+        workspace: str | None = None,
+        workspace_id: str | None = None,
+        base_url: str | None = None,
+    ) -> RemoteSpec:
         """Explicit arguments first, then the environment, then the defaults."""
         url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or DEFAULT_BASE_URL
         return cls(

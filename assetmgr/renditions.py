@@ -20,6 +20,7 @@ from .records import RenditionRecord
 from .store import RenditionStore
 
 from .policies import ORIGINAL, POLICIES, VISION
+
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 
@@ -40,7 +41,9 @@ def render(
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
-def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionRecord, bytes]:
+def render_bytes(
+    policy: str, data: bytes, info: ImageInfo, sha256: str
+) -> tuple[RenditionRecord, bytes]:
     """The rendition's facts and its bytes (derived again, never read from a store)."""
     if policy == VISION:
         facts, rendered = vision_rendition(data, info, sha256)
@@ -48,7 +51,9 @@ def render_bytes(policy: str, data: bytes, info: ImageInfo, sha256: str) -> tupl
     return render(policy, data, info, sha256), data
 
 
-def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[RenditionRecord, bytes | None]:
+def vision_rendition(
+    data: bytes, info: ImageInfo, sha256: str
+) -> tuple[RenditionRecord, bytes | None]:
     from .vision import normalise  # Pillow's pixel work: only where renditions are made
 
     with python_warnings.catch_warnings():
@@ -56,13 +61,27 @@ def vision_rendition(data: bytes, info: ImageInfo, sha256: str) -> tuple[Renditi
         encoded = normalise(data, info)
     warnings = pixel_warnings(info.width, info.height, info.frames)
     if encoded is None:
-        facts = RenditionRecord(VISION, sha256, info.media_type, info.width, info.height, len(data),
-                               estimate_tokens(info.width, info.height), warnings)
+        facts = RenditionRecord(
+            VISION,
+            sha256,
+            info.media_type,
+            info.width,
+            info.height,
+            len(data),
+            estimate_tokens(info.width, info.height),
+            warnings,
+        )
         return facts, None
     warnings = pixel_warnings(encoded.width, encoded.height, info.frames)
     facts = RenditionRecord(
-        VISION, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
-        len(encoded.data), estimate_tokens(encoded.width, encoded.height), warnings,
+        VISION,
+        sha256_bytes(encoded.data),
+        encoded.media_type,
+        encoded.width,
+        encoded.height,
+        len(encoded.data),
+        estimate_tokens(encoded.width, encoded.height),
+        warnings,
     )
     return facts, encoded.data
 
@@ -75,10 +94,18 @@ def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionRecord:
         )
     warnings = pixel_warnings(info.width, info.height, info.frames)
     if info.orientation not in (None, 1):
-        warnings.append(f"EXIF orientation {info.orientation} not applied: the model sees it unrotated")
+        warnings.append(
+            f"EXIF orientation {info.orientation} not applied: the model sees it unrotated"
+        )
     return RenditionRecord(
-        ORIGINAL, sha256, info.media_type, info.width, info.height, len(data),
-        estimate_tokens(info.width, info.height), warnings,
+        ORIGINAL,
+        sha256,
+        info.media_type,
+        info.width,
+        info.height,
+        len(data),
+        estimate_tokens(info.width, info.height),
+        warnings,
     )
 
 

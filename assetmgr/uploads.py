@@ -75,7 +75,10 @@ class PushSummary:
 
     def __str__(self) -> str:
         sent = sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
-        parts = [f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)", f"{self.count('present')} already there"]
+        parts = [
+            f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)",
+            f"{self.count('present')} already there",
+        ]
         parts += [f"{self.count(k)} {k}" for k in ("adopted", "busy", "failed") if self.count(k)]
         if self.deleted_duplicates:
             parts.append(f"{self.deleted_duplicates} duplicate copies deleted")
@@ -131,8 +134,16 @@ class _Job:
 class Uploader:
     """Pushes renditions of catalogued assets to one remote."""
 
-    def __init__(self, catalogue: Catalogue, remote: RemoteSpec, *, client=None, jobs: int = DEFAULT_JOBS,
-                 expires_in: int | None = None, store: RenditionStore | None = None):
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        remote: RemoteSpec,
+        *,
+        client=None,
+        jobs: int = DEFAULT_JOBS,
+        expires_in: int | None = None,
+        store: RenditionStore | None = None,
+    ):
         self.catalogue, self.remote, self._client, self.jobs = catalogue, remote, client, jobs
         self.expires_in, self.store = expires_in, store or RenditionStore()
         self.journal = Journal(catalogue, remote)
@@ -150,8 +161,14 @@ class Uploader:
             self._client = FilesClient(self.remote)
         return self._client
 
-    def push(self, asset_shas: Iterable[str], *, policy: str = DEFAULT_POLICY, verify: bool = False,
-             progress: Progress | None = None) -> PushSummary:
+    def push(
+        self,
+        asset_shas: Iterable[str],
+        *,
+        policy: str = DEFAULT_POLICY,
+        verify: bool = False,
+        progress: Progress | None = None,
+    ) -> PushSummary:
         """Upload what this remote lacks of ``asset_shas``' renditions under ``policy``.
 
         Active uploads are looked up first (all of them with ``verify``; otherwise those
@@ -181,7 +198,13 @@ class Uploader:
         deleted = self._resolve(pending, by_sha)
         active = self.journal.active_files()
         for row in unswept:
-            deleted += self._delete([f for f in by_sha.get(row.rendition_sha256, []) if f.id != active.get(row.rendition_sha256)])
+            deleted += self._delete(
+                [
+                    f
+                    for f in by_sha.get(row.rendition_sha256, [])
+                    if f.id != active.get(row.rendition_sha256)
+                ]
+            )
         self.journal.swept([row.upload_id for row in unswept])
         return deleted
 
@@ -220,8 +243,9 @@ class Uploader:
                 alive[upload_id] = remote_file.expires_at
         self.journal.checked(alive, dead)
 
-    def _plan(self, asset_shas: list[str], policy: str, summary: PushSummary,
-              verify: bool) -> tuple[list[_Job], list[UploadOutcome]]:
+    def _plan(
+        self, asset_shas: list[str], policy: str, summary: PushSummary, verify: bool
+    ) -> tuple[list[_Job], list[UploadOutcome]]:
         """Claim what the remote lacks. Full records (for source paths) only of those assets."""
         wanted: dict[str, str] = {}  # rendition sha256 -> the first asset that has it
         for asset, rendition in self.catalogue.renditions_of(asset_shas, policy):
@@ -231,16 +255,31 @@ class Uploader:
         self._check(list(ids.values()), verify)
         lacking = set(self.journal.missing(list(ids.values())))
         missing = {sha for sha in wanted if ids[sha] in lacking}
-        present = [UploadOutcome(sha, "present", file_id=fid)
-                   for sha, fid in self.journal.active_files().items() if sha in wanted and sha not in missing]
-        records = {r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))}
-        chosen = {sha: (records[wanted[sha]], _rendition(records[wanted[sha]], policy)) for sha in missing}
-        names = {ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
-                 for sha, (a, r) in chosen.items()}
-        claims = self.journal.claim([ids[sha] for sha in missing], names,
-                                    {ids[sha]: r.size_bytes for sha, (_, r) in chosen.items()})
+        present = [
+            UploadOutcome(sha, "present", file_id=fid)
+            for sha, fid in self.journal.active_files().items()
+            if sha in wanted and sha not in missing
+        ]
+        records = {
+            r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))
+        }
+        chosen = {
+            sha: (records[wanted[sha]], _rendition(records[wanted[sha]], policy)) for sha in missing
+        }
+        names = {
+            ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
+            for sha, (a, r) in chosen.items()
+        }
+        claims = self.journal.claim(
+            [ids[sha] for sha in missing],
+            names,
+            {ids[sha]: r.size_bytes for sha, (_, r) in chosen.items()},
+        )
         won = {c.rendition_sha256 for c in claims}
-        busy = [UploadOutcome(sha, "busy", reason="another process is uploading it") for sha in missing - won]
+        busy = [
+            UploadOutcome(sha, "busy", reason="another process is uploading it")
+            for sha in missing - won
+        ]
         jobs = [_Job(c, *chosen[c.rendition_sha256], names[c.rendition_id]) for c in claims]
         return jobs, present + busy
 
@@ -248,7 +287,9 @@ class Uploader:
 
     def _send(self, jobs: list[_Job], summary: PushSummary, progress) -> list[_Job]:
         unsure: list[_Job] = []
-        pool = ThreadPoolExecutor(max_workers=max(1, self.jobs), thread_name_prefix="assetmgr-upload")
+        pool = ThreadPoolExecutor(
+            max_workers=max(1, self.jobs), thread_name_prefix="assetmgr-upload"
+        )
         futures: dict[Future, _Job] = {pool.submit(self._upload_one, job): job for job in jobs}
         recorded: set[Future] = set()
         try:
@@ -289,10 +330,19 @@ class Uploader:
             return UploadOutcome(sha, "failed", reason=str(e))
         if result is None:
             self.journal.forget([upload_id])
-            return UploadOutcome(sha, "failed", reason="no stored rendition and no source file with its bytes is left")
+            return UploadOutcome(
+                sha,
+                "failed",
+                reason="no stored rendition and no source file with its bytes is left",
+            )
         remote_file, retries = result
-        self.journal.activate(upload_id, remote_file.id, remote_file.created_at, remote_file.expires_at,
-                              copies_possible=retries > 0)
+        self.journal.activate(
+            upload_id,
+            remote_file.id,
+            remote_file.created_at,
+            remote_file.expires_at,
+            copies_possible=retries > 0,
+        )
         if retries:
             self.retried[sha] = upload_id
         return UploadOutcome(sha, "uploaded", remote_file.id, size_bytes=job.rendition.size_bytes)
@@ -316,8 +366,13 @@ class Uploader:
                 release.append(job.claim.upload_id)
             else:
                 remote_file, retries = future.result()
-                self.journal.activate(job.claim.upload_id, remote_file.id, remote_file.created_at,
-                                      remote_file.expires_at, copies_possible=retries > 0)
+                self.journal.activate(
+                    job.claim.upload_id,
+                    remote_file.id,
+                    remote_file.created_at,
+                    remote_file.expires_at,
+                    copies_possible=retries > 0,
+                )
         self.journal.forget(forget)
         self.journal.release(release)
 
@@ -326,13 +381,21 @@ class Uploader:
     def _reconcile(self, unsure: list[_Job], started: datetime, summary: PushSummary) -> int:
         """Adopt lost uploads; delete extra copies of what this run retried. Returns deletions."""
         by_sha = self._remote_copies(newer_than=started - CLOCK_MARGIN)
-        rows = [PendingRow(j.claim.upload_id, j.claim.rendition_id, j.rendition.sha256, self.journal.owner)
-                for j in unsure]
+        rows = [
+            PendingRow(
+                j.claim.upload_id, j.claim.rendition_id, j.rendition.sha256, self.journal.owner
+            )
+            for j in unsure
+        ]
         deleted = self._resolve(rows, by_sha)
         active = self.journal.active_files()
         lost = {row.rendition_sha256 for row in rows}
         for o in summary.outcomes:
-            if o.outcome == "failed" and o.rendition_sha256 in lost and o.rendition_sha256 in active:
+            if (
+                o.outcome == "failed"
+                and o.rendition_sha256 in lost
+                and o.rendition_sha256 in active
+            ):
                 o.outcome, o.file_id, o.reason = "adopted", active[o.rendition_sha256], None
         for sha in (set(self.retried) | self.recovered) - lost:
             deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
@@ -351,4 +414,3 @@ class Uploader:
         for remote_file in files:
             self.client.delete(remote_file.id)
         return len(files)
-

@@ -34,9 +34,28 @@ JPEG_QUALITY = 85
 SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
 # info keys that describe how to decode, not who took the picture or where
 HARMLESS_INFO = {
-    "dpi", "gamma", "transparency", "jfif", "jfif_version", "jfif_unit", "jfif_density",
-    "adobe", "adobe_transform", "progressive", "progression", "background", "version",
-    "duration", "loop", "chromaticity", "srgb", "interlace", "aspect", "bbox", "blend", "disposal",
+    "dpi",
+    "gamma",
+    "transparency",
+    "jfif",
+    "jfif_version",
+    "jfif_unit",
+    "jfif_density",
+    "adobe",
+    "adobe_transform",
+    "progressive",
+    "progression",
+    "background",
+    "version",
+    "duration",
+    "loop",
+    "chromaticity",
+    "srgb",
+    "interlace",
+    "aspect",
+    "bbox",
+    "blend",
+    "disposal",
 }
 HARMLESS_JPEG_SEGMENTS = {"APP0", "APP14"}  # JFIF, Adobe colour transform
 TRANSPOSE = {
@@ -112,7 +131,10 @@ def _is_srgb(icc: bytes | None) -> bool:
     if not icc:
         return True
     try:
-        return "srgb" in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).lower()
+        return (
+            "srgb"
+            in ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).lower()
+        )
     except (ImageCms.PyCMSError, OSError, ValueError):
         return False
 

@@ -33,7 +33,9 @@ class Unreadable:
     reason: str
 
 
-def walk(paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()) -> list[Found | Unreadable]:
+def walk(
+    paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()
+) -> list[Found | Unreadable]:
     """Every regular file under ``paths``, each once, in order."""
     roots = [os.path.abspath(os.fspath(p)) for p in paths]
     # A file named beside a folder may also lie inside it: then every file is checked.
@@ -101,7 +103,9 @@ class _Walker:
             if entry.is_dir():
                 if self._first_visit(st):
                     self._directory(root, entry.path)
-            elif stat.S_ISREG(st.st_mode) and (not self._may_repeat(entry, st) or self._first_visit(st)):
+            elif stat.S_ISREG(st.st_mode) and (
+                not self._may_repeat(entry, st) or self._first_visit(st)
+            ):
                 found.append(Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
 
     def _may_repeat(self, entry: os.DirEntry[str], st: os.stat_result) -> bool:

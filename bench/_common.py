@@ -65,10 +65,17 @@ def median(values) -> float:
 
 def arguments(doc: str, files: int, repeats: int) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    parser.add_argument("--files", type=int, default=files, help=f"number of files (default {files})")
-    parser.add_argument("--repeats", type=int, default=repeats, help=f"timed repeats (default {repeats})")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="also write the top 25 cumulative cProfile entries of one run to FILE")
+    parser.add_argument(
+        "--files", type=int, default=files, help=f"number of files (default {files})"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=repeats, help=f"timed repeats (default {repeats})"
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="also write the top 25 cumulative cProfile entries of one run to FILE",
+    )
     return parser.parse_args()
 
 

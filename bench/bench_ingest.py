@@ -34,7 +34,9 @@ def photo_like(seed: int) -> Image.Image:
     for c in range(3):
         blobs = Image.effect_noise((SIZE[0] // 16, SIZE[1] // 16), 60 + 10 * seed + 5 * c)
         smooth = blobs.resize(SIZE, Image.BICUBIC).filter(ImageFilter.GaussianBlur(6))
-        gradient = Image.linear_gradient("L").resize(SIZE).rotate(90 * ((seed + c) % 4), expand=False)
+        gradient = (
+            Image.linear_gradient("L").resize(SIZE).rotate(90 * ((seed + c) % 4), expand=False)
+        )
         grain = Image.effect_noise(SIZE, 40)
         channels.append(Image.blend(Image.blend(smooth, gradient, 0.4), grain, 0.3))
     return Image.merge("RGB", channels)
@@ -75,8 +77,10 @@ def main() -> None:
     with bench_dirs("assetmgr-bench-ingest-") as (tmp, folder, _db):
         t_make, _ = timed(make_jpegs, folder, args.files)
         total_bytes = sum(e.stat().st_size for d in os.scandir(folder) for e in os.scandir(d.path))
-        print(f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} in {t_make:.1f} s, "
-              f"{total_bytes / args.files / 1024:.0f} KiB each on average")
+        print(
+            f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} in {t_make:.1f} s, "
+            f"{total_bytes / args.files / 1024:.0f} KiB each on average"
+        )
         bare_loop(folder)  # warm-up: every file in the page cache for both sides
 
         bare, adds = [], []
@@ -90,10 +94,13 @@ def main() -> None:
         ratio = median(adds) / median(bare)
         print(f"files: {args.files}, repeats: {args.repeats}, cores: {os.cpu_count()}")
         print(f"bare read+sha256+size (1 core): {median(bare):7.0f} files/s")
-        print(f"add, policy=original (all cores): {median(adds):5.0f} files/s  "
-              f"({ratio:.0%} of bare)")
-        print(f"{verdict(ratio >= TARGET)}: add reaches {ratio:.0%} of the bare loop "
-              f"(target >= {TARGET:.0%})")
+        print(
+            f"add, policy=original (all cores): {median(adds):5.0f} files/s  ({ratio:.0%} of bare)"
+        )
+        print(
+            f"{verdict(ratio >= TARGET)}: add reaches {ratio:.0%} of the bare loop "
+            f"(target >= {TARGET:.0%})"
+        )
         if args.profile:
             _common.profile_to(args.profile, ingest, os.path.join(tmp, "profiled.db"), folder)
             print(f"profile written to {args.profile}")

@@ -67,7 +67,6 @@ print(json.dumps(loaded))
 """
 
 
-
 def env() -> dict[str, str]:
     """The environment of the subprocesses: this one, with the checkout first on the path."""
     path = os.environ.get("PYTHONPATH")
@@ -79,7 +78,9 @@ def run(command: list[str], cwd: str) -> tuple[float, str]:
     start = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, env=env(), capture_output=True, text=True)
     elapsed = time.perf_counter() - start
-    assert done.returncode == 0, f"{command[-3:]} exited with {done.returncode}: {done.stderr.strip()}"
+    assert done.returncode == 0, (
+        f"{command[-3:]} exited with {done.returncode}: {done.stderr.strip()}"
+    )
     return elapsed, done.stdout
 
 
@@ -122,16 +123,26 @@ def main() -> None:
                 shas = lib.find()
             print(f"add: {added.summary}")
             print(f"push: {pushed.count('uploaded')} uploaded in {t_push:.1f} s")
-            assert len(shas) == args.files and pushed.count("uploaded") == args.files, (len(shas), pushed)
+            assert len(shas) == args.files and pushed.count("uploaded") == args.files, (
+                len(shas),
+                pushed,
+            )
 
             sha = shas[len(shas) // 2]
             commands = {
                 "python -c 'import anthropic'": ([sys.executable, "-c", "import anthropic"], None),
-                "python -m assetmgr block": ([sys.executable, "-m", "assetmgr", "--db", db, "block", sha],
-                                             check_block),
-                ".venv/bin/assetmgr block": ([CONSOLE_SCRIPT, "--db", db, "block", sha], check_block),
-                "python -m assetmgr request": ([sys.executable, "-m", "assetmgr", "--db", db, "request", sha,
-                                                "--prompt", "x"], check_request),
+                "python -m assetmgr block": (
+                    [sys.executable, "-m", "assetmgr", "--db", db, "block", sha],
+                    check_block,
+                ),
+                ".venv/bin/assetmgr block": (
+                    [CONSOLE_SCRIPT, "--db", db, "block", sha],
+                    check_block,
+                ),
+                "python -m assetmgr request": (
+                    [sys.executable, "-m", "assetmgr", "--db", db, "request", sha, "--prompt", "x"],
+                    check_request,
+                ),
             }
             times: dict[str, list[float]] = {name: [] for name in commands}
             for _ in range(args.repeats):
@@ -141,14 +152,21 @@ def main() -> None:
                         check(stdout, sha)
                     times[name].append(t)
 
-            done = subprocess.run([sys.executable, "-c", IN_PROCESS, db, sha], cwd=tmp, env=env(),
-                                  capture_output=True, text=True)
+            done = subprocess.run(
+                [sys.executable, "-c", IN_PROCESS, db, sha],
+                cwd=tmp,
+                env=env(),
+                capture_output=True,
+                text=True,
+            )
             assert done.returncode == 0, done.stderr
             loaded = json.loads(done.stdout.splitlines()[-1])
 
             with Library.open(db) as lib:
                 cold_blocks, blocks = timed(lib.blocks, shas)
-                cold_requests, bodies = timed(lambda: list(lib.requests(shas, prompt="x", model=MODEL)))
+                cold_requests, bodies = timed(
+                    lambda: list(lib.requests(shas, prompt="x", model=MODEL))
+                )
                 check_api(blocks, bodies, args.files)
                 warm_blocks, warm_requests = [], []
                 for _ in range(API_REPEATS):
@@ -161,32 +179,50 @@ def main() -> None:
                     _common.profile_to(args.profile, lib.blocks, shas)
 
         base = median(times["python -c 'import anthropic'"])
-        print(f"files: {args.files}, repeats: {args.repeats} (subprocesses), {API_REPEATS} (Python API), "
-              f"cores: {os.cpu_count()}")
+        print(
+            f"files: {args.files}, repeats: {args.repeats} (subprocesses), {API_REPEATS} (Python API), "
+            f"cores: {os.cpu_count()}"
+        )
         print("start to exit (subprocess, medians):")
         for name, values in times.items():
-            ratio = "" if values is times["python -c 'import anthropic'"] else f"  ({median(values) / base:.0%})"
+            ratio = (
+                ""
+                if values is times["python -c 'import anthropic'"]
+                else f"  ({median(values) / base:.0%})"
+            )
             print(f"  {name:30} {ms(median(values))}{ratio}")
         for name in ("block", "request"):
-            print(f"{name} in-process (fresh interpreter), then in sys.modules: "
-                  f"anthropic {loaded[name]['anthropic']}, sqlalchemy {loaded[name]['sqlalchemy']}")
+            print(
+                f"{name} in-process (fresh interpreter), then in sys.modules: "
+                f"anthropic {loaded[name]['anthropic']}, sqlalchemy {loaded[name]['sqlalchemy']}"
+            )
         api = loaded["api"]
-        print(f"Python API in a fresh interpreter: Library.open {ms(api['open']).strip()} (after import), first lib.blocks of "
-              f"{args.files} {ms(api['first_blocks']).strip()}, then anthropic in sys.modules: {api['anthropic']}")
+        print(
+            f"Python API in a fresh interpreter: Library.open {ms(api['open']).strip()} (after import), first lib.blocks of "
+            f"{args.files} {ms(api['first_blocks']).strip()}, then anthropic in sys.modules: {api['anthropic']}"
+        )
         print(f"Python API, {args.files} full sha256s, catalogue open:")
         print(f"  lib.blocks          cold {ms(cold_blocks)}   median {ms(median(warm_blocks))}")
-        print(f"  list(lib.requests)  cold {ms(cold_requests)}   median {ms(median(warm_requests))}  "
-              f"({len(bodies)} bodies)")
+        print(
+            f"  list(lib.requests)  cold {ms(cold_requests)}   median {ms(median(warm_requests))}  "
+            f"({len(bodies)} bodies)"
+        )
         for name in ("python -m assetmgr block", ".venv/bin/assetmgr block"):
             ratio = median(times[name]) / base
-            print(f"{verdict(ratio <= CLI_TARGET)}: {name} takes {ratio:.0%} of import anthropic "
-                  f"(target <= {CLI_TARGET:.0%})")
+            print(
+                f"{verdict(ratio <= CLI_TARGET)}: {name} takes {ratio:.0%} of import anthropic "
+                f"(target <= {CLI_TARGET:.0%})"
+            )
         for name in ("block", "request"):
             clean = not loaded[name]["anthropic"] and not loaded[name]["sqlalchemy"]
             print(f"{verdict(clean)}: {name} imports neither anthropic nor sqlalchemy")
-        print(f"{verdict(not api['anthropic'])}: lib.blocks and lib.requests do not import anthropic")
-        print(f"{verdict(median(warm_blocks) < API_TARGET)}: lib.blocks of {args.files} hashes takes "
-              f"{median(warm_blocks) * 1000:.1f} ms (target < {API_TARGET * 1000:.0f} ms)")
+        print(
+            f"{verdict(not api['anthropic'])}: lib.blocks and lib.requests do not import anthropic"
+        )
+        print(
+            f"{verdict(median(warm_blocks) < API_TARGET)}: lib.blocks of {args.files} hashes takes "
+            f"{median(warm_blocks) * 1000:.1f} ms (target < {API_TARGET * 1000:.0f} ms)"
+        )
         if args.profile:
             print(f"profile written to {args.profile}")
 

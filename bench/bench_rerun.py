@@ -23,8 +23,6 @@ TARGET = 3.0
 FOLDERS = 50
 
 
-
-
 def bare_walk(folder: str) -> int:
     """Recursive scandir + stat of every file; returns the number of files."""
     count = 0
@@ -73,8 +71,10 @@ def main() -> None:
         print(f"rerun open + add:             {total * 1000:8.1f} ms  ({total / walk:.2f}x walk)")
         print(f"  catalogue open (Library.open): {median(opens) * 1000:5.1f} ms")
         print(f"  add only (excluding open):  {add * 1000:8.1f} ms  ({add / walk:.2f}x walk)")
-        print(f"{verdict(total / walk <= TARGET)}: rerun is {total / walk:.2f}x the bare walk "
-              f"(target <= {TARGET:.0f}x)")
+        print(
+            f"{verdict(total / walk <= TARGET)}: rerun is {total / walk:.2f}x the bare walk "
+            f"(target <= {TARGET:.0f}x)"
+        )
         if args.profile:
             _common.profile_to(args.profile, rerun, db, folder)
             print(f"profile written to {args.profile}")

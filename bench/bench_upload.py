@@ -25,8 +25,6 @@ TARGET = 6.0
 LATENCY_MS = 100
 
 
-
-
 def push(db: str, emulator, workspace: str, jobs: int | None):
     """One push of every asset to a fresh remote; checks that all of them were uploaded.
 
@@ -69,14 +67,20 @@ def main() -> None:
 
             one, default = median(serial), median(parallel)
             ratio = one / default
-            print(f"files: {args.files}, repeats: {args.repeats}, emulator latency: {LATENCY_MS} ms, "
-                  f"cores: {os.cpu_count()}")
+            print(
+                f"files: {args.files}, repeats: {args.repeats}, emulator latency: {LATENCY_MS} ms, "
+                f"cores: {os.cpu_count()}"
+            )
             print(f"push, jobs=1:             {one:7.2f} s  {args.files / one:7.1f} files/s")
-            print(f"push, default jobs ({DEFAULT_JOBS}):  {default:7.2f} s  {args.files / default:7.1f} files/s")
+            print(
+                f"push, default jobs ({DEFAULT_JOBS}):  {default:7.2f} s  {args.files / default:7.1f} files/s"
+            )
             print(f"  runs, jobs=1:   {', '.join(f'{t:.2f} s' for t in serial)}")
             print(f"  runs, default:  {', '.join(f'{t:.2f} s' for t in parallel)}")
-            print(f"{verdict(ratio >= TARGET)}: default jobs is {ratio:.2f}x faster than jobs=1 "
-                  f"(target >= {TARGET:.0f}x)")
+            print(
+                f"{verdict(ratio >= TARGET)}: default jobs is {ratio:.2f}x faster than jobs=1 "
+                f"(target >= {TARGET:.0f}x)"
+            )
             if args.profile:
                 _common.profile_to(args.profile, push, db, emulator, "w-profile", None)
                 print(f"profile written to {args.profile}")

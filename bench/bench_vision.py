@@ -50,8 +50,12 @@ def photo_like(seed: int) -> Image.Image:
     for c in range(3):
         coarse = Image.effect_noise((w // 250, h // 250), 45 + 5 * seed + 5 * c)
         fine = Image.effect_noise((w // 25, h // 25), 25)
-        smooth = Image.blend(coarse.resize((w, h), Image.BICUBIC), fine.resize((w, h), Image.BICUBIC), 0.3)
-        gradient = Image.linear_gradient("L").rotate(90 * ((seed + c) % 4)).resize((w, h), Image.BICUBIC)
+        smooth = Image.blend(
+            coarse.resize((w, h), Image.BICUBIC), fine.resize((w, h), Image.BICUBIC), 0.3
+        )
+        gradient = (
+            Image.linear_gradient("L").rotate(90 * ((seed + c) % 4)).resize((w, h), Image.BICUBIC)
+        )
         channels.append(Image.blend(smooth.filter(ImageFilter.GaussianBlur(2)), gradient, 0.45))
     image = Image.merge("RGB", channels)
     draw = ImageDraw.Draw(image)  # objects with edges, some sharp, most softened below
@@ -129,10 +133,12 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     """PSNR in dB over all pixels and bands of two same-size RGB images."""
     diff = ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
     mse = sum(ImageStat.Stat(diff).sum2) / (diff.width * diff.height * 3)
-    return math.inf if mse == 0 else 10 * math.log10(255 ** 2 / mse)
+    return math.inf if mse == 0 else 10 * math.log10(255**2 / mse)
 
 
-def quality(db: str, outcomes: list, orientations: dict[str, int]) -> tuple[list, list, list, list, int]:
+def quality(
+    db: str, outcomes: list, orientations: dict[str, int]
+) -> tuple[list, list, list, list, int]:
     """PSNR of each rendition against the reference, before and after its encode.
 
     Also the reference's own JPEG loss (its encode against its pixels), any
@@ -147,8 +153,9 @@ def quality(db: str, outcomes: list, orientations: dict[str, int]) -> tuple[list
             with_exif += bool(rendition.getexif())
             small, encoded = plain_one(o.path)
             if rendition.size != small.size or (record.width, record.height) != small.size:
-                mismatched.append((os.path.basename(o.path), orientations[o.path],
-                                   rendition.size, small.size))
+                mismatched.append(
+                    (os.path.basename(o.path), orientations[o.path], rendition.size, small.size)
+                )
                 continue
             plain_jpeg = Image.open(io.BytesIO(encoded))
             before.append(psnr(rendition, small))
@@ -191,11 +198,15 @@ def main() -> None:
         paths = sorted(orientations)
         total_bytes = sum(os.path.getsize(p) for p in paths)
         counts = {k: list(orientations.values()).count(k) for k in (1, 6, 3, 8)}
-        print(f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} (quality {QUALITY}) in {t_make:.1f} s, "
-              f"{total_bytes / args.files / 1024:.0f} KiB each on average; orientation "
-              + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+        print(
+            f"generated {args.files} JPEGs {SIZE[0]}x{SIZE[1]} (quality {QUALITY}) in {t_make:.1f} s, "
+            f"{total_bytes / args.files / 1024:.0f} KiB each on average; orientation "
+            + ", ".join(f"{k}: {v}" for k, v in counts.items())
+        )
         upright = served_size(*SIZE)
-        print(f"target size: {upright[0]}x{upright[1]} (landscape), {upright[1]}x{upright[0]} (portrait)")
+        print(
+            f"target size: {upright[0]}x{upright[1]} (landscape), {upright[1]}x{upright[0]} (portrait)"
+        )
         plain_loop(paths[:2])  # warm-up: imports, and the files are in the page cache from writing
 
         plains, adds = [], []
@@ -209,42 +220,64 @@ def main() -> None:
 
         ratio = median(plains) / median(adds)
         print(f"files: {args.files}, repeats: {args.repeats}, cores: {os.cpu_count()}")
-        print(f"plain exif_transpose+decode+LANCZOS+JPEG (1 core): {median(plains):6.2f} s  "
-              f"({median(plains) / args.files * 1000:.0f} ms/file)")
-        print(f"add, policy=vision (all cores):                    {median(adds):6.2f} s  "
-              f"({median(adds) / args.files * 1000:.0f} ms/file)  ({ratio:.2f}x faster)")
+        print(
+            f"plain exif_transpose+decode+LANCZOS+JPEG (1 core): {median(plains):6.2f} s  "
+            f"({median(plains) / args.files * 1000:.0f} ms/file)"
+        )
+        print(
+            f"add, policy=vision (all cores):                    {median(adds):6.2f} s  "
+            f"({median(adds) / args.files * 1000:.0f} ms/file)  ({ratio:.2f}x faster)"
+        )
 
         plain_split, our_split = time_split(paths)
-        print("per file on one core, plain: decode+transpose {:.0f} ms, resize {:.0f} ms, "
-              "encode {:.0f} ms".format(*(s * 1000 for s in plain_split)))
-        print("per file on one core, assetmgr: read+sha256 {:.0f} ms, probe {:.0f} ms, "
-              "rendition {:.0f} ms".format(*(s * 1000 for s in our_split)))
+        print(
+            "per file on one core, plain: decode+transpose {:.0f} ms, resize {:.0f} ms, "
+            "encode {:.0f} ms".format(*(s * 1000 for s in plain_split))
+        )
+        print(
+            "per file on one core, assetmgr: read+sha256 {:.0f} ms, probe {:.0f} ms, "
+            "rendition {:.0f} ms".format(*(s * 1000 for s in our_split))
+        )
 
         before, after, own, mismatched, with_exif = quality(db, outcomes, orientations)
         print(f"renditions still carrying EXIF (orientation, GPS): {with_exif} of {len(outcomes)}")
         for name, orientation, ours, theirs in mismatched:
-            print(f"SIZE MISMATCH {name} (orientation {orientation}): rendition {ours[0]}x{ours[1]}, "
-                  f"plain {theirs[0]}x{theirs[1]}")
+            print(
+                f"SIZE MISMATCH {name} (orientation {orientation}): rendition {ours[0]}x{ours[1]}, "
+                f"plain {theirs[0]}x{theirs[1]}"
+            )
         if before:
-            print(f"PSNR rendition vs plain pixels (before its encode): min {min(before):.2f} dB, "
-                  f"median {median(before):.2f} dB")
-            print(f"PSNR rendition vs plain JPEG (after its encode):    min {min(after):.2f} dB, "
-                  f"median {median(after):.2f} dB")
-            print(f"PSNR plain JPEG vs plain pixels (JPEG q{JPEG_QUALITY}'s own loss): min {min(own):.2f} dB, "
-                  f"median {median(own):.2f} dB")
+            print(
+                f"PSNR rendition vs plain pixels (before its encode): min {min(before):.2f} dB, "
+                f"median {median(before):.2f} dB"
+            )
+            print(
+                f"PSNR rendition vs plain JPEG (after its encode):    min {min(after):.2f} dB, "
+                f"median {median(after):.2f} dB"
+            )
+            print(
+                f"PSNR plain JPEG vs plain pixels (JPEG q{JPEG_QUALITY}'s own loss): min {min(own):.2f} dB, "
+                f"median {median(own):.2f} dB"
+            )
         low = min(before) if before else 0.0
-        print(f"{verdict(ratio >= TARGET_SPEEDUP)}: add is {ratio:.2f}x faster than the plain loop "
-              f"(target >= {TARGET_SPEEDUP:g}x)")
-        print(f"{verdict(bool(before) and not mismatched and low > TARGET_PSNR)}: lowest PSNR "
-              f"{low:.2f} dB over {len(before)} files, {len(mismatched)} size mismatches "
-              f"(target > {TARGET_PSNR:g} dB, sizes equal)")
+        print(
+            f"{verdict(ratio >= TARGET_SPEEDUP)}: add is {ratio:.2f}x faster than the plain loop "
+            f"(target >= {TARGET_SPEEDUP:g}x)"
+        )
+        print(
+            f"{verdict(bool(before) and not mismatched and low > TARGET_PSNR)}: lowest PSNR "
+            f"{low:.2f} dB over {len(before)} files, {len(mismatched)} size mismatches "
+            f"(target > {TARGET_PSNR:g} dB, sizes equal)"
+        )
         if args.profile:
             _common.profile_to(args.profile, ingest, os.path.join(tmp, "profiled.db"), folder)
             stem, ext = os.path.splitext(args.profile)
             inspect_profile = f"{stem}-inspect{ext}"
             _common.profile_to(inspect_profile, inspect_all, paths)
-            print(f"profile of add (parent process) written to {args.profile}; "
-                  f"of inspect() per file, in-process, to {inspect_profile}")
+            print(
+                f"profile of add (parent process) written to {args.profile}; "
+                f"of inspect() per file, in-process, to {inspect_profile}"
+            )
 
 
 if __name__ == "__main__":

@@ -18,8 +18,15 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ASSETMGR_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
-CREDENTIALS = ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "ANTHROPIC_PROFILE", "ANTHROPIC_CONFIG_DIR",
-               "ANTHROPIC_IDENTITY_TOKEN", "ANTHROPIC_IDENTITY_TOKEN_FILE", "ANTHROPIC_BASE_URL")
+CREDENTIALS = (
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_AUTH_TOKEN",
+    "ANTHROPIC_PROFILE",
+    "ANTHROPIC_CONFIG_DIR",
+    "ANTHROPIC_IDENTITY_TOKEN",
+    "ANTHROPIC_IDENTITY_TOKEN_FILE",
+    "ANTHROPIC_BASE_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -86,7 +93,9 @@ def image_bytes(size=(64, 48), color=None, fmt="PNG", mode="RGB", seed=0, **save
     rng = random.Random(seed)
     color = color if color is not None else tuple(rng.randrange(256) for _ in range(len(mode)))
     image = Image.new(mode, size, color if mode != "1" else 1)
-    image.putpixel((0, 0), tuple(rng.randrange(256) for _ in range(len(mode))) if mode != "1" else 0)
+    image.putpixel(
+        (0, 0), tuple(rng.randrange(256) for _ in range(len(mode))) if mode != "1" else 0
+    )
     buffer = io.BytesIO()
     image.save(buffer, fmt, **save)
     return buffer.getvalue()

@@ -33,15 +33,25 @@ def test_block_output_is_exactly_the_documented_json(uploaded, run, tmp_path):
     for reference in (full, full[:6], "sha256:" + full, str(path)):
         result = run("block", reference)
         assert result.exit_code == 0, result.stderr
-        assert result.stdout == json.dumps([{"type": "image", "source": {"type": "file", "file_id": ids[full]}}]) + "\n"
+        assert (
+            result.stdout
+            == json.dumps([{"type": "image", "source": {"type": "file", "file_id": ids[full]}}])
+            + "\n"
+        )
 
 
 def test_labels_and_order_follow_the_references(uploaded, run):
     shas, ids = uploaded
     order = [shas[2], shas[0], shas[1]]
     blocks = json.loads(run("block", *order, "--label").stdout)
-    assert blocks == [item for n, sha in enumerate(order, 1) for item in (
-        {"type": "text", "text": f"Image {n}:"}, {"type": "image", "source": {"type": "file", "file_id": ids[sha]}})]
+    assert blocks == [
+        item
+        for n, sha in enumerate(order, 1)
+        for item in (
+            {"type": "text", "text": f"Image {n}:"},
+            {"type": "image", "source": {"type": "file", "file_id": ids[sha]}},
+        )
+    ]
 
 
 def test_tag_and_stdin(uploaded, run):
@@ -49,7 +59,9 @@ def test_tag_and_stdin(uploaded, run):
     run("tag", "add", shas[1], "pick")
     assert json.loads(run("block", "--tag", "pick").stdout)[0]["source"]["file_id"] == ids[shas[1]]
     piped = run("block", "--stdin", input="\n".join(reversed(shas)) + "\n")
-    assert [b["source"]["file_id"] for b in json.loads(piped.stdout)] == [ids[s] for s in reversed(shas)]
+    assert [b["source"]["file_id"] for b in json.loads(piped.stdout)] == [
+        ids[s] for s in reversed(shas)
+    ]
 
 
 def test_base64_and_url_sources(uploaded, run, tmp_path):
@@ -59,8 +71,20 @@ def test_base64_and_url_sources(uploaded, run, tmp_path):
     import base64
 
     assert base64.b64decode(b64["source"]["data"]) == (tmp_path / "in" / "0.png").read_bytes()
-    [url] = json.loads(run("block", shas[0], "--source", "url", "--url-template", "https://cdn.example/{sha256}.{ext}").stdout)
-    assert url == {"type": "image", "source": {"type": "url", "url": f"https://cdn.example/{shas[0]}.png"}}
+    [url] = json.loads(
+        run(
+            "block",
+            shas[0],
+            "--source",
+            "url",
+            "--url-template",
+            "https://cdn.example/{sha256}.{ext}",
+        ).stdout
+    )
+    assert url == {
+        "type": "image",
+        "source": {"type": "url", "url": f"https://cdn.example/{shas[0]}.png"},
+    }
     assert run("block", shas[0], "--source", "url").exit_code == 2
 
 
@@ -68,7 +92,11 @@ def test_missing_uploads_are_uploaded_first_or_listed(tmp_path, run, uploading, 
     write_image(tmp_path / "a.png", seed=9)
     [record] = run.json_lines("add", tmp_path / "a.png", "--no-upload")
     refused = run("block", record["sha256"], "--no-upload")
-    assert refused.exit_code == 4 and record["sha256"][:12] in refused.stderr and "assetmgr push" in refused.stderr
+    assert (
+        refused.exit_code == 4
+        and record["sha256"][:12] in refused.stderr
+        and "assetmgr push" in refused.stderr
+    )
     assert uploading.files() == []
     [block] = json.loads(run("block", record["sha256"]).stdout)
     assert block["source"]["file_id"] == uploading.files()[0]["id"]
@@ -79,7 +107,9 @@ def test_an_expired_upload_is_replaced_before_use(tmp_path, run, uploading, db_p
 
     write_image(tmp_path / "a.png", seed=5)
     real_now = datetime.now(timezone.utc)
-    uploading.set_time(real_now - timedelta(hours=2))  # the API's clock: this upload expired an hour ago
+    uploading.set_time(
+        real_now - timedelta(hours=2)
+    )  # the API's clock: this upload expired an hour ago
     [record] = run.json_lines("add", tmp_path / "a.png", "--expires-in", "1h")
     uploading.set_time(real_now)
     [block] = json.loads(run("block", record["sha256"]).stdout)
@@ -90,7 +120,12 @@ def test_an_expired_upload_is_replaced_before_use(tmp_path, run, uploading, db_p
 
 def test_request_bodies_are_accepted_by_the_api(uploaded, run, uploading):
     shas, ids = uploaded
-    lines = [json.loads(line) for line in run("request", *shas, "--prompt", "What differs?", "--label").stdout.splitlines()]
+    lines = [
+        json.loads(line)
+        for line in run(
+            "request", *shas, "--prompt", "What differs?", "--label"
+        ).stdout.splitlines()
+    ]
     [line] = lines
     assert line["assetmgr"]["assets"] == shas
     body = {k: v for k, v in line.items() if k != "assetmgr"}
@@ -98,14 +133,22 @@ def test_request_bodies_are_accepted_by_the_api(uploaded, run, uploading):
     client = anthropic.Anthropic(base_url=uploading.base_url, api_key="test-key")
     message = client.messages.create(**body)
     assert [line for line in message.content[0].text.splitlines() if line.startswith("Image")] == [
-        f"Image {n}: {300 + n - 1}x200 image/png (file {ids[s]})" for n, s in enumerate(shas, 1)]
+        f"Image {n}: {300 + n - 1}x200 image/png (file {ids[s]})" for n, s in enumerate(shas, 1)
+    ]
 
 
 def test_python_api_bodies_go_straight_to_the_sdk(uploaded, db_path, uploading):
     shas, _ = uploaded
     client = anthropic.Anthropic(base_url=uploading.base_url, api_key="test-key")
     with Library.open(db_path) as lib:
-        bodies = list(lib.requests(lib.find(shas), prompt="Describe them.", model="claude-sonnet-5-5", system="Be brief."))
+        bodies = list(
+            lib.requests(
+                lib.find(shas),
+                prompt="Describe them.",
+                model="claude-sonnet-5-5",
+                system="Be brief.",
+            )
+        )
     assert [b.assets for b in bodies] == [shas] and "assetmgr" not in bodies[0]
     message = client.messages.create(**bodies[0])
     assert message.usage.input_tokens > 0
@@ -127,7 +170,9 @@ def test_stdin_with_ten_thousand_lines(uploaded, run):
     blocks = json.loads(result.stdout)
     assert len(blocks) == 10_000 and blocks[4]["source"]["file_id"] == ids[shas[1]]
     bodies = run("request", "--stdin", "--prompt", "x", "--bare", input="\n".join(lines))
-    assert [len(json.loads(b)["messages"][0]["content"]) - 1 for b in bodies.stdout.splitlines()] == [100] * 100
+    assert [
+        len(json.loads(b)["messages"][0]["content"]) - 1 for b in bodies.stdout.splitlines()
+    ] == [100] * 100
 
 
 def test_the_fast_path_and_the_library_agree(uploaded, db_path, run):
@@ -139,10 +184,12 @@ def test_the_fast_path_and_the_library_agree(uploaded, db_path, run):
 
 def test_block_imports_neither_the_sdk_nor_sqlalchemy(uploaded, db_path):
     shas, _ = uploaded
-    code = ("import sys; from assetmgr.cli import cli\n"
-            f"try: cli(['--db', {str(db_path)!r}, 'block', {shas[0]!r}])\n"
-            "except SystemExit: pass\n"
-            "print(sorted(m for m in ('anthropic', 'sqlalchemy', 'PIL', 'alembic') if m in sys.modules))")
+    code = (
+        "import sys; from assetmgr.cli import cli\n"
+        f"try: cli(['--db', {str(db_path)!r}, 'block', {shas[0]!r}])\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('anthropic', 'sqlalchemy', 'PIL', 'alembic') if m in sys.modules))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]", result.stderr
 
@@ -157,8 +204,10 @@ def test_unknown_references_are_errors(uploaded, run):
 
 image = st.builds(
     lambda n, w, h: ImageRef(f"{n:064x}", f"{n:064x}", "image/jpeg", w, h, 1000, f"file_{n}"),
-    st.integers(0, 10**9), st.sampled_from([200, 1568, 2000, 2001, 4000, 8000]),
-    st.sampled_from([150, 1000, 2000, 2500]))
+    st.integers(0, 10**9),
+    st.sampled_from([200, 1568, 2000, 2001, 4000, 8000]),
+    st.sampled_from([150, 1000, 2000, 2500]),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -176,25 +225,48 @@ def test_every_image_lands_in_exactly_one_request_and_none_breaks_a_limit(images
 
 
 def test_splitting_says_which_limit_applied():
-    small = [ImageRef(f"{n:064x}", f"{n:064x}", "image/png", 1000, 800, 10, f"f{n}") for n in range(250)]
+    small = [
+        ImageRef(f"{n:064x}", f"{n:064x}", "image/png", 1000, 800, 10, f"f{n}") for n in range(250)
+    ]
     assert [len(c) for c in split(small)] == [100, 100, 50]
-    big = [ImageRef(f"{n:064x}", f"{n:064x}", "image/png", 2500, 800, 10, f"f{n}") for n in range(45)]
+    big = [
+        ImageRef(f"{n:064x}", f"{n:064x}", "image/png", 2500, 800, 10, f"f{n}") for n in range(45)
+    ]
     assert [len(c) for c in split(big)] == [20, 20, 5]
     from assetmgr.blocks import report
 
     text = str(report(list(requests(big, prompt="p", model="m"))))
-    assert text == "45 images in 3 request(s) of 20, 20, 5; 45 images over 2000 px keep their requests to 20 images"
+    assert (
+        text
+        == "45 images in 3 request(s) of 20, 20, 5; 45 images over 2000 px keep their requests to 20 images"
+    )
 
 
 def test_base64_requests_stay_under_32_mb():
-    heavy = [ImageRef(f"{n:064x}", f"{n:064x}", "image/jpeg", 1000, 1000, 4_000_000, None, b"") for n in range(20)]
+    heavy = [
+        ImageRef(f"{n:064x}", f"{n:064x}", "image/jpeg", 1000, 1000, 4_000_000, None, b"")
+        for n in range(20)
+    ]
     chunks = split(heavy, source="base64")
     assert all(fits(c, "base64") for c in chunks) and len(chunks) > 1
 
 
 def test_request_body_shape():
     refs = [ImageRef("a" * 64, "b" * 64, "image/png", 10, 10, 5, "file_x")]
-    body = request_body(refs, prompt="Describe.", model="claude-sonnet-5-5", max_tokens=50, system="s")
-    assert dict(body) == {"model": "claude-sonnet-5-5", "max_tokens": 50, "system": "s", "messages": [
-        {"role": "user", "content": [{"type": "image", "source": {"type": "file", "file_id": "file_x"}},
-                                     {"type": "text", "text": "Describe."}]}]}
+    body = request_body(
+        refs, prompt="Describe.", model="claude-sonnet-5-5", max_tokens=50, system="s"
+    )
+    assert dict(body) == {
+        "model": "claude-sonnet-5-5",
+        "max_tokens": 50,
+        "system": "s",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image", "source": {"type": "file", "file_id": "file_x"}},
+                    {"type": "text", "text": "Describe."},
+                ],
+            }
+        ],
+    }

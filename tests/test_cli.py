@@ -48,7 +48,10 @@ def test_tags_add_list_filter_remove(two_assets, run):
     assert run("tag", "add", sha[:10], "product-shots", "q3").exit_code == 0
     assert [r["sha256"] for r in run.json_lines("ls", "--tag", "product-shots")] == [sha]
     assert run.json_lines("show", sha)[0]["tags"] == ["product-shots", "q3"]
-    assert run.json_lines("tag", "ls") == [{"tag": "product-shots", "assets": 1}, {"tag": "q3", "assets": 1}]
+    assert run.json_lines("tag", "ls") == [
+        {"tag": "product-shots", "assets": 1},
+        {"tag": "q3", "assets": 1},
+    ]
     assert run("tag", "rm", sha, "q3").exit_code == 0
     assert run.json_lines("show", sha)[0]["tags"] == ["product-shots"]
     assert run.json_lines("ls", "--tag", "q3") == []
@@ -70,8 +73,9 @@ def test_ls_text_table(two_assets, run):
 def test_catalogue_that_cannot_be_opened(tmp_path):
     bogus = tmp_path / "not-a-db"
     bogus.write_bytes(b"this is not a sqlite file" * 100)
-    result = subprocess.run([sys.executable, "-m", "assetmgr", "--db", str(bogus), "ls"],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "assetmgr", "--db", str(bogus), "ls"], capture_output=True, text=True
+    )
     assert result.returncode == 5
     assert result.stderr.startswith("Error: cannot open catalogue")
     assert "Traceback" not in result.stderr
@@ -107,7 +111,11 @@ def all_commands(group: click.Group, prefix=()):
             yield from all_commands(command, (*prefix, name))
 
 
-@pytest.mark.parametrize(("path", "command"), list(all_commands(cli)), ids=lambda x: " ".join(x) if isinstance(x, tuple) else "")
+@pytest.mark.parametrize(
+    ("path", "command"),
+    list(all_commands(cli)),
+    ids=lambda x: " ".join(x) if isinstance(x, tuple) else "",
+)
 def test_every_command_has_help(path, command):
     assert command.help, f"{' '.join(path)} has no help"
 
@@ -121,7 +129,9 @@ def test_help_documents_exit_codes():
 
 
 def test_python_dash_m():
-    result = subprocess.run([sys.executable, "-m", "assetmgr", "--help"], capture_output=True, text=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "assetmgr", "--help"], capture_output=True, text=True
+    )
     assert result.returncode == 0 and "Usage: assetmgr" in result.stdout
 
 

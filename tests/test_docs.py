@@ -21,9 +21,16 @@ def test_the_reanalysis_example_runs_against_the_emulator(tmp_path, run, uploadi
         write_image(tmp_path / "in" / f"{i}.png", seed=i, size=(300, 200))
     assert run("add", tmp_path / "in", "--tag", "product-shots").exit_code == 0
     [example] = [code for code in python_examples() if "lib.requests(" in code]
-    env = {"PATH": "/usr/bin:/bin", "ASSETMGR_HOME": str(isolated_home), "ASSETMGR_DB": str(run.db),
-           "ANTHROPIC_BASE_URL": uploading.base_url, "ANTHROPIC_API_KEY": "test-key"}
-    result = subprocess.run([sys.executable, "-c", example], capture_output=True, text=True, env=env)
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "ASSETMGR_HOME": str(isolated_home),
+        "ASSETMGR_DB": str(run.db),
+        "ANTHROPIC_BASE_URL": uploading.base_url,
+        "ANTHROPIC_API_KEY": "test-key",
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", example], capture_output=True, text=True, env=env
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Image ") == 3 and "Image 3: 300x200 image/png" in result.stdout
 

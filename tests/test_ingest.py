@@ -94,10 +94,15 @@ def test_rejected_rewrite_never_changes_the_catalogue(tmp_path, run):
     ("make", "reason"),
     [
         (lambda p: p.write_bytes(b""), "empty file"),
-        (lambda p: p.write_bytes(image_bytes(size=(9000, 120), mode="1")),
-         "image is 9000x120 px; the API accepts at most 8000 px per side"),
+        (
+            lambda p: p.write_bytes(image_bytes(size=(9000, 120), mode="1")),
+            "image is 9000x120 px; the API accepts at most 8000 px per side",
+        ),
         (lambda p: p.write_bytes(image_bytes(fmt="TIFF")), "unsupported format: TIFF"),
-        (lambda p: p.write_bytes(image_bytes(fmt="JPEG", size=(400, 300))[:-600]), "truncated or corrupt image"),
+        (
+            lambda p: p.write_bytes(image_bytes(fmt="JPEG", size=(400, 300))[:-600]),
+            "truncated or corrupt image",
+        ),
         (lambda p: p.symlink_to(p.parent / "nowhere"), "unreadable: no such file"),
     ],
 )
@@ -162,8 +167,21 @@ def test_parallel_workers_give_the_same_outcomes(tmp_path, db_path):
 def test_two_processes_adding_the_same_folder(tmp_path, db_path):
     for i in range(60):
         write_image(tmp_path / "in" / f"{i:02}.png", seed=i)
-    command = [sys.executable, "-m", "assetmgr", "--db", str(db_path), "add", str(tmp_path / "in"), "--jobs", "1"]
-    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    command = [
+        sys.executable,
+        "-m",
+        "assetmgr",
+        "--db",
+        str(db_path),
+        "add",
+        str(tmp_path / "in"),
+        "--jobs",
+        "1",
+    ]
+    procs = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err

@@ -30,7 +30,9 @@ def test_fresh_upgrade_matches_the_models(db_path):
     with catalogue.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
-        assert set(inspect(conn).get_table_names()) == set(Base.metadata.tables) | {"alembic_version"}
+        assert set(inspect(conn).get_table_names()) == set(Base.metadata.tables) | {
+            "alembic_version"
+        }
     catalogue.close()
 
 
@@ -58,22 +60,39 @@ def test_an_older_catalogue_is_upgraded_on_open(db_path):
     engine.dispose()
     catalogue = Catalogue.open(db_path)
     with catalogue.engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == head_revision()
+        assert (
+            conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+            == head_revision()
+        )
     catalogue.close()
 
 
 def test_reopening_does_not_import_alembic(db_path):
     Catalogue.open(db_path).close()
     code = f"import sys; from assetmgr import Catalogue; Catalogue.open({str(db_path)!r}); print('alembic' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
 @pytest.mark.slow
 def test_wheel_carries_migrations_and_migrates_a_new_catalogue(tmp_path):
     dist = tmp_path / "dist"
-    subprocess.run([sys.executable, "-m", "build", "--wheel", "--no-isolation", "--outdir", str(dist), str(REPO)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "build",
+            "--wheel",
+            "--no-isolation",
+            "--outdir",
+            str(dist),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+    )
     [wheel] = dist.glob("assetmgr-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "assetmgr/_migrations/env.py" in names
@@ -82,8 +101,11 @@ def test_wheel_carries_migrations_and_migrates_a_new_catalogue(tmp_path):
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)
     python = env_dir / "bin" / "python"
-    subprocess.run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [python, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index", str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     # The dependencies come from this interpreter's site-packages; assetmgr itself only
     # from the wheel (an editable install's .pth is not read from PYTHONPATH).
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
@@ -93,7 +115,9 @@ def test_wheel_carries_migrations_and_migrates_a_new_catalogue(tmp_path):
         "print(assetmgr.__file__); print(d.migrations_dir())\n"
         "print(c.engine.connect().exec_driver_sql('select version_num from alembic_version').scalar())"
     )
-    result = subprocess.run([python, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env)
+    result = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, cwd=tmp_path, env=env
+    )
     assert result.returncode == 0, result.stderr
     module_file, migrations, version = result.stdout.split()
     assert module_file.startswith(str(env_dir))

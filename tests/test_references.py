@@ -20,8 +20,13 @@ def added(tmp_path, db_path):
 @pytest.mark.parametrize("form", ["full", "prefix6", "prefix10", "tagged", "upper"])
 def test_hash_forms(added, form):
     lib, sha, _ = added
-    reference = {"full": sha, "prefix6": sha[:6], "prefix10": sha[:10],
-                 "tagged": "sha256:" + sha, "upper": sha[:12].upper()}[form]
+    reference = {
+        "full": sha,
+        "prefix6": sha[:6],
+        "prefix10": sha[:10],
+        "tagged": "sha256:" + sha,
+        "upper": sha[:12].upper(),
+    }[form]
     assert lib.resolve(reference) == sha
 
 
@@ -54,8 +59,19 @@ def test_ambiguous_prefix_names_the_candidates(db_path):
     with Library.open(db_path) as lib:
         batch = IngestBatch.new()
         for sha in shas:
-            batch.assets.append({"sha256": sha, "format": "PNG", "media_type": "image/png", "width": 1,
-                                 "height": 1, "mode": "RGB", "frames": 1, "orientation": None, "size_bytes": 1})
+            batch.assets.append(
+                {
+                    "sha256": sha,
+                    "format": "PNG",
+                    "media_type": "image/png",
+                    "width": 1,
+                    "height": 1,
+                    "mode": "RGB",
+                    "frames": 1,
+                    "orientation": None,
+                    "size_bytes": 1,
+                }
+            )
             batch.sources.append((f"/nowhere/{sha}.png", sha, 1, 1, 1))
         lib.catalogue.record(batch)
         with pytest.raises(AmbiguousReference) as info:

@@ -18,17 +18,26 @@ from assetmgr.renditions import render_bytes
 
 # orientation -> the transpose that turns the upright picture into what is stored
 STORE_AS = {
-    1: None, 2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_90,
-    7: Image.Transpose.TRANSVERSE, 8: Image.Transpose.ROTATE_270,
+    1: None,
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_90,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_270,
 }
 
 
 def upright_reference() -> Image.Image:
     """A 60x40 picture whose every flip and turn looks different: four coloured quadrants."""
     image = Image.new("RGB", (60, 40), (255, 255, 255))
-    for box, colour in [((0, 0, 30, 20), (255, 0, 0)), ((30, 0, 60, 20), (0, 255, 0)),
-                        ((0, 20, 30, 40), (0, 0, 255)), ((50, 30, 60, 40), (0, 0, 0))]:
+    for box, colour in [
+        ((0, 0, 30, 20), (255, 0, 0)),
+        ((30, 0, 60, 20), (0, 255, 0)),
+        ((0, 20, 30, 40), (0, 0, 255)),
+        ((50, 30, 60, 40), (0, 0, 0)),
+    ]:
         image.paste(colour, box)
     return image
 
@@ -61,8 +70,9 @@ def photo(size=(800, 600), seed=0) -> Image.Image:
     rng = random.Random(seed)
     base = Image.linear_gradient("L").resize(size)
     noise = Image.effect_noise(size, 12).convert("L")
-    return Image.merge("RGB", (base, ImageChops.add(base.rotate(90).resize(size), noise, 2),
-                                ImageOps.invert(base))).rotate(rng.randrange(4) * 90, expand=False)
+    return Image.merge(
+        "RGB", (base, ImageChops.add(base.rotate(90).resize(size), noise, 2), ImageOps.invert(base))
+    ).rotate(rng.randrange(4) * 90, expand=False)
 
 
 def exif_with_gps(orientation: int = 1) -> Image.Exif:
@@ -107,7 +117,9 @@ def test_no_exif_gps_or_serial_survives(tmp_path):
         assert b"SERIAL-0123456789" in source
         _, data = vision(source)
         image = decoded(data)
-        assert b"SERIAL-0123456789" not in data and b"Exif" not in data and b"private" not in data, name
+        assert (
+            b"SERIAL-0123456789" not in data and b"Exif" not in data and b"private" not in data
+        ), name
         assert not image.getexif(), name
         assert not {"exif", "xmp", "icc_profile", "comment", "photoshop"} & set(image.info), name
 
@@ -116,7 +128,9 @@ def test_corpus_gps_and_xmp_files_are_cleaned(corpus):
     for name in ("edge/exif_gps.jpg", "edge/xmp_test.jpg", "valid/flower2.jpg", "valid/iptc.jpg"):
         _, data = vision((corpus / name).read_bytes())
         image = decoded(data)
-        assert not image.getexif() and not {"exif", "xmp", "photoshop", "icc_profile"} & set(image.info)
+        assert not image.getexif() and not {"exif", "xmp", "photoshop", "icc_profile"} & set(
+            image.info
+        )
 
 
 def test_cmyk_becomes_rgb_with_the_right_colours():
@@ -175,8 +189,10 @@ def test_size_bounds_hold_for_every_accepted_corpus_image(corpus):
         assert facts.media_type in ("image/jpeg", "image/png", "image/gif", "image/webp")
 
 
-@pytest.mark.parametrize(("size", "expected"), [((4000, 3000), (1238, 928)), ((8000, 2000), (1568, 392)),
-                                                 ((1000, 1000), (1000, 1000))])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [((4000, 3000), (1238, 928)), ((8000, 2000), (1568, 392)), ((1000, 1000), (1000, 1000))],
+)
 def test_generated_large_images_are_downscaled_to_the_limits(size, expected):
     source = encoded(photo(size), "JPEG", quality=85)
     facts, data = vision(source)
@@ -216,7 +232,9 @@ def test_png_and_its_jpeg_export_share_one_rendition(tmp_path, db_path):
         outcomes = list(lib.add([tmp_path]))
         assert [o.outcome for o in outcomes] == ["new", "new"]
         renditions = {lib.show(o.sha256).renditions[0].sha256 for o in outcomes}
-        assert renditions == {hashlib.sha256((tmp_path / "photo-export.jpg").read_bytes()).hexdigest()}
+        assert renditions == {
+            hashlib.sha256((tmp_path / "photo-export.jpg").read_bytes()).hexdigest()
+        }
         [vision_stats] = lib.stats().policies
         assert (vision_stats.assets, vision_stats.renditions) == (2, 1)
 
@@ -244,7 +262,11 @@ def test_animated_gif_becomes_its_first_frame_with_a_warning(tmp_path, db_path):
         rendition, data = lib.rendition(outcome.sha256)
     assert "animated: first frame only" in rendition.warnings
     image = decoded(data)
-    assert getattr(image, "n_frames", 1) == 1 and image.convert("RGB").getpixel((10, 10)) == (255, 0, 0)
+    assert getattr(image, "n_frames", 1) == 1 and image.convert("RGB").getpixel((10, 10)) == (
+        255,
+        0,
+        0,
+    )
 
 
 def test_small_and_extreme_images_are_warned_about(tmp_path, db_path):
@@ -261,7 +283,10 @@ def test_original_policy_rejects_what_the_api_would_not_take(tmp_path, run):
     (tmp_path / "huge.png").write_bytes(encoded(noisy, "PNG"))
     assert (tmp_path / "huge.png").stat().st_size > MAX_IMAGE_BYTES
     [rejected] = run.json_lines("add", tmp_path, "--policy", "original")
-    assert rejected["outcome"] == "rejected" and "the API accepts at most 5.0 MB per image" in rejected["reason"]
+    assert (
+        rejected["outcome"] == "rejected"
+        and "the API accepts at most 5.0 MB per image" in rejected["reason"]
+    )
     [accepted] = run.json_lines("add", tmp_path)
     assert accepted["outcome"] == "new"
     [record] = run.json_lines("show", accepted["sha256"])
@@ -279,7 +304,9 @@ def test_one_asset_with_renditions_under_both_policies(tmp_path, run):
     assert (by_policy["original"]["width"], by_policy["vision"]["width"]) == (3000, 1313)
 
 
-def test_cat_writes_the_rendition_and_rederives_it_when_the_store_is_gone(tmp_path, run, isolated_home):
+def test_cat_writes_the_rendition_and_rederives_it_when_the_store_is_gone(
+    tmp_path, run, isolated_home
+):
     source = tmp_path / "in" / "p.jpg"
     source.parent.mkdir()
     source.write_bytes(encoded(photo((2400, 1800)), "JPEG", exif=exif_with_gps(6)))

@@ -32,6 +32,7 @@ KILLS = 5
 
 # -- helpers -------------------------------------------------------------------------------
 
+
 def make_images(folder: Path, n: int, large_every: int = 0) -> Path:
     """``n`` distinct PNGs, each its own rendition under the vision policy. With
     ``large_every=k``, every k-th is 2000x1500, which the vision policy downscales and
@@ -46,8 +47,12 @@ def cli_env(emulator, home: Path) -> dict[str, str]:
     """The environment of a CLI subprocess that uploads to ``emulator``."""
     env = os.environ.copy()
     env.pop("ASSETMGR_NO_UPLOAD", None)
-    env.update(ANTHROPIC_BASE_URL=emulator.base_url, ANTHROPIC_API_KEY="test-key",
-               ASSETMGR_HOME=str(home), ASSETMGR_MAX_RETRIES="6")
+    env.update(
+        ANTHROPIC_BASE_URL=emulator.base_url,
+        ANTHROPIC_API_KEY="test-key",
+        ASSETMGR_HOME=str(home),
+        ASSETMGR_MAX_RETRIES="6",
+    )
     return env
 
 
@@ -64,7 +69,12 @@ class Proc:
         with open(self.out_path, "wb") as out, open(self.err_path, "wb") as err:
             self.popen = subprocess.Popen(
                 [sys.executable, "-m", "assetmgr", "--db", str(db), *map(str, args)],
-                env=env, stdout=out, stderr=err, stdin=subprocess.DEVNULL, start_new_session=True)
+                env=env,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def kill(self) -> None:
         """SIGKILL the process and its ingest workers (same process group), then reap it."""
@@ -95,8 +105,14 @@ def rows(db: Path, sql: str) -> list[tuple]:
 
 
 def vision_renditions(db: Path) -> set[str]:
-    return {sha for (sha,) in rows(db, "SELECT DISTINCT r.sha256 FROM renditions r JOIN asset_renditions ar "
-                                       "ON ar.rendition_id = r.id WHERE ar.policy = 'vision'")}
+    return {
+        sha
+        for (sha,) in rows(
+            db,
+            "SELECT DISTINCT r.sha256 FROM renditions r JOIN asset_renditions ar "
+            "ON ar.rendition_id = r.id WHERE ar.policy = 'vision'",
+        )
+    }
 
 
 def count(db: Path, sql: str) -> int:
@@ -129,13 +145,21 @@ def assert_one_remote_file_per_rendition(emulator, db: Path, history: str = "") 
     missing = sorted(sha[:12] for sha in wanted - set(copies))
     assert not extra and not missing, (
         f"{len(wanted)} renditions, {len(files)} remote files; copies != 1: {extra}; "
-        f"without a file: {missing}{history}")
+        f"without a file: {missing}{history}"
+    )
     pending = rows(db, "SELECT rendition_id, lease_owner FROM uploads WHERE state = 'pending'")
     assert not pending, f"pending rows left: {pending}{history}"
     remote = {NAME.search(f["filename"]).group(1): f["id"] for f in files}
-    active = dict(rows(db, "SELECT r.sha256, u.file_id FROM uploads u JOIN renditions r ON r.id = u.rendition_id "
-                           "WHERE u.state = 'active'"))
-    assert set(active.values()) <= set(remote.values()), f"active uploads name files the remote lacks{history}"
+    active = dict(
+        rows(
+            db,
+            "SELECT r.sha256, u.file_id FROM uploads u JOIN renditions r ON r.id = u.rendition_id "
+            "WHERE u.state = 'active'",
+        )
+    )
+    assert set(active.values()) <= set(remote.values()), (
+        f"active uploads name files the remote lacks{history}"
+    )
     assert active == remote, f"the catalogue's active file ids differ from the remote's{history}"
 
 
@@ -151,8 +175,11 @@ def kill_after(proc: Proc, delay: float) -> bool:
 
 def claimed_by(db: Path, proc: Proc) -> int:
     """Pending rows whose lease ``proc`` holds (owners are ``host:pid:random``)."""
-    return count(db, f"SELECT count(*) FROM uploads WHERE state = 'pending' "
-                     f"AND lease_owner LIKE '%:{proc.popen.pid}:%'")
+    return count(
+        db,
+        f"SELECT count(*) FROM uploads WHERE state = 'pending' "
+        f"AND lease_owner LIKE '%:{proc.popen.pid}:%'",
+    )
 
 
 def wait_for_claims(db: Path, proc: Proc, timeout: float = 30) -> bool:
@@ -189,6 +216,7 @@ def final_run(db, env, logs, *args) -> Proc:
 
 # -- kill -9 at random moments -----------------------------------------------------------
 
+
 def spread(rng: random.Random, low: float, high: float, n: int) -> list[float]:
     """``n`` random moments, one in each of ``n`` equal slices of ``low..high``, in order: the
     first run, the only one that ingests every file, is killed early; later ones later."""
@@ -203,15 +231,18 @@ def kill_repeatedly(emulator, db, env, logs, folder, delays, command=("add",)) -
         before = upload_requests(emulator)
         proc = Proc(db, env, logs, *command, folder)
         killed = kill_after(proc, delay)
-        history.append(f"kill after {delay:.2f}s: {'killed' if killed else f'exited {proc.popen.returncode}'}, "
-                       f"{upload_requests(emulator) - before} uploads served, "
-                       f"{count(db, 'SELECT count(*) FROM assets')} assets, {pending_count(db)} pending rows")
+        history.append(
+            f"kill after {delay:.2f}s: {'killed' if killed else f'exited {proc.popen.returncode}'}, "
+            f"{upload_requests(emulator) - before} uploads served, "
+            f"{count(db, 'SELECT count(*) FROM assets')} assets, {pending_count(db)} pending rows"
+        )
     return history
 
 
 @pytest.mark.slow
 def test_kill_9_of_add_at_random_moments_then_a_rerun_uploads_each_rendition_once(
-        tmp_path, anthropic_emulator_factory, isolated_home, db_path):
+    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+):
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS)
     folder = make_images(tmp_path / "in", 30, large_every=3)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
@@ -231,7 +262,8 @@ def test_kill_9_of_add_at_random_moments_then_a_rerun_uploads_each_rendition_onc
 
 @pytest.mark.slow
 def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
-        tmp_path, anthropic_emulator_factory, isolated_home, db_path):
+    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+):
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS)
     folder = make_images(tmp_path / "in", 30)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
@@ -249,8 +281,10 @@ def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
         killed = kill_after(proc, delay)
         left = claimed_by(db_path, proc)
         interrupted += killed and left > 0
-        history.append(f"push: claims seen {started}, killed {delay:.2f}s later: {killed}, "
-                       f"{upload_requests(emulator) - before} uploads served, {left} of its claims left pending")
+        history.append(
+            f"push: claims seen {started}, killed {delay:.2f}s later: {killed}, "
+            f"{upload_requests(emulator) - before} uploads served, {left} of its claims left pending"
+        )
         if not killed:
             break  # everything is uploaded: later pushes would have nothing left to interrupt
     report = "\n" + "\n".join(history)
@@ -262,10 +296,12 @@ def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
 
 # -- concurrent processes ----------------------------------------------------------------
 
+
 @pytest.mark.slow
 @pytest.mark.parametrize("latency_ms", [0, 100], ids=["no-latency", "latency-100ms"])
 def test_four_processes_adding_the_same_folder_upload_each_rendition_once(
-        tmp_path, anthropic_emulator_factory, isolated_home, db_path, latency_ms):
+    tmp_path, anthropic_emulator_factory, isolated_home, db_path, latency_ms
+):
     emulator = anthropic_emulator_factory(latency_ms=latency_ms)
     folder = make_images(tmp_path / "in", 40)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
@@ -291,7 +327,8 @@ def test_four_processes_adding_the_same_folder_upload_each_rendition_once(
 
 @pytest.mark.slow
 def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
-        tmp_path, anthropic_emulator_factory, isolated_home, db_path):
+    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+):
     # A dropped upload is stored but its answer is lost: the SDK retries and the workspace gets
     # a second copy, which assetmgr deletes when it reconciles, unless it is killed first.
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS, drop_rate=0.3, seed=3)
@@ -311,7 +348,8 @@ def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
 
 
 def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
-        tmp_path, anthropic_emulator_factory, isolated_home, db_path):
+    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+):
     """Deterministic: the first upload's response is lost, the SDK's retry stores a second
     copy and its answer makes the row active; the process is killed before it reconciles."""
     emulator = anthropic_emulator_factory(latency_ms=100)
@@ -326,8 +364,13 @@ def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
             pytest.fail(f"no upload became active:\n{proc.stderr}")
         time.sleep(0.005)
     proc.kill()  # 11 uploads still to go: the run never reached reconcile
-    served = [(r["status"], r["retry_count"]) for r in emulator.requests if r["path"] == "/v1/files"]
-    if served[:2] != [("dropped", "0"), (200, "1")]:  # one copy lost its answer, the retry stored another
+    served = [
+        (r["status"], r["retry_count"]) for r in emulator.requests if r["path"] == "/v1/files"
+    ]
+    if served[:2] != [
+        ("dropped", "0"),
+        (200, "1"),
+    ]:  # one copy lost its answer, the retry stored another
         pytest.fail(f"unexpected requests: {served}")
     if count(db_path, "SELECT count(*) FROM uploads WHERE state = 'active'") != 1:
         pytest.fail("the kill came after a second upload was recorded")

@@ -36,8 +36,14 @@ def catalogue_rows(db_path, sql):
 
 
 def vision_renditions(db_path):
-    return {sha for (sha,) in catalogue_rows(db_path, "SELECT DISTINCT r.sha256 FROM renditions r JOIN "
-                                                      "asset_renditions ar ON ar.rendition_id = r.id WHERE ar.policy = 'vision'")}
+    return {
+        sha
+        for (sha,) in catalogue_rows(
+            db_path,
+            "SELECT DISTINCT r.sha256 FROM renditions r JOIN "
+            "asset_renditions ar ON ar.rendition_id = r.id WHERE ar.policy = 'vision'",
+        )
+    }
 
 
 def assert_one_copy_each(emulator, db_path, workspace="default"):
@@ -45,13 +51,17 @@ def assert_one_copy_each(emulator, db_path, workspace="default"):
     assert copies == {sha: 1 for sha in vision_renditions(db_path)}
     assert catalogue_rows(db_path, "SELECT count(*) FROM uploads WHERE state = 'pending'") == [(0,)]
     live = {f["id"] for f in emulator.files(workspace)}
-    active = {fid for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")}
+    active = {
+        fid
+        for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")
+    }
     assert active <= live  # the catalogue never claims a file the remote does not have
 
 
 @pytest.fixture
 def emulated(anthropic_emulator_factory, monkeypatch):
     """Start an emulator with these settings and point `add`'s uploads at it."""
+
     def start(key="test-key", **settings):
         emulator = anthropic_emulator_factory(**settings)
         monkeypatch.delenv("ASSETMGR_NO_UPLOAD", raising=False)
@@ -59,11 +69,14 @@ def emulated(anthropic_emulator_factory, monkeypatch):
         monkeypatch.setenv("ANTHROPIC_API_KEY", key)
         monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
         return emulator
+
     return start
 
 
 def uploads_sent(emulator):
-    return sum(1 for r in emulator.requests if r["method"] == "POST" and r["path"].startswith("/v1/files"))
+    return sum(
+        1 for r in emulator.requests if r["method"] == "POST" and r["path"].startswith("/v1/files")
+    )
 
 
 def test_add_uploads_and_a_rerun_uploads_nothing(tmp_path, run, uploading, db_path):
@@ -74,7 +87,9 @@ def test_add_uploads_and_a_rerun_uploads_nothing(tmp_path, run, uploading, db_pa
     assert_one_copy_each(uploading, db_path)
     sent = uploads_sent(uploading)
     again = run("add", tmp_path / "in")
-    assert again.exit_code == 0 and "0 uploaded" in again.stderr and "6 already there" in again.stderr
+    assert (
+        again.exit_code == 0 and "0 uploaded" in again.stderr and "6 already there" in again.stderr
+    )
     assert uploads_sent(uploading) == sent
 
 
@@ -85,7 +100,11 @@ def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db_path):
     assert {r["upload"] for r in records} == {"uploaded"} and {r["file_id"] for r in records} == ids
     [shown] = run.json_lines("show", records[0]["sha256"])
     [upload] = shown["uploads"]
-    assert (upload["state"], upload["file_id"], upload["workspace"]) == ("active", records[0]["file_id"], "default")
+    assert (upload["state"], upload["file_id"], upload["workspace"]) == (
+        "active",
+        records[0]["file_id"],
+        "default",
+    )
     assert upload["filename"].endswith(f".sha256-{shown['renditions'][0]['sha256']}.png")
     assert upload["filename"].startswith("img000.")
 
@@ -107,13 +126,18 @@ def test_shared_renditions_are_uploaded_once(tmp_path, run, uploading, db_path):
     assert len(uploading.files()) == 1
 
 
-@pytest.mark.parametrize("faults", [
-    {"error_rate": 0.5, "error_statuses": (429,), "retry_after_ms": 20},
-    {"error_rate": 0.4, "error_statuses": (500, 529), "retry_after_ms": 20},
-    {"drop_rate": 0.4},
-    {"drop_rate": 0.3, "error_rate": 0.3, "retry_after_ms": 20},
-])
-def test_faults_still_leave_exactly_one_copy_per_rendition(tmp_path, run, emulated, db_path, faults):
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"error_rate": 0.5, "error_statuses": (429,), "retry_after_ms": 20},
+        {"error_rate": 0.4, "error_statuses": (500, 529), "retry_after_ms": 20},
+        {"drop_rate": 0.4},
+        {"drop_rate": 0.3, "error_rate": 0.3, "retry_after_ms": 20},
+    ],
+)
+def test_faults_still_leave_exactly_one_copy_per_rendition(
+    tmp_path, run, emulated, db_path, faults
+):
     images(tmp_path / "in", 12)
     uploading = emulated(seed=7, **faults)
     result = run("add", tmp_path / "in")
@@ -145,13 +169,20 @@ def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypa
     assert pushed.exit_code == 0 and "3 uploaded" in pushed.stderr
     a, b = ({f["id"] for f in emulator.files(w)} for w in ("team-a", "team-b"))
     assert len(a) == len(b) == 3 and not a & b
-    rows = catalogue_rows(db_path, "SELECT r.workspace, u.file_id FROM uploads u JOIN remotes r ON r.id = u.remote_id")
-    assert {fid for w, fid in rows if w == "team-a"} == a and {fid for w, fid in rows if w == "team-b"} == b
+    rows = catalogue_rows(
+        db_path, "SELECT r.workspace, u.file_id FROM uploads u JOIN remotes r ON r.id = u.remote_id"
+    )
+    assert {fid for w, fid in rows if w == "team-a"} == a and {
+        fid for w, fid in rows if w == "team-b"
+    } == b
 
 
 def test_workspace_id_is_sent_for_keys_with_several_workspaces(tmp_path, run, uploading, db_path):
     images(tmp_path / "in", 2)
-    assert run("add", tmp_path / "in", "--workspace", "eu", "--workspace-id", "wrkspc_eu").exit_code == 0
+    assert (
+        run("add", tmp_path / "in", "--workspace", "eu", "--workspace-id", "wrkspc_eu").exit_code
+        == 0
+    )
     assert len(uploading.files("wrkspc_eu")) == 2 and uploading.files("default") == []
 
 
@@ -159,7 +190,9 @@ def test_expiring_uploads_record_expires_at_and_are_replaced(tmp_path, run, uplo
     images(tmp_path / "in", 2)
     before = datetime.now(timezone.utc)
     assert run("add", tmp_path / "in", "--expires-in", "7d").exit_code == 0
-    [shown] = run.json_lines("show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0])
+    [shown] = run.json_lines(
+        "show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0]
+    )
     expires = datetime.fromisoformat(shown["uploads"][0]["expires_at"].replace("Z", "+00:00"))
     assert abs(expires - (before + timedelta(days=7))) < timedelta(minutes=5)
     uploading.advance(8 * 86400)  # the API's clock: files expire by it
@@ -184,7 +217,10 @@ def test_refused_uploads_are_marked_and_the_run_goes_on(tmp_path, run, uploading
     failed = catalogue_rows(db_path, "SELECT error FROM uploads WHERE state = 'failed'")
     assert failed and all("quota" in error.lower() for (error,) in failed)
     assert "upload failed" in result.stderr
-    active = {fid for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")}
+    active = {
+        fid
+        for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")
+    }
     assert active == {f["id"] for f in uploading.files()}
     uploading.set_faults(quota_bytes=None)
     assert run("push").exit_code == 0
@@ -205,8 +241,13 @@ def test_refused_key_stops_at_once(tmp_path, run, emulated, db_path):
     images(tmp_path / "in", 5)
     result = run("add", tmp_path / "in", "--workspace-id", "wrkspc_not_mine")  # 403 for this key
     assert result.exit_code == 7
-    assert result.stderr.count("Error: the API refused the key") == 1 and "Traceback" not in result.stderr
-    assert catalogue_rows(db_path, "SELECT count(*) FROM uploads WHERE state IN ('pending', 'active')") == [(0,)]
+    assert (
+        result.stderr.count("Error: the API refused the key") == 1
+        and "Traceback" not in result.stderr
+    )
+    assert catalogue_rows(
+        db_path, "SELECT count(*) FROM uploads WHERE state IN ('pending', 'active')"
+    ) == [(0,)]
     assert len(catalogue_rows(db_path, "SELECT * FROM assets")) == 5  # what was catalogued stays
 
 
@@ -219,12 +260,18 @@ def test_missing_key_fails_before_any_work(tmp_path, run, monkeypatch, db_path):
     assert "--no-upload" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_the_key_never_reaches_the_catalogue_or_output(tmp_path, run, uploading, db_path, monkeypatch):
+def test_the_key_never_reaches_the_catalogue_or_output(
+    tmp_path, run, uploading, db_path, monkeypatch
+):
     secret = "sk-ant-api03-SECRET-" + "x7" * 20
     monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
     images(tmp_path / "in", 3)
-    outputs = [run("add", tmp_path / "in", "--json"), run("push"), run("ls", "--json"),
-               run("show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0], "--json")]
+    outputs = [
+        run("add", tmp_path / "in", "--json"),
+        run("push"),
+        run("ls", "--json"),
+        run("show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0], "--json"),
+    ]
     uploading.set_faults(drop_rate=1.0)
     images(tmp_path / "in", 1, start=10)
     outputs.append(run("add", tmp_path / "in"))
@@ -236,10 +283,12 @@ def test_the_key_never_reaches_the_catalogue_or_output(tmp_path, run, uploading,
 
 def test_add_without_upload_never_imports_the_sdk(tmp_path, db_path):
     images(tmp_path / "in", 2)
-    code = ("import sys; from assetmgr.cli import cli\n"
-            f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}, '--no-upload'])\n"
-            "except SystemExit: pass\n"
-            "print('anthropic' in sys.modules)")
+    code = (
+        "import sys; from assetmgr.cli import cli\n"
+        f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}, '--no-upload'])\n"
+        "except SystemExit: pass\n"
+        "print('anthropic' in sys.modules)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 
@@ -247,10 +296,12 @@ def test_add_without_upload_never_imports_the_sdk(tmp_path, db_path):
 def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, uploading, db_path):
     images(tmp_path / "in", 2)
     assert run("add", tmp_path / "in").exit_code == 0
-    code = ("import sys; from assetmgr.cli import cli\n"
-            f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}])\n"
-            "except SystemExit as e: print('exit', e.code)\n"
-            "print('anthropic' in sys.modules)")
+    code = (
+        "import sys; from assetmgr.cli import cli\n"
+        f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}])\n"
+        "except SystemExit as e: print('exit', e.code)\n"
+        "print('anthropic' in sys.modules)"
+    )
     env = {**__import__("os").environ}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "2 already there" in result.stderr

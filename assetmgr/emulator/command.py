@@ -27,20 +27,50 @@ def _workspace(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
 @click.command("emulator")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", default=8765, show_default=True, type=int, help="Port; 0 picks a free one.")
-@click.option("--workspace", "workspaces", multiple=True, callback=_workspace, metavar="KEY=NAME",
-              help="Bind an API key to a workspace (repeatable). Other keys use 'default'.")
+@click.option(
+    "--workspace",
+    "workspaces",
+    multiple=True,
+    callback=_workspace,
+    metavar="KEY=NAME",
+    help="Bind an API key to a workspace (repeatable). Other keys use 'default'.",
+)
 @click.option("--latency-ms", default=0.0, type=float, help="Delay added to every request.")
-@click.option("--error-rate", default=0.0, type=click.FloatRange(0, 1),
-              help="Fraction of requests answered 429, 500 or 529.")
-@click.option("--error-status", "error_statuses", multiple=True, type=click.Choice(["429", "500", "529"]),
-              help="Limit injected errors to these statuses (repeatable).")
-@click.option("--retry-after-ms", default=1000.0, type=float, show_default=True,
-              help="retry-after sent with injected errors.")
-@click.option("--drop-rate", default=0.0, type=click.FloatRange(0, 1),
-              help="Fraction of uploads stored but their response lost.")
-@click.option("--quota-bytes", default=None, type=click.IntRange(min=0),
-              help="Storage quota per workspace (live bytes).")
-@click.option("--state", type=click.Path(dir_okay=False), help="JSON file to load at start and save at exit.")
+@click.option(
+    "--error-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of requests answered 429, 500 or 529.",
+)
+@click.option(
+    "--error-status",
+    "error_statuses",
+    multiple=True,
+    type=click.Choice(["429", "500", "529"]),
+    help="Limit injected errors to these statuses (repeatable).",
+)
+@click.option(
+    "--retry-after-ms",
+    default=1000.0,
+    type=float,
+    show_default=True,
+    help="retry-after sent with injected errors.",
+)
+@click.option(
+    "--drop-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Fraction of uploads stored but their response lost.",
+)
+@click.option(
+    "--quota-bytes",
+    default=None,
+    type=click.IntRange(min=0),
+    help="Storage quota per workspace (live bytes).",
+)
+@click.option(
+    "--state", type=click.Path(dir_okay=False), help="JSON file to load at start and save at exit."
+)
 @click.option("--seed", default=None, type=int, help="Seed for reproducible fault injection.")
 @click.option("--verbose", is_flag=True, help="Log one line per request on stderr.")
 def emulator_command(workspaces, error_statuses, **options):
@@ -59,7 +89,9 @@ def emulator_command(workspaces, error_statuses, **options):
     emulator.start()
     click.echo(emulator.base_url)
     click.get_text_stream("stdout").flush()
-    click.echo(f"export ANTHROPIC_BASE_URL={emulator.base_url} ANTHROPIC_API_KEY=test-key", err=True)
+    click.echo(
+        f"export ANTHROPIC_BASE_URL={emulator.base_url} ANTHROPIC_API_KEY=test-key", err=True
+    )
     _wait_for_signal()
     emulator.stop()
 

@@ -34,9 +34,16 @@ def new_id(prefix: str) -> str:
 class ApiError(Exception):
     """An error response: status, error.type, message, and optional details."""
 
-    def __init__(self, status: int, message: str, *, error_code: str | None = None,
-                 details: dict | None = None, headers: dict | None = None,
-                 error_type: str | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        error_code: str | None = None,
+        details: dict | None = None,
+        headers: dict | None = None,
+        error_type: str | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message

@@ -18,15 +18,30 @@ FAULT_MESSAGES = {
     500: "Internal server error (injected by the assetmgr emulator).",
     529: "Overloaded (injected by the assetmgr emulator).",
 }
-SETTINGS = ("latency_ms", "error_rate", "drop_rate", "drop_next", "error_statuses", "retry_after_ms")
+SETTINGS = (
+    "latency_ms",
+    "error_rate",
+    "drop_rate",
+    "drop_next",
+    "error_statuses",
+    "retry_after_ms",
+)
 
 
 class Faults:
     """The current fault settings; ``update`` changes them while the server runs."""
 
-    def __init__(self, *, latency_ms: float = 0, error_rate: float = 0.0, drop_rate: float = 0.0,
-                 error_statuses=(429, 500, 529), retry_after_ms: float = 1000,
-                 drop_next: int = 0, seed: int | None = None):
+    def __init__(
+        self,
+        *,
+        latency_ms: float = 0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        error_statuses=(429, 500, 529),
+        retry_after_ms: float = 1000,
+        drop_next: int = 0,
+        seed: int | None = None,
+    ):
         self._lock = threading.Lock()
         self._random = random.Random(seed)
         self.latency_ms = latency_ms
@@ -54,8 +69,10 @@ class Faults:
             raise ValueError(f"error_statuses must be among {sorted(FAULT_MESSAGES)}")
 
     def settings(self) -> dict:
-        return {name: (list(v) if isinstance(v := getattr(self, name), tuple) else v)
-                for name in SETTINGS}
+        return {
+            name: (list(v) if isinstance(v := getattr(self, name), tuple) else v)
+            for name in SETTINGS
+        }
 
     def delay(self) -> None:
         if self.latency_ms > 0:
@@ -67,8 +84,10 @@ class Faults:
             if self.error_rate <= 0 or self._random.random() >= self.error_rate:
                 return None
             status = self._random.choice(self.error_statuses)
-        headers = {"retry-after-ms": f"{self.retry_after_ms:g}",
-                   "retry-after": f"{self.retry_after_ms / 1000:g}"}
+        headers = {
+            "retry-after-ms": f"{self.retry_after_ms:g}",
+            "retry-after": f"{self.retry_after_ms / 1000:g}",
+        }
         return ApiError(status, FAULT_MESSAGES[status], headers=headers)
 
     def drop(self) -> bool:

@@ -30,8 +30,16 @@ _FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
 # -- upload ---------------------------------------------------------------------------
 
 
-def upload(store: Store, workspace: str, stream: BinaryIO, length: int, content_type: str,
-           *, beta: bool, max_file_bytes: int) -> dict:
+def upload(
+    store: Store,
+    workspace: str,
+    stream: BinaryIO,
+    length: int,
+    content_type: str,
+    *,
+    beta: bool,
+    max_file_bytes: int,
+) -> dict:
     fields = _parse_form(stream, length, content_type, max_file_bytes)
     part = fields.get("file")
     if part is None:
@@ -57,8 +65,14 @@ def _parse_form(stream: BinaryIO, length: int, content_type: str, max_file_bytes
     if kind != "multipart/form-data" or not options.get("boundary"):
         raise bad_request("Expected a multipart/form-data request body with a `file` part.")
     parser = multipart.MultipartParser(
-        stream, options["boundary"], content_length=length, part_limit=32,
-        spool_limit=1 << 20, memory_limit=64 << 20, partsize_limit=max_file_bytes + 1)
+        stream,
+        options["boundary"],
+        content_length=length,
+        part_limit=32,
+        spool_limit=1 << 20,
+        memory_limit=64 << 20,
+        partsize_limit=max_file_bytes + 1,
+    )
     try:
         return {part.name: part for part in parser}
     except multipart.ParserLimitReached:
@@ -75,8 +89,9 @@ def _expires_in(part) -> int | None:
     except ValueError:
         raise bad_request("expires_in_seconds: Input should be a valid integer") from None
     if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
-        raise bad_request(f"expires_in_seconds: must be between {MIN_EXPIRY} and {MAX_EXPIRY}, "
-                          f"got {seconds}")
+        raise bad_request(
+            f"expires_in_seconds: must be between {MIN_EXPIRY} and {MAX_EXPIRY}, got {seconds}"
+        )
     return seconds
 
 
@@ -99,8 +114,9 @@ def clean_filename(raw: str | None, mime: str) -> str:
     if len(name) > MAX_FILENAME:
         raise bad_request(f"Invalid filename: must be 1-{MAX_FILENAME} characters long.")
     if _FORBIDDEN.search(name):
-        raise bad_request('Invalid filename: must not contain < > : " | ? * \\ / or control '
-                          "characters.")
+        raise bad_request(
+            'Invalid filename: must not contain < > : " | ? * \\ / or control characters.'
+        )
     return name
 
 
@@ -118,8 +134,9 @@ def list_files(store: Store, workspace: str, query: dict[str, list[str]], mode: 
     if mode != "ga" and ("before_id" in query or "after_id" in query):
         page, more = _id_window(store, workspace, records, query, limit)
     elif "before_id" in query or "after_id" in query:
-        raise bad_request("before_id and after_id need the files-api-2025-04-14 beta header; "
-                          "use page instead.")
+        raise bad_request(
+            "before_id and after_id need the files-api-2025-04-14 beta header; use page instead."
+        )
     else:
         page, more = _cursor_window(records, query.get("page", [None])[-1], limit)
     return _format_page(page, more, mode)
@@ -153,8 +170,7 @@ def _cursor_window(records: list[FileRecord], page: str | None, limit: int):
     return records[:limit], len(records) > limit
 
 
-def _id_window(store: Store, workspace: str, records: list[FileRecord], query: dict,
-               limit: int):
+def _id_window(store: Store, workspace: str, records: list[FileRecord], query: dict, limit: int):
     """Beta cursors: after_id pages towards older files, before_id towards newer ones."""
     if "after_id" in query:
         anchor = _anchor(store, workspace, query["after_id"][-1])
@@ -178,8 +194,11 @@ def _format_page(page: list[FileRecord], more: bool, mode: str) -> dict:
     if mode != "beta":
         body["next_page"] = _encode_cursor(page[-1].seq) if more and page else None
     if mode != "ga":
-        body.update(has_more=more, first_id=page[0].id if page else None,
-                    last_id=page[-1].id if page else None)
+        body.update(
+            has_more=more,
+            first_id=page[0].id if page else None,
+            last_id=page[-1].id if page else None,
+        )
     return body
 
 
@@ -215,9 +234,11 @@ def content(store: Store, workspace: str, file_id: str) -> tuple[bytes, str]:
     if record.expired(store.clock.now()):
         raise ApiError(404, f"File `{file_id}` has expired.", error_code="file_expired")
     if not record.downloadable:
-        raise bad_request(f"File `{file_id}` is not downloadable: only files created by "
-                          "skills or the code execution tool can be downloaded.",
-                          error_code="file_not_downloadable")
+        raise bad_request(
+            f"File `{file_id}` is not downloadable: only files created by "
+            "skills or the code execution tool can be downloaded.",
+            error_code="file_not_downloadable",
+        )
     return record.data, record.mime_type
 
 

@@ -12,8 +12,14 @@ import io
 import math
 
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
-EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif",
-              "image/webp": ".webp", "application/pdf": ".pdf", "text/plain": ".txt"}
+EXTENSIONS = {
+    "image/jpeg": ".jpg",
+    "image/png": ".png",
+    "image/gif": ".gif",
+    "image/webp": ".webp",
+    "application/pdf": ".pdf",
+    "text/plain": ".txt",
+}
 
 MAX_LONG_EDGE = 1568
 # "about 1.15 MP" read as 1.15 * 2**20 px: it keeps the guide's largest unresized sizes
@@ -52,8 +58,7 @@ def dimensions(data: bytes) -> tuple[int, int] | None:
 
 def downscaled(width: int, height: int) -> tuple[int, int]:
     """The size the model sees after the documented downscale."""
-    scale = min(1.0, MAX_LONG_EDGE / max(width, height),
-                math.sqrt(MAX_PIXELS / (width * height)))
+    scale = min(1.0, MAX_LONG_EDGE / max(width, height), math.sqrt(MAX_PIXELS / (width * height)))
     if scale >= 1.0:
         return width, height
     return max(1, int(width * scale)), max(1, int(height * scale))

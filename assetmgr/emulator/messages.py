@@ -49,21 +49,34 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
     body = _parse(raw)
     _check_envelope(body, needs_max_tokens=True)
     if body.get("stream"):
-        raise bad_request("stream: streaming is not supported by the assetmgr emulator; "
-                          "send the request without `stream`.")
+        raise bad_request(
+            "stream: streaming is not supported by the assetmgr emulator; "
+            "send the request without `stream`."
+        )
     images, text_tokens = _walk(body, store, workspace)
     reply = _describe(images)
     output_tokens = math.ceil(len(reply) / 4)
     stop_reason = "end_turn"
     if output_tokens > body["max_tokens"]:
-        reply, output_tokens, stop_reason = reply[: body["max_tokens"] * 4], body["max_tokens"], "max_tokens"
+        reply, output_tokens, stop_reason = (
+            reply[: body["max_tokens"] * 4],
+            body["max_tokens"],
+            "max_tokens",
+        )
     return {
-        "id": new_id("msg"), "type": "message", "role": "assistant", "model": body["model"],
+        "id": new_id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
         "content": [{"type": "text", "text": reply}],
-        "stop_reason": stop_reason, "stop_sequence": None,
-        "usage": {"input_tokens": text_tokens + sum(i.tokens for i in images),
-                  "output_tokens": output_tokens,
-                  "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0},
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": {
+            "input_tokens": text_tokens + sum(i.tokens for i in images),
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": 0,
+        },
     }
 
 
@@ -127,8 +140,9 @@ def _walk_blocks(content, path: str, images: list, store: Store, workspace: str)
         elif kind == "image":
             images.append(_image(block, f"{path}.{j}", len(images) + 1, store, workspace))
         elif kind == "tool_result":
-            chars += _walk_blocks(block.get("content") or "", f"{path}.{j}.content", images,
-                                  store, workspace)
+            chars += _walk_blocks(
+                block.get("content") or "", f"{path}.{j}.content", images, store, workspace
+            )
     return chars
 
 
@@ -151,8 +165,10 @@ def _image(block: dict, path: str, number: int, store: Store, workspace: str) ->
     elif kind == "url":
         seen = _url_image(source, f"{path}.image.source.url", number)
     else:
-        raise bad_request(f"{path}.image.source: Input tag '{kind}' found using 'type' does not "
-                          "match any of the expected tags: 'base64', 'file', 'url'")
+        raise bad_request(
+            f"{path}.image.source: Input tag '{kind}' found using 'type' does not "
+            "match any of the expected tags: 'base64', 'file', 'url'"
+        )
     seen.path, seen.oversized = path, oversized
     return seen
 
@@ -168,11 +184,14 @@ def _base64_image(source: dict, path: str, number: int) -> Seen:
     except (binascii.Error, ValueError, TypeError):
         raise bad_request(f"{path}.data: invalid base64 data") from None
     if len(data) > MAX_IMAGE_BYTES:
-        raise bad_request(f"{path}: image exceeds 5 MB maximum: {len(data)} bytes > "
-                          f"{MAX_IMAGE_BYTES} bytes")
+        raise bad_request(
+            f"{path}: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BYTES} bytes"
+        )
     if sniff(data) != media_type:
-        raise bad_request(f"{path}.data: The image was specified using the {media_type} media "
-                          f"type, but does not appear to be a valid {media_type} image")
+        raise bad_request(
+            f"{path}.data: The image was specified using the {media_type} media "
+            f"type, but does not appear to be a valid {media_type} image"
+        )
     size = dimensions(data)
     if size is None:
         raise bad_request(f"{path}.data: Could not process image")
@@ -189,11 +208,17 @@ def _file_image(source: dict, path: str, number: int, store: Store, workspace: s
     if record.expired(store.clock.now()):
         raise ApiError(404, f"File `{file_id}` has expired.", error_code="file_expired")
     if record.mime_type not in IMAGE_TYPES or record.width is None:
-        raise bad_request(f"{path}: The file type doesn't match the content block type: file "
-                          f"`{file_id}` is {record.mime_type}, an image block needs "
-                          f"{_TYPES_TEXT}.")
-    return Seen(path, f"Image {number}: {record.width}x{record.height} {record.mime_type} "
-                      f"(file {file_id})", record.width, record.height)
+        raise bad_request(
+            f"{path}: The file type doesn't match the content block type: file "
+            f"`{file_id}` is {record.mime_type}, an image block needs "
+            f"{_TYPES_TEXT}."
+        )
+    return Seen(
+        path,
+        f"Image {number}: {record.width}x{record.height} {record.mime_type} (file {file_id})",
+        record.width,
+        record.height,
+    )
 
 
 def _url_image(source: dict, path: str, number: int) -> Seen:
@@ -208,21 +233,28 @@ def _url_image(source: dict, path: str, number: int) -> Seen:
 
 def _check_limits(images: list[Seen]) -> None:
     if len(images) > MAX_IMAGES:
-        raise bad_request(f"messages: Too many images in the request: {len(images)} > "
-                          f"{MAX_IMAGES}.")
+        raise bad_request(
+            f"messages: Too many images in the request: {len(images)} > {MAX_IMAGES}."
+        )
     many = len(images) > MANY_IMAGES
     side = MANY_IMAGES_SIDE if many else MAX_SIDE
     too_big = [i.path for i in images if i.size and max(i.size) > side]
     if too_big:
         what = "max allowed size for many-image requests" if many else "max allowed size"
-        raise _dimensions_error(f"{too_big[0]}: At least one of the image dimensions exceed "
-                                f"{what}: {side} pixels", side, too_big)
+        raise _dimensions_error(
+            f"{too_big[0]}: At least one of the image dimensions exceed {what}: {side} pixels",
+            side,
+            too_big,
+        )
     strict = [i.path for i in images if i.oversized == "error" and i.size and _resized(*i.size)]
     if strict:
-        raise _dimensions_error(f"{strict[0]}: the image is larger than {MAX_LONG_EDGE} pixels "
-                                "on its long edge or about 1.15 megapixels, and "
-                                "transformations.oversized_image is 'error'",
-                                MAX_LONG_EDGE, strict)
+        raise _dimensions_error(
+            f"{strict[0]}: the image is larger than {MAX_LONG_EDGE} pixels "
+            "on its long edge or about 1.15 megapixels, and "
+            "transformations.oversized_image is 'error'",
+            MAX_LONG_EDGE,
+            strict,
+        )
 
 
 def _resized(width: int, height: int) -> bool:
@@ -230,8 +262,11 @@ def _resized(width: int, height: int) -> bool:
 
 
 def _dimensions_error(message: str, side: int, paths: list[str]) -> ApiError:
-    return bad_request(message, error_code="image_dimensions_too_large",
-                       details={"max_side_length_pixels": side, "paths": paths})
+    return bad_request(
+        message,
+        error_code="image_dimensions_too_large",
+        details={"max_side_length_pixels": side, "paths": paths},
+    )
 
 
 def _describe(images: list[Seen]) -> str:

@@ -25,21 +25,37 @@ POLL_SECONDS = 0.02
 class Emulator:
     """A local Files API and Messages (images) API; ``base_url`` is where it listens."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *,
-                 workspaces: dict[str, str] | None = None, latency_ms: float = 0,
-                 error_rate: float = 0.0, drop_rate: float = 0.0,
-                 quota_bytes: int | None = None, state: str | Path | None = None,
-                 seed: int | None = None, clock: Clock | Callable[[], datetime] | None = None,
-                 error_statuses=(429, 500, 529), retry_after_ms: float = 1000,
-                 max_file_bytes: int = MAX_FILE_BYTES,
-                 max_message_bytes: int = MAX_MESSAGE_BYTES, verbose: bool = False):
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        workspaces: dict[str, str] | None = None,
+        latency_ms: float = 0,
+        error_rate: float = 0.0,
+        drop_rate: float = 0.0,
+        quota_bytes: int | None = None,
+        state: str | Path | None = None,
+        seed: int | None = None,
+        clock: Clock | Callable[[], datetime] | None = None,
+        error_statuses=(429, 500, 529),
+        retry_after_ms: float = 1000,
+        max_file_bytes: int = MAX_FILE_BYTES,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+        verbose: bool = False,
+    ):
         self.host, self.port = host, port
         self.workspaces = dict(workspaces or {})
         self.clock = clock if isinstance(clock, Clock) else Clock(clock)
         self.store = Store(self.clock, quota_bytes)
-        self.faults = Faults(latency_ms=latency_ms, error_rate=error_rate, drop_rate=drop_rate,
-                             error_statuses=error_statuses, retry_after_ms=retry_after_ms,
-                             seed=seed)
+        self.faults = Faults(
+            latency_ms=latency_ms,
+            error_rate=error_rate,
+            drop_rate=drop_rate,
+            error_statuses=error_statuses,
+            retry_after_ms=retry_after_ms,
+            seed=seed,
+        )
         self.state_path = Path(state) if state else None
         self.max_file_bytes, self.max_message_bytes = max_file_bytes, max_message_bytes
         self.verbose = verbose
@@ -63,9 +79,12 @@ class Emulator:
     def start(self) -> Emulator:
         """Serve in a daemon thread; returns at once."""
         self.bind()
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": POLL_SECONDS},
-                                        name="assetmgr-emulator", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": POLL_SECONDS},
+            name="assetmgr-emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self
 
@@ -149,23 +168,32 @@ class Emulator:
         by_id = {workspace_id(name): name for name in names}
         return by_id.get(requested, requested)
 
-    def files(self, workspace: str = DEFAULT_WORKSPACE, *, include_deleted: bool = False) -> list[dict]:
+    def files(
+        self, workspace: str = DEFAULT_WORKSPACE, *, include_deleted: bool = False
+    ) -> list[dict]:
         """The workspace's files, newest first, as FileMetadata dicts (plus ``deleted``).
 
         ``workspace`` is a name or a ``wrkspc_`` id; a workspace first named by an unknown
         ``anthropic-workspace-id`` is stored under that id, and its name's id finds it too.
         """
         aliases = {workspace, workspace_id(workspace), self.workspace_named(workspace)}
-        records = [r for r in self.store.all_records() if r.workspace in aliases
-                   and (include_deleted or not r.deleted)]
+        records = [
+            r
+            for r in self.store.all_records()
+            if r.workspace in aliases and (include_deleted or not r.deleted)
+        ]
         return [{**r.metadata(), "deleted": r.deleted} for r in reversed(records)]
 
     def file_bytes(self, file_id: str) -> bytes:
         return next(r.data for r in self.store.all_records() if r.id == file_id)
 
     def record_request(self, method: str, path: str, status, headers) -> None:
-        entry = {"method": method, "path": path, "status": status,
-                 "retry_count": headers.get("x-stainless-retry-count")}
+        entry = {
+            "method": method,
+            "path": path,
+            "status": status,
+            "retry_count": headers.get("x-stainless-retry-count"),
+        }
         with self._lock:
             self._requests.append(entry)
 
@@ -181,8 +209,14 @@ class Emulator:
         return {
             "now": rfc3339(self.now()),
             "base_url": self.base_url,
-            "workspaces": {n: {"id": workspace_id(n), "used_bytes": self.store.used_bytes(n),
-                               "files": self.files(n, include_deleted=True)} for n in names},
+            "workspaces": {
+                n: {
+                    "id": workspace_id(n),
+                    "used_bytes": self.store.used_bytes(n),
+                    "files": self.files(n, include_deleted=True),
+                }
+                for n in names
+            },
             "faults": {**self.faults.settings(), "quota_bytes": self.store.quota_bytes},
             "requests": len(self.requests),
         }

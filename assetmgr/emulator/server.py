@@ -113,8 +113,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _over_limit(self) -> bool:
         emu, path = self.server.emulator, urlsplit(self.path).path.rstrip("/")
-        limit = {"/v1/files": emu.max_file_bytes, "/v1/messages": emu.max_message_bytes,
-                 "/v1/messages/count_tokens": emu.max_message_bytes}.get(path)
+        limit = {
+            "/v1/files": emu.max_file_bytes,
+            "/v1/messages": emu.max_message_bytes,
+            "/v1/messages/count_tokens": emu.max_message_bytes,
+        }.get(path)
         return self.command == "POST" and limit is not None and self._content_length() > limit
 
     def do_GET(self):
@@ -146,7 +149,9 @@ class Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         except Exception:  # an emulator bug must still answer like the API would
             traceback.print_exc(file=sys.stderr)
-            self._send_json(500, ApiError(500, "Internal server error").body(request_id), request_id)
+            self._send_json(
+                500, ApiError(500, "Internal server error").body(request_id), request_id
+            )
         finally:
             if self.body_unsent or (not self.close_connection and not self.body.drain()):
                 self.close_connection = True
@@ -183,7 +188,9 @@ class Handler(BaseHTTPRequestHandler):
         if (method, route) == ("POST", "/v1/files"):
             return self._upload(workspace, mode, request_id)
         if (method, route) == ("GET", "/v1/files"):
-            return self._send_json(200, files.list_files(emu.store, workspace, self.query, mode), request_id)
+            return self._send_json(
+                200, files.list_files(emu.store, workspace, self.query, mode), request_id
+            )
         if method == "POST" and route in ("/v1/messages", "/v1/messages/count_tokens"):
             return self._messages(workspace, request_id)
         if method == "GET" and (match := _CONTENT.match(route)):
@@ -194,16 +201,24 @@ class Handler(BaseHTTPRequestHandler):
                 body = files.retrieve(emu.store, workspace, match[1], beta=mode == "beta")
                 return self._send_json(200, body, request_id)
             if method == "DELETE":
-                return self._send_json(200, files.delete(emu.store, workspace, match[1]), request_id)
+                return self._send_json(
+                    200, files.delete(emu.store, workspace, match[1]), request_id
+                )
         raise ApiError(404, f"Not found: {method} {route}")
 
     def _upload(self, workspace: str, mode: str, request_id: str) -> int:
         emu = self.server.emulator
         if self.body.remaining > emu.max_file_bytes:
             raise too_large()
-        body = files.upload(emu.store, workspace, self.body, self.body.remaining,
-                            self.headers.get("Content-Type", ""), beta=mode == "beta",
-                            max_file_bytes=emu.max_file_bytes)
+        body = files.upload(
+            emu.store,
+            workspace,
+            self.body,
+            self.body.remaining,
+            self.headers.get("Content-Type", ""),
+            beta=mode == "beta",
+            max_file_bytes=emu.max_file_bytes,
+        )
         if emu.faults.drop():
             raise Dropped()
         return self._send_json(200, body, request_id)
@@ -232,8 +247,11 @@ class Handler(BaseHTTPRequestHandler):
         if bound is None:
             return emu.workspace_named(requested) if requested else DEFAULT_WORKSPACE
         if requested and requested not in (bound, workspace_id(bound)):
-            raise ApiError(403, f"This API key belongs to workspace `{workspace_id(bound)}`; "
-                                f"anthropic-workspace-id `{requested}` does not match it.")
+            raise ApiError(
+                403,
+                f"This API key belongs to workspace `{workspace_id(bound)}`; "
+                f"anthropic-workspace-id `{requested}` does not match it.",
+            )
         return bound
 
     def _beta_mode(self) -> str:
@@ -251,11 +269,21 @@ class Handler(BaseHTTPRequestHandler):
             return super().date_time_string(timestamp)
         return super().date_time_string(self.server.emulator.now().timestamp())
 
-    def _send_json(self, status: int, body: dict, request_id: str, headers: dict | None = None) -> int:
-        return self._send(status, json.dumps(body).encode(), "application/json", request_id, headers)
+    def _send_json(
+        self, status: int, body: dict, request_id: str, headers: dict | None = None
+    ) -> int:
+        return self._send(
+            status, json.dumps(body).encode(), "application/json", request_id, headers
+        )
 
-    def _send(self, status: int, data: bytes, content_type: str, request_id: str,
-              headers: dict | None = None) -> int:
+    def _send(
+        self,
+        status: int,
+        data: bytes,
+        content_type: str,
+        request_id: str,
+        headers: dict | None = None,
+    ) -> int:
         self._record(status)
         self.send_response(status)
         self.send_header("Content-Type", content_type)

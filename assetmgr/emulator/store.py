@@ -77,8 +77,10 @@ class Clock:
 
 class QuotaExceeded(Exception):
     def __init__(self, used: int, size: int, quota: int):
-        super().__init__(f"Storage quota exceeded: {used} bytes used, {size} more requested, "
-                         f"quota is {quota} bytes.")
+        super().__init__(
+            f"Storage quota exceeded: {used} bytes used, {size} more requested, "
+            f"quota is {quota} bytes."
+        )
 
 
 @dataclass
@@ -103,9 +105,13 @@ class FileRecord:
     def metadata(self, *, beta: bool = False) -> dict:
         """The FileMetadata object; the beta shape has no ``expires_at``."""
         meta = {
-            "id": self.id, "type": "file", "filename": self.filename,
-            "mime_type": self.mime_type, "size_bytes": self.size_bytes,
-            "created_at": rfc3339(self.created_at), "downloadable": self.downloadable,
+            "id": self.id,
+            "type": "file",
+            "filename": self.filename,
+            "mime_type": self.mime_type,
+            "size_bytes": self.size_bytes,
+            "created_at": rfc3339(self.created_at),
+            "downloadable": self.downloadable,
         }
         if not beta:
             meta["expires_at"] = rfc3339(self.expires_at) if self.expires_at else None
@@ -122,19 +128,35 @@ class Store:
         self._files: dict[str, FileRecord] = {}
         self._seq = 0
 
-    def add(self, workspace: str, filename: str, mime_type: str, data: bytes, *,
-            expires_in: int | None = None, downloadable: bool = False,
-            size: tuple[int, int] | None = None) -> FileRecord:
+    def add(
+        self,
+        workspace: str,
+        filename: str,
+        mime_type: str,
+        data: bytes,
+        *,
+        expires_in: int | None = None,
+        downloadable: bool = False,
+        size: tuple[int, int] | None = None,
+    ) -> FileRecord:
         with self._lock:
             now = self.clock.now()
             self._check_quota(workspace, len(data), now)
             self._seq += 1
             record = FileRecord(
-                id=new_id("file"), workspace=workspace, filename=filename,
-                mime_type=mime_type, size_bytes=len(data), created_at=now,
+                id=new_id("file"),
+                workspace=workspace,
+                filename=filename,
+                mime_type=mime_type,
+                size_bytes=len(data),
+                created_at=now,
                 expires_at=now + timedelta(seconds=expires_in) if expires_in else None,
-                seq=self._seq, data=data, downloadable=downloadable,
-                width=size[0] if size else None, height=size[1] if size else None)
+                seq=self._seq,
+                data=data,
+                downloadable=downloadable,
+                width=size[0] if size else None,
+                height=size[1] if size else None,
+            )
             self._files[record.id] = record
             return record
 
@@ -149,8 +171,11 @@ class Store:
         """Live bytes: deleted and expired files are released from the quota."""
         now = now or self.clock.now()
         with self._lock:
-            return sum(r.size_bytes for r in self._files.values()
-                       if r.workspace == workspace and not r.deleted and not r.expired(now))
+            return sum(
+                r.size_bytes
+                for r in self._files.values()
+                if r.workspace == workspace and not r.deleted and not r.expired(now)
+            )
 
     def get(self, workspace: str, file_id: str) -> FileRecord | None:
         """A visible (same workspace, not deleted) record, expired or not."""
@@ -178,9 +203,13 @@ class Store:
         """What ``GET /v1/files`` shows, newest first: live files, and recently expired ones."""
         now = self.clock.now()
         with self._lock:
-            records = [r for r in self._files.values()
-                       if r.workspace == workspace and not r.deleted
-                       and not (r.expired(now) and now - r.expires_at > EXPIRED_LISTED_FOR)]
+            records = [
+                r
+                for r in self._files.values()
+                if r.workspace == workspace
+                and not r.deleted
+                and not (r.expired(now) and now - r.expires_at > EXPIRED_LISTED_FOR)
+            ]
         return sorted(records, key=lambda r: r.seq, reverse=True)
 
     def workspaces(self) -> list[str]:
@@ -200,9 +229,12 @@ class Store:
     def save(self, path: str | os.PathLike) -> None:
         """Write the state atomically (temporary file, then rename)."""
         with self._lock:
-            state = {"version": STATE_VERSION, "seq": self._seq,
-                     "clock_offset_seconds": self.clock.offset_seconds,
-                     "files": [_record_to_json(r) for r in self._files.values()]}
+            state = {
+                "version": STATE_VERSION,
+                "seq": self._seq,
+                "clock_offset_seconds": self.clock.offset_seconds,
+                "files": [_record_to_json(r) for r in self._files.values()],
+            }
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
         tmp.write_text(json.dumps(state))

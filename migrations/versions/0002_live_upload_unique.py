@@ -3,6 +3,7 @@
 Revision ID: 0002
 Revises: 0001
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -16,8 +17,12 @@ LIVE = "state IN ('pending', 'active')"
 
 def upgrade() -> None:
     op.create_index(
-        "uq_uploads_live", "uploads", ["rendition_id", "remote_id"], unique=True,
-        sqlite_where=sa.text(LIVE), postgresql_where=sa.text(LIVE),
+        "uq_uploads_live",
+        "uploads",
+        ["rendition_id", "remote_id"],
+        unique=True,
+        sqlite_where=sa.text(LIVE),
+        postgresql_where=sa.text(LIVE),
     )
 
 

@@ -37,7 +37,10 @@ def file_block(file_id: str) -> dict:
 
 
 def base64_block(data: bytes, media_type: str = "image/png") -> dict:
-    return {"type": "image", "source": {"type": "base64", "media_type": media_type, "data": b64(data)}}
+    return {
+        "type": "image",
+        "source": {"type": "base64", "media_type": media_type, "data": b64(data)},
+    }
 
 
 @pytest.fixture

@@ -21,13 +21,21 @@ def test_missing_key_is_401_with_the_real_body(emu):
     assert caught.value.code == 401
     body = json.loads(caught.value.read())
     assert body["type"] == "error" and body["request_id"].startswith("req_")
-    assert body["error"] == {"type": "authentication_error", "message": "x-api-key header is required"}
+    assert body["error"] == {
+        "type": "authentication_error",
+        "message": "x-api-key header is required",
+    }
     assert caught.value.headers["request-id"] == body["request_id"]
 
 
 def test_missing_key_raises_authentication_error_in_the_sdk(emu):
-    client = anthropic.Anthropic(base_url=emu.base_url, api_key=None, auth_token=None,
-                                 default_headers={"Authorization": anthropic.Omit()}, max_retries=0)
+    client = anthropic.Anthropic(
+        base_url=emu.base_url,
+        api_key=None,
+        auth_token=None,
+        default_headers={"Authorization": anthropic.Omit()},
+        max_retries=0,
+    )
     with pytest.raises(anthropic.AuthenticationError):
         client.files.list()
 
@@ -102,8 +110,9 @@ def test_oversized_upload_is_413_with_the_edge_body(anthropic_emulator_factory, 
     with pytest.raises(anthropic.ContentTooLargeError) as caught:
         client.files.upload(file=("big.png", png, "image/png"))
     assert caught.value.status_code == 413
-    assert caught.value.body == {"error": {"type": "request_too_large",
-                                           "message": "Request exceeds the maximum size"}}
+    assert caught.value.body == {
+        "error": {"type": "request_too_large", "message": "Request exceeds the maximum size"}
+    }
     assert emu.files() == []
     client.files.list()  # the connection is still usable afterwards
 
@@ -111,8 +120,9 @@ def test_oversized_upload_is_413_with_the_edge_body(anthropic_emulator_factory, 
 def test_oversized_message_is_413(anthropic_emulator_factory):
     emu = anthropic_emulator_factory(max_message_bytes=1000)
     with pytest.raises(anthropic.ContentTooLargeError):
-        sdk(emu).messages.create(model=MODEL, max_tokens=10, messages=user(
-            {"type": "text", "text": "x" * 2000}))
+        sdk(emu).messages.create(
+            model=MODEL, max_tokens=10, messages=user({"type": "text", "text": "x" * 2000})
+        )
 
 
 def test_expiry_by_the_clock(emu, png):
@@ -157,10 +167,16 @@ def test_unknown_route_is_404_json(emu):
 
 
 def test_sdk_headers_are_tolerated(emu, png):
-    headers = {"x-api-key": "k", "x-stainless-timeout": "NOT_GIVEN", "anthropic-version": "2023-06-01",
-               "anthropic-beta": "some-other-beta-2099-01-01", "x-stainless-retry-count": "0"}
-    response = httpx2.post(f"{emu.base_url}/v1/files", headers=headers,
-                           files={"file": ("a.png", png, "image/png")})
+    headers = {
+        "x-api-key": "k",
+        "x-stainless-timeout": "NOT_GIVEN",
+        "anthropic-version": "2023-06-01",
+        "anthropic-beta": "some-other-beta-2099-01-01",
+        "x-stainless-retry-count": "0",
+    }
+    response = httpx2.post(
+        f"{emu.base_url}/v1/files", headers=headers, files={"file": ("a.png", png, "image/png")}
+    )
     assert response.status_code == 200 and "expires_at" in response.json()
 
 
@@ -172,4 +188,7 @@ def test_an_injected_clock_drives_created_and_expires_at(anthropic_emulator_fact
     meta = sdk(emu).files.upload(file=("a.png", png, "image/png"), expires_in_seconds=3600)
     assert meta.created_at == start and meta.expires_at == start + timedelta(hours=1)
     raw = sdk(emu).files.with_raw_response.retrieve_metadata(meta.id).http_response.json()
-    assert (raw["created_at"], raw["expires_at"]) == ("2030-01-02T03:04:05Z", "2030-01-02T04:04:05Z")
+    assert (raw["created_at"], raw["expires_at"]) == (
+        "2030-01-02T03:04:05Z",
+        "2030-01-02T04:04:05Z",
+    )

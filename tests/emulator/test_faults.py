@@ -15,9 +15,14 @@ def attempts(emu, path="/v1/files"):
     return [r for r in emu.requests if r["path"] == path]
 
 
-@pytest.mark.parametrize("status, error", [(429, anthropic.RateLimitError),
-                                           (529, anthropic.OverloadedError),
-                                           (500, anthropic.InternalServerError)])
+@pytest.mark.parametrize(
+    "status, error",
+    [
+        (429, anthropic.RateLimitError),
+        (529, anthropic.OverloadedError),
+        (500, anthropic.InternalServerError),
+    ],
+)
 def test_sdk_retries_injected_errors_then_raises(anthropic_emulator_factory, status, error):
     emu = anthropic_emulator_factory(error_rate=1.0, error_statuses=[status], retry_after_ms=10)
     with pytest.raises(error) as caught:
@@ -36,7 +41,9 @@ def test_injected_429_carries_retry_after(anthropic_emulator_factory):
 
 
 def test_sdk_succeeds_through_intermittent_errors(anthropic_emulator_factory, png):
-    emu = anthropic_emulator_factory(error_rate=0.5, error_statuses=[429, 529], retry_after_ms=5, seed=7)
+    emu = anthropic_emulator_factory(
+        error_rate=0.5, error_statuses=[429, 529], retry_after_ms=5, seed=7
+    )
     client = sdk(emu, max_retries=10)
     for n in range(10):
         client.files.upload(file=(f"{n}.png", png, "image/png"))
@@ -81,7 +88,9 @@ def test_drop_rate_with_a_seed_is_what_the_sdk_sees(anthropic_emulator_factory, 
 def test_messages_are_subject_to_faults_too(anthropic_emulator_factory):
     emu = anthropic_emulator_factory(error_rate=1.0, error_statuses=[529], retry_after_ms=1)
     with pytest.raises(anthropic.OverloadedError):
-        sdk(emu).messages.create(model=MODEL, max_tokens=5, messages=user({"type": "text", "text": "hi"}))
+        sdk(emu).messages.create(
+            model=MODEL, max_tokens=5, messages=user({"type": "text", "text": "hi"})
+        )
 
 
 def test_latency_is_added_to_every_request(anthropic_emulator_factory):
@@ -94,8 +103,10 @@ def test_latency_is_added_to_every_request(anthropic_emulator_factory):
 
 def test_fault_settings_over_the_admin_surface(emu):
     url = f"{emu.base_url}/_emulator/faults"
-    changed = httpx2.post(url, json={"error_rate": 1.0, "error_statuses": [500], "retry_after_ms": 1,
-                                     "quota_bytes": 10}).json()
+    changed = httpx2.post(
+        url,
+        json={"error_rate": 1.0, "error_statuses": [500], "retry_after_ms": 1, "quota_bytes": 10},
+    ).json()
     assert changed["error_rate"] == 1.0 and changed["quota_bytes"] == 10
     assert httpx2.get(f"{emu.base_url}/v1/files", headers={"x-api-key": "k"}).status_code == 500
     assert httpx2.get(url).json()["error_statuses"] == [500]  # admin is never faulted

@@ -23,8 +23,16 @@ def test_upload_tuple_returns_every_ga_field(client, png):
 def test_upload_raw_json_has_rfc3339_and_null_expiry(client, png):
     raw = client.files.with_raw_response.upload(file=("cat.png", png, "image/png"))
     body = raw.http_response.json()
-    assert set(body) == {"id", "type", "filename", "mime_type", "size_bytes", "created_at",
-                         "downloadable", "expires_at"}
+    assert set(body) == {
+        "id",
+        "type",
+        "filename",
+        "mime_type",
+        "size_bytes",
+        "created_at",
+        "downloadable",
+        "expires_at",
+    }
     assert body["created_at"].endswith("Z") and body["expires_at"] is None
     assert raw.http_response.headers["request-id"].startswith("req_")
 
@@ -55,7 +63,9 @@ def test_only_the_final_path_component_is_kept(client, png):
     assert client.files.upload(file=("dir/sub/cat.png", png, "image/png")).filename == "cat.png"
 
 
-@pytest.mark.parametrize("name", ["bad:name.png", "a<b.png", "q?.png", "line\nbreak.png", "x" * 256])
+@pytest.mark.parametrize(
+    "name", ["bad:name.png", "a<b.png", "q?.png", "line\nbreak.png", "x" * 256]
+)
 def test_invalid_filenames_are_400(client, png, name):
     with pytest.raises(anthropic.BadRequestError):
         client.files.upload(file=(name, png, "image/png"))
@@ -87,8 +97,10 @@ def test_unknown_file_is_404_with_the_real_body(client):
     with pytest.raises(anthropic.NotFoundError) as caught:
         client.files.retrieve_metadata("file_011nothere")
     assert caught.value.body == {
-        "type": "error", "request_id": caught.value.request_id,
-        "error": {"type": "not_found_error", "message": "File `file_011nothere` not found."}}
+        "type": "error",
+        "request_id": caught.value.request_id,
+        "error": {"type": "not_found_error", "message": "File `file_011nothere` not found."},
+    }
     assert caught.value.request_id.startswith("req_")
 
 
@@ -163,8 +175,9 @@ def test_download_of_an_upload_is_file_not_downloadable(client, png):
 def test_download_of_a_tool_created_file_returns_its_bytes(emu, client):
     import httpx2
 
-    made = httpx2.post(f"{emu.base_url}/_emulator/files?filename=out.csv&mime_type=text/csv",
-                       content=b"a,b\n1,2\n").json()
+    made = httpx2.post(
+        f"{emu.base_url}/_emulator/files?filename=out.csv&mime_type=text/csv", content=b"a,b\n1,2\n"
+    ).json()
     assert made["downloadable"] is True
     response = client.files.download(made["id"])
     assert response.read() == b"a,b\n1,2\n"
@@ -184,11 +197,23 @@ def test_beta_header_switches_to_the_beta_list_shape(client, png):
     assert set(raw) == {"data", "has_more", "first_id", "last_id"}
     assert raw["has_more"] is True and (raw["first_id"], raw["last_id"]) == (ids[4], ids[3])
     assert "expires_at" not in raw["data"][0]
-    older = client.get("/v1/files", cast_to=object, options={
-        "params": {"limit": 2, "after_id": ids[3]}, "headers": {"anthropic-beta": betas[0]}})
+    older = client.get(
+        "/v1/files",
+        cast_to=object,
+        options={
+            "params": {"limit": 2, "after_id": ids[3]},
+            "headers": {"anthropic-beta": betas[0]},
+        },
+    )
     assert [f["id"] for f in older["data"]] == [ids[2], ids[1]]
-    newer = client.get("/v1/files", cast_to=object, options={
-        "params": {"limit": 2, "before_id": ids[1]}, "headers": {"anthropic-beta": betas[0]}})
+    newer = client.get(
+        "/v1/files",
+        cast_to=object,
+        options={
+            "params": {"limit": 2, "before_id": ids[1]},
+            "headers": {"anthropic-beta": betas[0]},
+        },
+    )
     assert [f["id"] for f in newer["data"]] == [ids[3], ids[2]] and newer["has_more"] is True
     # SDK 2.13.0 pages only by next_page, so a beta-shaped list ends after page one.
     assert len(list(client.beta.files.list(limit=2, betas=betas))) == 2
@@ -219,8 +244,11 @@ def test_part_content_type_is_optional_in_ga_and_required_with_beta(emu, png, be
     results = {}
     for declared in (None, "image/png"):
         body, content_type = _multipart(png, declared)
-        results[declared] = httpx2.post(f"{emu.base_url}/v1/files", content=body,
-                                        headers={**headers, "Content-Type": content_type})
+        results[declared] = httpx2.post(
+            f"{emu.base_url}/v1/files",
+            content=body,
+            headers={**headers, "Content-Type": content_type},
+        )
     assert results["image/png"].status_code == 200
     assert ("expires_at" in results["image/png"].json()) is not beta
     assert results[None].status_code == (400 if beta else 200)
@@ -242,7 +270,9 @@ def test_agents_beta_header_adds_beta_fields_to_the_ga_shape(client, png):
     assert (page["first_id"], page["last_id"]) == (ids[2], ids[1])
     assert "expires_at" in page["data"][0]
     options["params"]["after_id"] = ids[1]
-    assert [f["id"] for f in client.get("/v1/files", cast_to=object, options=options)["data"]] == [ids[0]]
+    assert [f["id"] for f in client.get("/v1/files", cast_to=object, options=options)["data"]] == [
+        ids[0]
+    ]
 
 
 def test_scope_id_matches_no_uploaded_file(client, png):

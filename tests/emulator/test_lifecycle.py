@@ -51,7 +51,9 @@ def test_state_file_survives_a_restart(tmp_path, png):
         client = sdk(emu, "k")
         assert [f.id for f in client.files.list()] == [kept.id]
         assert client.files.retrieve_metadata(kept.id) == kept
-        message = client.messages.create(model=MODEL, max_tokens=50, messages=user(file_block(kept.id)))
+        message = client.messages.create(
+            model=MODEL, max_tokens=50, messages=user(file_block(kept.id))
+        )
         assert "64x48 image/png" in message.content[0].text
         newer = client.files.upload(file=("c.png", png, "image/png"))
         assert [f.id for f in client.files.list()] == [newer.id, kept.id]
@@ -62,8 +64,11 @@ def test_many_concurrent_uploads_are_all_stored(emu):
     client = sdk(emu)
     images = [image_bytes(10 + n, 10) for n in range(50)]
     with ThreadPoolExecutor(max_workers=8) as pool:
-        metas = list(pool.map(lambda n: client.files.upload(file=(f"{n}.png", images[n], "image/png")),
-                              range(50)))
+        metas = list(
+            pool.map(
+                lambda n: client.files.upload(file=(f"{n}.png", images[n], "image/png")), range(50)
+            )
+        )
     assert len({m.id for m in metas}) == 50
     assert len(emu.files()) == 50 and len(list(client.files.list(limit=1000))) == 50
 
@@ -91,8 +96,18 @@ def test_admin_save_writes_the_state_file(anthropic_emulator_factory, tmp_path, 
 def test_command_help():
     result = CliRunner().invoke(emulator_command, ["--help"])
     assert result.exit_code == 0
-    for flag in ("--host", "--port", "--workspace", "--latency-ms", "--error-rate", "--drop-rate",
-                 "--quota-bytes", "--state", "--seed", "Example:"):
+    for flag in (
+        "--host",
+        "--port",
+        "--workspace",
+        "--latency-ms",
+        "--error-rate",
+        "--drop-rate",
+        "--quota-bytes",
+        "--state",
+        "--seed",
+        "Example:",
+    ):
         assert flag in result.output
 
 
@@ -103,8 +118,12 @@ def test_command_rejects_a_bad_workspace_binding():
 
 def _start_command(*args: str) -> tuple[subprocess.Popen, str]:
     code = "from assetmgr.emulator.command import emulator_command; emulator_command()"
-    process = subprocess.Popen([sys.executable, "-c", code, "--port", "0", *args],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", code, "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     return process, process.stdout.readline().strip()
 
 
@@ -132,41 +151,90 @@ def test_the_documented_curl_examples(emu, tmp_path):
     image.write_bytes(image_bytes(640, 480, "JPEG"))
     headers = ["-H", "x-api-key: test-key", "-H", "anthropic-version: 2023-06-01"]
     uploaded = subprocess.run(
-        ["curl", "-s", "-X", "POST", f"{emu.base_url}/v1/files", *headers,
-         "-H", "anthropic-beta: files-api-2025-04-14", "-F", f"file=@{image}"],
-        capture_output=True, text=True, check=True, cwd=tmp_path)
+        [
+            "curl",
+            "-s",
+            "-X",
+            "POST",
+            f"{emu.base_url}/v1/files",
+            *headers,
+            "-H",
+            "anthropic-beta: files-api-2025-04-14",
+            "-F",
+            f"file=@{image}",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
     file_id = json.loads(uploaded.stdout)["id"]
-    body = {"model": MODEL, "max_tokens": 1024, "messages": user(
-        file_block(file_id), {"type": "text", "text": "Describe this image."})}
+    body = {
+        "model": MODEL,
+        "max_tokens": 1024,
+        "messages": user(file_block(file_id), {"type": "text", "text": "Describe this image."}),
+    }
     answered = subprocess.run(
-        ["curl", "-s", f"{emu.base_url}/v1/messages", *headers,
-         "-H", "content-type: application/json", "-d", json.dumps(body)],
-        capture_output=True, text=True, check=True)
+        [
+            "curl",
+            "-s",
+            f"{emu.base_url}/v1/messages",
+            *headers,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            json.dumps(body),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     message = json.loads(answered.stdout)
     assert message["type"] == "message"
     assert message["content"][0]["text"] == f"Image 1: 640x480 image/jpeg (file {file_id})"
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
-def test_curl_oversized_upload_is_refused_before_the_body_is_sent(anthropic_emulator_factory, tmp_path):
+def test_curl_oversized_upload_is_refused_before_the_body_is_sent(
+    anthropic_emulator_factory, tmp_path
+):
     emu = anthropic_emulator_factory(max_file_bytes=1 << 20)
     big = tmp_path / "big.bin"
     big.write_bytes(b"\0" * (3 << 20))
     result = subprocess.run(
-        ["curl", "-s", "-w", "\\n%{http_code}", "-X", "POST", f"{emu.base_url}/v1/files",
-         "-H", "x-api-key: k", "-F", f"file=@{big}"],
-        capture_output=True, text=True, timeout=20)
+        [
+            "curl",
+            "-s",
+            "-w",
+            "\\n%{http_code}",
+            "-X",
+            "POST",
+            f"{emu.base_url}/v1/files",
+            "-H",
+            "x-api-key: k",
+            "-F",
+            f"file=@{big}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     body, status = result.stdout.rsplit("\n", 1)
     assert status == "413" and json.loads(body)["error"]["type"] == "request_too_large"
     assert emu.files() == []
 
 
-@pytest.mark.parametrize("module", ["assetmgr.emulator.command", "assetmgr.emulator.pytest_plugin",
-                                    "assetmgr.emulator"])
+@pytest.mark.parametrize(
+    "module", ["assetmgr.emulator.command", "assetmgr.emulator.pytest_plugin", "assetmgr.emulator"]
+)
 def test_entry_modules_import_without_the_server(module):
-    code = (f"import sys, {module}; heavy = ['assetmgr.emulator.server', 'multipart', 'http.server']; "
-            "print([m for m in heavy if m in sys.modules])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    code = (
+        f"import sys, {module}; heavy = ['assetmgr.emulator.server', 'multipart', 'http.server']; "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -175,8 +243,12 @@ def test_async_sdk_concurrent_uploads(emu):
 
     async def main():
         client = anthropic.AsyncAnthropic(base_url=emu.base_url, api_key="k", max_retries=0)
-        metas = await asyncio.gather(*[
-            client.files.upload(file=(f"{n}.png", image_bytes(8 + n, 8), "image/png")) for n in range(12)])
+        metas = await asyncio.gather(
+            *[
+                client.files.upload(file=(f"{n}.png", image_bytes(8 + n, 8), "image/png"))
+                for n in range(12)
+            ]
+        )
         await client.close()
         return metas
 

@@ -22,17 +22,26 @@ def test_all_three_sources_are_named_and_counted(client):
     jpeg = image_bytes(640, 480, "JPEG")
     big = client.files.upload(file=("big.png", image_bytes(3000, 2000), "image/png"))
     prompt = "Describe these images."
-    message = client.messages.create(model=MODEL, max_tokens=200, messages=user(
-        base64_block(jpeg, "image/jpeg"),
-        file_block(big.id),
-        {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
-        {"type": "text", "text": prompt}))
+    message = client.messages.create(
+        model=MODEL,
+        max_tokens=200,
+        messages=user(
+            base64_block(jpeg, "image/jpeg"),
+            file_block(big.id),
+            {"type": "image", "source": {"type": "url", "url": "https://example.com/cat.jpg"}},
+            {"type": "text", "text": prompt},
+        ),
+    )
     lines = message.content[0].text.splitlines()
     assert lines[0] == "Image 1: 640x480 image/jpeg (base64)"
     assert lines[1] == f"Image 2: 3000x2000 image/png (file {big.id})"
     assert lines[2].startswith("Image 3: url https://example.com/cat.jpg")
     assert (message.type, message.role, message.model, message.stop_reason) == (
-        "message", "assistant", MODEL, "end_turn")
+        "message",
+        "assistant",
+        MODEL,
+        "end_turn",
+    )
     assert message.id.startswith("msg_")
     assert tokens_for(640, 480) == 410 and tokens_for(3000, 2000) == 1606
     expected = 410 + 1606 + tokens_for(1092, 1092) + math.ceil(len(prompt) / 4)
@@ -43,21 +52,36 @@ def test_all_three_sources_are_named_and_counted(client):
 def test_count_tokens_matches_create(client):
     messages = user(base64_block(image_bytes(640, 480)), {"type": "text", "text": "hi there"})
     counted = client.messages.count_tokens(model=MODEL, messages=messages, system="Be brief.")
-    created = client.messages.create(model=MODEL, max_tokens=50, messages=messages, system="Be brief.")
+    created = client.messages.create(
+        model=MODEL, max_tokens=50, messages=messages, system="Be brief."
+    )
     assert counted.input_tokens == created.usage.input_tokens == 410 + math.ceil(17 / 4)
 
 
 def test_text_only_message(client):
-    message = client.messages.create(model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "Hello"}])
+    message = client.messages.create(
+        model=MODEL, max_tokens=50, messages=[{"role": "user", "content": "Hello"}]
+    )
     assert message.content[0].text == "No images received." and message.usage.input_tokens == 2
 
 
 def test_images_in_tool_results_count(client):
     messages = [
         {"role": "user", "content": "look"},
-        {"role": "assistant", "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}]},
-        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1",
-                                      "content": [base64_block(image_bytes(640, 480))]}]},
+        {
+            "role": "assistant",
+            "content": [{"type": "tool_use", "id": "t1", "name": "shot", "input": {}}],
+        },
+        {
+            "role": "user",
+            "content": [
+                {
+                    "type": "tool_result",
+                    "tool_use_id": "t1",
+                    "content": [base64_block(image_bytes(640, 480))],
+                }
+            ],
+        },
     ]
     assert client.messages.count_tokens(model=MODEL, messages=messages).input_tokens == 410 + 1
 
@@ -81,12 +105,16 @@ def test_over_20_images_caps_sides_at_2000(client):
 
 def test_over_8000_pixels_is_400(client):
     with pytest.raises(anthropic.BadRequestError, match="8000"):
-        client.messages.create(model=MODEL, max_tokens=10, messages=user(
-            base64_block(image_bytes(8001, 2))))
+        client.messages.create(
+            model=MODEL, max_tokens=10, messages=user(base64_block(image_bytes(8001, 2)))
+        )
 
 
 def test_oversized_image_error_transformation(client):
-    block = {**base64_block(image_bytes(2000, 100)), "transformations": {"oversized_image": "error"}}
+    block = {
+        **base64_block(image_bytes(2000, 100)),
+        "transformations": {"oversized_image": "error"},
+    }
     with pytest.raises(ImageDimensionsTooLargeError):
         client.messages.create(model=MODEL, max_tokens=10, messages=user(block))
     small = {**base64_block(image_bytes(100, 100)), "transformations": {"oversized_image": "error"}}
@@ -95,26 +123,36 @@ def test_oversized_image_error_transformation(client):
 
 def test_base64_media_type_must_match_the_bytes(client):
     with pytest.raises(anthropic.BadRequestError, match="does not appear to be a valid image/jpeg"):
-        client.messages.create(model=MODEL, max_tokens=10, messages=user(
-            base64_block(image_bytes(10, 10, "PNG"), "image/jpeg")))
+        client.messages.create(
+            model=MODEL,
+            max_tokens=10,
+            messages=user(base64_block(image_bytes(10, 10, "PNG"), "image/jpeg")),
+        )
 
 
-@pytest.mark.parametrize("source, match", [
-    ({"type": "base64", "media_type": "image/bmp", "data": "AAAA"}, "media_type"),
-    ({"type": "base64", "media_type": "image/png", "data": ""}, "cannot be empty"),
-    ({"type": "base64", "media_type": "image/png", "data": "%%%"}, "base64"),
-    ({"type": "url", "url": "ftp://example.com/a.png"}, "http"),
-    ({"type": "file"}, "file_id"),
-    ({"type": "bytes"}, "expected tags"),
-])
+@pytest.mark.parametrize(
+    "source, match",
+    [
+        ({"type": "base64", "media_type": "image/bmp", "data": "AAAA"}, "media_type"),
+        ({"type": "base64", "media_type": "image/png", "data": ""}, "cannot be empty"),
+        ({"type": "base64", "media_type": "image/png", "data": "%%%"}, "base64"),
+        ({"type": "url", "url": "ftp://example.com/a.png"}, "http"),
+        ({"type": "file"}, "file_id"),
+        ({"type": "bytes"}, "expected tags"),
+    ],
+)
 def test_malformed_sources_are_400(client, source, match):
     with pytest.raises(anthropic.BadRequestError, match=match):
-        client.messages.create(model=MODEL, max_tokens=10, messages=user({"type": "image", "source": source}))
+        client.messages.create(
+            model=MODEL, max_tokens=10, messages=user({"type": "image", "source": source})
+        )
 
 
 def test_file_sources_must_exist_and_be_images(client):
     with pytest.raises(anthropic.NotFoundError):
-        client.messages.create(model=MODEL, max_tokens=10, messages=user(file_block("file_011missing")))
+        client.messages.create(
+            model=MODEL, max_tokens=10, messages=user(file_block("file_011missing"))
+        )
     pdf = client.files.upload(file=("doc.pdf", b"%PDF-1.4 tiny", "application/pdf"))
     with pytest.raises(anthropic.BadRequestError, match="doesn't match the content block type"):
         client.messages.create(model=MODEL, max_tokens=10, messages=user(file_block(pdf.id)))
@@ -124,19 +162,34 @@ def test_file_sources_must_exist_and_be_images(client):
         client.messages.create(model=MODEL, max_tokens=10, messages=user(file_block(deleted.id)))
 
 
-@pytest.mark.parametrize("body, match", [
-    ({"max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}, "model"),
-    ({"model": MODEL, "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
-    ({"model": MODEL, "max_tokens": 10}, "messages"),
-    ({"model": MODEL, "max_tokens": 10, "messages": [{"role": "robot", "content": "x"}]}, "role"),
-    ({"model": MODEL, "max_tokens": 10, "stream": True, "messages": [{"role": "user", "content": "x"}]}, "stream"),
-])
+@pytest.mark.parametrize(
+    "body, match",
+    [
+        ({"max_tokens": 10, "messages": [{"role": "user", "content": "x"}]}, "model"),
+        ({"model": MODEL, "messages": [{"role": "user", "content": "x"}]}, "max_tokens"),
+        ({"model": MODEL, "max_tokens": 10}, "messages"),
+        (
+            {"model": MODEL, "max_tokens": 10, "messages": [{"role": "robot", "content": "x"}]},
+            "role",
+        ),
+        (
+            {
+                "model": MODEL,
+                "max_tokens": 10,
+                "stream": True,
+                "messages": [{"role": "user", "content": "x"}],
+            },
+            "stream",
+        ),
+    ],
+)
 def test_envelope_validation(client, body, match):
     with pytest.raises(anthropic.BadRequestError, match=match):
         client.post("/v1/messages", body=body, cast_to=object)
 
 
 def test_max_tokens_stops_the_reply(client):
-    message = client.messages.create(model=MODEL, max_tokens=2, messages=user(
-        base64_block(image_bytes(640, 480))))
+    message = client.messages.create(
+        model=MODEL, max_tokens=2, messages=user(base64_block(image_bytes(640, 480)))
+    )
     assert message.stop_reason == "max_tokens" and message.usage.output_tokens == 2
