@@ -9,8 +9,8 @@ import click
 
 from .library import Library
 from .records import AddSummary, Outcome, to_json
-from .uploads import Progress
 from .render import outcome_line
+from .uploads import Progress
 
 PROGRESS_FROM = 50  # files to add; fewer finish before a bar is worth drawing
 UPLOADS_WORTH_A_BAR = 5

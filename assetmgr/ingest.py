@@ -22,8 +22,8 @@ from functools import partial
 
 from .catalogue import CachedSource, Catalogue, IngestBatch
 from .hashing import sha256_bytes
-from .probe import ImageInfo, Rejected, probe
 from .policies import DEFAULT_POLICY
+from .probe import ImageInfo, Rejected, probe
 from .records import AddSummary, Outcome, RenditionRecord
 from .renditions import render
 from .store import RenditionStore

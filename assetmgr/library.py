@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
-
 from typing import TYPE_CHECKING
 
 from .catalogue import HEX, Catalogue, ImageFacts

@@ -15,11 +15,10 @@ import warnings as python_warnings
 
 from .hashing import sha256_bytes
 from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
+from .policies import ORIGINAL, POLICIES, VISION
 from .probe import ImageInfo, Rejected
 from .records import RenditionRecord
 from .store import RenditionStore
-
-from .policies import ORIGINAL, POLICIES, VISION
 
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 

@@ -33,9 +33,9 @@ from .errors import AuthError, UsageError
 from .journal import Claim, Journal, PendingRow
 from .limits import EXPIRY_SAFETY
 from .models import utcnow
+from .policies import DEFAULT_POLICY
 from .records import AssetRecord, RenditionRecord
 from .remote import RemoteSpec
-from .policies import DEFAULT_POLICY
 from .renditions import load_bytes
 from .store import RenditionStore
 

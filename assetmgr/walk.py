@@ -11,8 +11,8 @@ Only regular files are returned. Anything that cannot be read is reported as an
 from __future__ import annotations
 
 import errno
-import stat
 import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch

@@ -17,7 +17,6 @@ import os
 
 import _common
 from _common import bench_dirs, median, timed, verdict
-
 from PIL import Image, ImageFilter
 
 from assetmgr import Library
@@ -62,7 +61,7 @@ def bare_loop(folder: str) -> int:
             with open(os.path.join(dirpath, name), "rb") as f:
                 data = f.read()
             hashlib.sha256(data).hexdigest()
-            Image.open(io.BytesIO(data)).size
+            _ = Image.open(io.BytesIO(data)).size
             count += 1
     return count
 

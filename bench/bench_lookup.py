@@ -23,8 +23,7 @@ import sys
 import time
 
 import _common
-from _common import bench_dirs, small_pngs, median, timed, verdict
-
+from _common import bench_dirs, median, small_pngs, timed, verdict
 
 from assetmgr import Library
 from assetmgr.emulator import running

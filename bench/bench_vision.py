@@ -24,14 +24,13 @@ import time
 
 import _common
 from _common import bench_dirs, median, timed, verdict
-
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from assetmgr import Library
 from assetmgr.hashing import sha256_bytes
 from assetmgr.ingest import inspect
-from assetmgr.probe import probe
 from assetmgr.limits import served_size
+from assetmgr.probe import probe
 from assetmgr.vision import normalise
 
 TARGET_SPEEDUP = 4.0

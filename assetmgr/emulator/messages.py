@@ -16,8 +16,15 @@ import math
 from dataclasses import dataclass
 
 from .errors import ApiError, bad_request, new_id, not_found
-from .images import IMAGE_TYPES, UNKNOWN_SIZE, dimensions, image_tokens, sniff
-from .images import MAX_LONG_EDGE, MAX_PIXELS
+from .images import (
+    IMAGE_TYPES,
+    MAX_LONG_EDGE,
+    MAX_PIXELS,
+    UNKNOWN_SIZE,
+    dimensions,
+    image_tokens,
+    sniff,
+)
 from .store import Store
 
 MAX_IMAGES = 100

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterator
 
 from .faults import Faults
 from .store import DEFAULT_WORKSPACE, Clock, Store, rfc3339, workspace_id
