@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
     CATALOGUE = 5  # the catalogue could not be opened or migrated
     REMOTE = 6  # the API refused or could not be reached
     AUTH = 7  # no API key, or the API refused the key
+    LOCAL = 8  # a local disk, file or port could not be used (disk full, read-only, port in use)
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -69,3 +70,10 @@ class AuthError(RemoteError):
     """No usable API key, or the API refused it."""
 
     exit_code = ExitCode.AUTH
+
+
+class LocalError(AssetmgrError):
+    """This machine could not do what was asked: a disk is full or read-only, an output file
+    cannot be written, a port is taken."""
+
+    exit_code = ExitCode.LOCAL
