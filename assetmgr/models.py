@@ -10,19 +10,27 @@ The words are those of DESIGN.md:
 - ``Remote``: an API base URL plus a workspace; file ids live in exactly one.
 - ``Upload``: (rendition, remote) -> file_id, with its state and lease.
 - ``Source``: a path where an asset was seen; also the stat cache.
+- ``Rejection``: a path whose file was rejected, with the reason; the stat cache of
+  rejections, so that an unchanged rejected file is not read again.
 - ``Tag``: a label on an asset.
+
+Paths are stored as text; a name that is not valid UTF-8 is stored in its printable
+form (``pathnames.shown``) with its exact bytes beside it in ``path_bytes``.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from enum import Enum
 
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -132,9 +140,23 @@ class Remote(Base):
     workspace: Mapped[str] = mapped_column(String(200))
     workspace_id: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The API's clock minus this machine's, seen in the API's Date header at clock_checked_at.
+    clock_offset_seconds: Mapped[float | None] = mapped_column(Float)
+    clock_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-UPLOAD_STATES = ("pending", "active", "failed", "missing", "expired", "deleted")
+class UploadState(str, Enum):
+    """Where an upload row stands. Live states hold the one claim per rendition and remote."""
+
+    PENDING = "pending"  # claimed, request not answered yet (leased)
+    ACTIVE = "active"  # the remote holds it: file_id is valid
+    FAILED = "failed"  # the API refused it (error says why)
+    MISSING = "missing"  # a lookup no longer found it
+    EXPIRED = "expired"  # its expires_at passed, by the API's clock
+    DELETED = "deleted"  # deleted on purpose
+
+
+LIVE_STATES = (UploadState.PENDING.value, UploadState.ACTIVE.value)
 LIVE_STATES_SQL = "state IN ('pending', 'active')"
 
 
@@ -160,9 +182,11 @@ class Upload(Base):
     file_id: Mapped[str | None] = mapped_column(String(200))  # None while pending
     filename: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # one of UPLOAD_STATES
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # an UploadState value
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: never
+    # The lifetime asked for (None: never expires); a replacement asks for the same.
+    expires_in_seconds: Mapped[int | None] = mapped_column(Integer)
     last_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -178,6 +202,7 @@ class Source(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
+    path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # when not valid UTF-8
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     mtime_ns: Mapped[int] = mapped_column(BigInteger)
     inode: Mapped[int | None] = mapped_column(BigInteger)
@@ -185,6 +210,22 @@ class Source(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     asset: Mapped[Asset] = relationship(back_populates="sources")
+
+
+class Rejection(Base):
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    path_bytes: Mapped[bytes | None] = mapped_column(LargeBinary)  # when not valid UTF-8
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    mtime_ns: Mapped[int] = mapped_column(BigInteger)
+    inode: Mapped[int | None] = mapped_column(BigInteger)
+    # The policy and limits the file was judged by: other rules judge it again.
+    rules: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    rejected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Tag(Base):
