@@ -26,7 +26,18 @@ from sqlalchemy.engine import Connection, Engine
 from . import config, db
 from .errors import AmbiguousReference, NotFound, UsageError
 from .hashing import PREFIX, sha256_file
-from .models import Asset, AssetRendition, Remote, Rendition, Source, Tag, Upload, utcnow
+from .models import (
+    Asset,
+    AssetRendition,
+    Rejection,
+    Remote,
+    Rendition,
+    Source,
+    Tag,
+    Upload,
+    utcnow,
+)
+from .pathnames import exact_bytes, real, shown
 from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
 
 HEX = re.compile(r"[0-9a-f]+")
@@ -49,10 +60,23 @@ class CachedSource(NamedTuple):
     height: int
     format: str
     rendition_id: int | None  # the asset's rendition under the policy asked about
+    path_bytes: bytes | None  # the name's exact bytes, when it is not valid UTF-8
 
     @property
     def has_policy(self) -> bool:
         return self.rendition_id is not None
+
+
+class CachedRejection(NamedTuple):
+    """A path whose file was rejected, with the stat it had then, and why."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int | None
+    reason: str
+    sha256: str | None
+    path_bytes: bytes | None
 
 
 class ImageFacts(NamedTuple):
@@ -109,22 +133,17 @@ class Catalogue:
     def cached_sources(
         self, folders: Sequence[str], files: Sequence[str], policy: str
     ) -> dict[str, CachedSource]:
-        """The remembered stat of every source under ``folders`` or named in ``files``.
+        """The remembered stat of every source under ``folders`` or named in ``files``,
+        keyed by real path.
 
         The hot path of a re-run: plain columns, fetched through the driver's own
         cursor (SQLAlchemy's row objects would cost as much as the query).
         """
         columns = (
-            Source.path,
-            Source.size_bytes,
-            Source.mtime_ns,
-            Source.inode,
-            Asset.sha256,
-            Asset.width,
-            Asset.height,
-            Asset.format,
-            AssetRendition.rendition_id,
-        )
+            Source.path, Source.size_bytes, Source.mtime_ns, Source.inode, Asset.sha256,
+            Asset.width, Asset.height, Asset.format, AssetRendition.rendition_id,
+            Source.path_bytes,
+        )  # fmt: skip
         base = (
             select(*columns)
             .join(Asset, Asset.id == Source.asset_id)
@@ -133,15 +152,36 @@ class Catalogue:
                 (AssetRendition.asset_id == Source.asset_id) & (AssetRendition.policy == policy),
             )
         )
-        rows = []
+        rows = self._under(base, Source.path, folders, files)
+        return {_real(r): r for r in map(CachedSource._make, rows)}
+
+    def cached_rejections(
+        self, folders: Sequence[str], files: Sequence[str], rules: str
+    ) -> dict[str, CachedRejection]:
+        """Rejections made under ``rules`` of paths under ``folders`` or named in ``files``."""
+        columns = (
+            Rejection.path, Rejection.size_bytes, Rejection.mtime_ns, Rejection.inode,
+            Rejection.reason, Rejection.sha256, Rejection.path_bytes,
+        )  # fmt: skip
+        base = select(*columns).where(Rejection.rules == rules)
+        rows = self._under(base, Rejection.path, folders, files)
+        return {_real(r): r for r in map(CachedRejection._make, rows)}
+
+    def _under(self, base, column, folders: Sequence[str], files: Sequence[str]) -> list[tuple]:
+        rows: list[tuple] = []
         with self.engine.connect() as conn:
             for folder in folders:
-                low = folder.rstrip(os.sep) + os.sep
+                low = shown(folder).rstrip(os.sep) + os.sep
                 high = low[:-1] + chr(ord(os.sep) + 1)
-                rows += _fetch_plain(conn, base.where(Source.path >= low, Source.path < high))
-            for chunk in _chunks(files):
-                rows += _fetch_plain(conn, base.where(Source.path.in_(chunk)))
-        return {r.path: r for r in map(CachedSource._make, rows)}
+                rows += _fetch_plain(conn, base.where(column >= low, column < high))
+            for chunk in _chunks([shown(f) for f in files]):
+                rows += _fetch_plain(conn, base.where(column.in_(chunk)))
+        return rows
+
+    def known_renditions(self, shas: Sequence[str]) -> set[str]:
+        """Which of these rendition sha256s the catalogue records."""
+        with self.engine.connect() as conn:
+            return set(_ids_by_sha(conn, Rendition, set(shas)))
 
     # -- ingest writes ---------------------------------------------------
 
@@ -186,7 +226,8 @@ class Catalogue:
                 conn,
                 [
                     {
-                        "path": path,
+                        "path": shown(path),
+                        "path_bytes": exact_bytes(path),
                         "asset_id": asset_ids[sha],
                         "size_bytes": size,
                         "mtime_ns": mtime,
@@ -197,6 +238,7 @@ class Catalogue:
                     for path, sha, size, mtime, inode in batch.sources
                 ],
             )
+            _record_rejections(conn, batch, now)
 
     def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
         """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
@@ -392,14 +434,21 @@ class IngestBatch:
     renditions: list[dict[str, Any]]
     links: list[tuple[str, str, str, list[str]]]  # (asset sha, policy, rendition sha, warnings)
     sources: list[tuple[str, str, int, int, int]]  # (path, asset sha, size, mtime_ns, inode)
+    # (path, size, mtime_ns, inode, rules, reason, sha256): rejections to remember
+    rejections: list[tuple[str, int, int, int, str, str, str | None]]
+    accepted_paths: list[str]  # paths that held a rejected file before: forget it
+    rejected_paths: list[str]  # paths that held an asset before: it is not there any more
 
     @classmethod
     def new(cls) -> IngestBatch:
-        return cls([], [], [], [])
+        return cls([], [], [], [], [], [], [])
 
     @property
     def empty(self) -> bool:
-        return not (self.assets or self.sources)
+        return not (
+            self.assets or self.sources or self.rejections or self.accepted_paths
+            or self.rejected_paths
+        )  # fmt: skip
 
 
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
@@ -438,11 +487,39 @@ def _upsert_sources(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     stmt = _dialect_insert(conn, Source.__table__)
-    keep = ("asset_id", "size_bytes", "mtime_ns", "inode", "last_seen_at")
+    keep = ("asset_id", "path_bytes", "size_bytes", "mtime_ns", "inode", "last_seen_at")
     stmt = stmt.on_conflict_do_update(
         index_elements=["path"], set_={k: stmt.excluded[k] for k in keep}
     )
     conn.execute(stmt, rows)
+
+
+def _record_rejections(conn: Connection, batch: IngestBatch, now: datetime) -> None:
+    """Remember lasting rejections; forget rejections and sources a path no longer holds."""
+    cleared = [shown(p) for p in batch.accepted_paths]
+    gone = [shown(p) for p in batch.rejected_paths]
+    for chunk in _chunks(cleared):
+        conn.execute(delete(Rejection).where(Rejection.path.in_(chunk)))
+    for chunk in _chunks(gone):
+        conn.execute(delete(Source).where(Source.path.in_(chunk)))
+    if not batch.rejections:
+        return
+    rows = [
+        {"path": shown(path), "path_bytes": exact_bytes(path), "size_bytes": size,
+         "mtime_ns": mtime, "inode": inode, "rules": rules, "reason": reason, "sha256": sha,
+         "rejected_at": now}
+        for path, size, mtime, inode, rules, reason, sha in batch.rejections
+    ]  # fmt: skip
+    stmt = _dialect_insert(conn, Rejection.__table__)
+    keep = ("path_bytes", "size_bytes", "mtime_ns", "inode", "rules", "reason", "sha256")
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["path"], set_={k: stmt.excluded[k] for k in (*keep, "rejected_at")}
+    )
+    conn.execute(stmt, rows)
+
+
+def _real(row) -> str:
+    return row.path if row.path_bytes is None else real(row.path, row.path_bytes)
 
 
 def _ids_by_sha(
@@ -500,7 +577,7 @@ def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
         query = select(Source.__table__).where(Source.asset_id.in_(chunk)).order_by(Source.path)
         for s in conn.execute(query):
             assets[s.asset_id].sources.append(
-                SourceRecord(s.path, s.size_bytes, s.mtime_ns, s.last_seen_at)
+                SourceRecord(real(s.path, s.path_bytes), s.size_bytes, s.mtime_ns, s.last_seen_at)
             )
         query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)
         for asset_id, name in conn.execute(query):

@@ -6,6 +6,7 @@ Sources: ../shared/DESIGN.md (Limits) and ../shared/files-api.md.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 MEDIA_TYPES = {  # Pillow format name -> media type the API accepts
@@ -26,6 +27,30 @@ TARGET_PIXELS = 1_150_000  # ...or beyond about 1.15 megapixels
 SMALL_SIDE = 200  # below this on a side, answers degrade
 TOKEN_DIVISOR = 750
 EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already
+
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one input file may cost to look at. Each is an option of ``add``; a file over a
+    limit is rejected with the reason, and the rest of the run goes on."""
+
+    max_file_bytes: int = 512 * MIB  # --max-file-size: bytes read and hashed
+    max_pixels: int = 64_000_000  # --max-pixels: decoded pixels of one frame (8000x8000)
+    max_total_pixels: int = 400_000_000  # --max-total-pixels: frames x canvas, per file
+    time_limit: float = 60.0  # --time-limit: seconds to read, check and render one file
+
+    def rules(self, policy: str) -> str:
+        """The rules a rejection was made under: under other rules the file is judged again."""
+        return (
+            f"{policy};{self.max_file_bytes};{self.max_pixels};{self.max_total_pixels};"
+            f"{self.time_limit:g}"
+        )
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def served_size(width: int, height: int) -> tuple[int, int]:

@@ -1,28 +1,35 @@
-"""What an image file is, decided from its bytes: format, size, mode, frames, orientation.
+"""What an image file is, decided from its bytes, and whether its pixels decode.
 
-``probe(data)`` returns an ``ImageInfo`` or raises ``Rejected`` with a reason a
-person understands. The format comes from the content, never the extension.
+``probe(data)`` reads headers only and returns an ``ImageInfo`` (format, size, mode,
+frames, orientation) or raises ``Rejected`` with a reason a person understands. The
+format comes from the content, never the extension, and only the decoders of accepted
+formats run: other formats are named from Pillow's cheap prefix tests, so a hostile
+TIFF is never decoded. The ``Limits`` are checked here, before any pixel is decoded.
 
-Integrity is checked as cheaply as the format allows. A JPEG's marker segments
-are walked to its first scan and the stream must end with an EOI marker after
-it: a truncated JPEG fails this without decoding a pixel (decoding costs ten
-times the rest of ingest). Other formats, and every later frame of an animated
-file or an MPO, are decoded, because their damage does not show in the header.
+``verify_pixels`` is the integrity check: a file is accepted only if every frame
+decodes. JPEG pictures (an MPO's too) are decoded at 1/8 scale, which runs the whole
+entropy decoder (where damage shows) at a fraction of the cost; other formats are
+decoded in full. Anything a decoder raises means ``truncated or corrupt image``.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from PIL import Image, UnidentifiedImageError
 
-from .limits import ACCEPTED_NAMES, MAX_SIDE, MEDIA_TYPES
+from .limits import ACCEPTED_NAMES, DEFAULT_LIMITS, MAX_SIDE, MEDIA_TYPES, Limits
 
 OPENED_FORMATS = ["JPEG", "PNG", "GIF", "WEBP"]  # MPO opens through the JPEG plugin
 CORRUPT = "truncated or corrupt image"
 BOMB = "decompression bomb"
+NO_MEMORY = "not enough memory to decode it"
+JPEG_CHECK_SCALE = 8  # JPEG pictures are checked at 1/8 of their size
 EXIF_ORIENTATION = 0x0112
 
 # Magic numbers of formats users often have; Pillow names the ones it can open itself.
@@ -80,35 +87,98 @@ def sniff(data: bytes) -> str | None:
     return None
 
 
-def probe(data: bytes) -> ImageInfo:
-    """Identify and check ``data``; raise ``Rejected`` when the API could not take it."""
-    if not data:
+def probe(source: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS) -> ImageInfo:
+    """Identify ``source`` (bytes or a binary stream) from its headers and check it against
+    ``limits``; raise ``Rejected`` when the API could not take it. No pixel is decoded,
+    except a PNG's when only its pixel data can tell whether it carries an orientation."""
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
+    head = stream.read(64)
+    stream.seek(0)
+    if not head:
         raise Rejected("empty file")
+    with pillow_checks():
+        image = _open(stream, head)
+        info = _describe(image, limits)
+        raw = source if isinstance(source, (bytes, bytearray)) else None
+        return replace(info, orientation=_orientation(image, raw))
+
+
+def verify_pixels(
+    open_stream: Callable[[], BinaryIO], info: ImageInfo, *, first_done: bool = False
+) -> None:
+    """Decode every frame of the image ``open_stream()`` gives; ``Rejected`` if one fails.
+
+    ``first_done``: the first frame was decoded already (to make a rendition).
+    """
+    with pillow_checks(), _decode_errors():
+        if info.format == "JPEG":
+            for index in range(1 if first_done else 0, info.frames):
+                _decode_jpeg_picture(open_stream, index)
+        elif not (first_done and info.frames == 1):
+            with open_stream() as stream:
+                image = Image.open(stream, formats=OPENED_FORMATS)
+                for index in range(info.frames):
+                    image.seek(index)
+                    image.load()
+
+
+@contextmanager
+def pillow_checks():
+    """Pillow's warnings about files it copes with are silenced; its decompression bomb
+    warning is an error."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # Pillow's other warnings are about files it copes with
+        warnings.simplefilter("ignore")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        image = _open(data)
-        info = _describe(image)
-        _check_integrity(image, data, info)
-        # Only now: reading EXIF from a PNG decodes it, and would hide its damage.
-        return replace(info, orientation=_orientation(image))
+        yield
 
 
-def _open(data: bytes) -> Image.Image:
+@contextmanager
+def _decode_errors():
+    try:
+        yield
+    except Rejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise Rejected(BOMB) from None
+    except MemoryError:
+        raise Rejected(NO_MEMORY) from None
+    except Exception:  # a decoder's every complaint means the same to the user
+        raise Rejected(CORRUPT) from None
+
+
+def _decode_jpeg_picture(open_stream: Callable[[], BinaryIO], index: int) -> None:
+    # A fresh image per picture: Pillow's draft mode does not survive a seek.
+    with open_stream() as stream:
+        image = Image.open(stream, formats=OPENED_FORMATS)
+        if index:
+            image.seek(index)
+        width, height = image.size
+        image.draft(None, (max(1, width // JPEG_CHECK_SCALE), max(1, height // JPEG_CHECK_SCALE)))
+        image.load()
+
+
+def _open(stream: BinaryIO, head: bytes) -> Image.Image:
     # Only the accepted formats' decoders run: other plugins (libtiff above all)
     # may print to stderr or work hard on a file that is rejected anyway.
     try:
-        return Image.open(io.BytesIO(data), formats=OPENED_FORMATS)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Rejected(BOMB) from None
+        return Image.open(stream, formats=OPENED_FORMATS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise Rejected(f"{BOMB}: {_bomb_detail(e)}") from None
     except UnidentifiedImageError:
-        raise Rejected(_unknown_reason(data)) from None
+        raise Rejected(_unknown_reason(head)) from None
+    except MemoryError:
+        raise Rejected(NO_MEMORY) from None
     except ValueError as e:
         if "too large" in str(e).lower():  # PNG text chunk that inflates without bound
             raise Rejected(f"{BOMB} (oversized metadata chunk)") from None
-        raise Rejected(_unknown_reason(data)) from None
+        raise Rejected(_unknown_reason(head)) from None
     except Exception:  # Pillow raises many types on hostile input
-        raise Rejected(_unknown_reason(data)) from None
+        raise Rejected(_unknown_reason(head)) from None
+
+
+def _bomb_detail(error: Exception) -> str:
+    limit = Image.MAX_IMAGE_PIXELS or 0
+    return f"over {limit / 1e6:,.0f} MP in one frame (raise the limit with --max-pixels)"
 
 
 def _unknown_reason(data: bytes) -> str:
@@ -136,7 +206,7 @@ def _unsupported(name: str) -> str:
     return f"unsupported format: {name}; the API accepts {ACCEPTED_NAMES}"
 
 
-def _describe(image: Image.Image) -> ImageInfo:
+def _describe(image: Image.Image, limits: Limits) -> ImageInfo:
     if image.format not in MEDIA_TYPES:
         raise Rejected(_unsupported(image.format or "unknown"))
     width, height = image.size
@@ -144,15 +214,31 @@ def _describe(image: Image.Image) -> ImageInfo:
         raise Rejected(
             f"image is {width}x{height} px; the API accepts at most {MAX_SIDE} px per side"
         )
+    if width * height > limits.max_pixels:
+        raise Rejected(
+            f"{BOMB}: {width}x{height} is {_mp(width * height)} in one frame, over the limit "
+            f"of {_mp(limits.max_pixels)} (raise it with --max-pixels)"
+        )
+    frames = _frame_count(image)
+    if frames * width * height > limits.max_total_pixels:
+        raise Rejected(
+            f"{BOMB}: {frames} frames of {width}x{height} are {_mp(frames * width * height)} to "
+            f"decode, over the limit of {_mp(limits.max_total_pixels)} per file "
+            "(raise it with --max-total-pixels)"
+        )
     return ImageInfo(
         format="JPEG" if image.format == "MPO" else image.format,
         media_type=MEDIA_TYPES[image.format],
         width=width,
         height=height,
         mode=image.mode,
-        frames=_frame_count(image),
+        frames=frames,
         orientation=None,
     )
+
+
+def _mp(pixels: int) -> str:
+    return f"{pixels / 1e6:,.1f} MP"
 
 
 def _frame_count(image: Image.Image) -> int:
@@ -160,59 +246,23 @@ def _frame_count(image: Image.Image) -> int:
         return int(getattr(image, "n_frames", 1))
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise Rejected(BOMB) from None
+    except MemoryError:
+        raise Rejected(NO_MEMORY) from None
     except Exception:
         raise Rejected(CORRUPT) from None
 
 
-def _orientation(image: Image.Image) -> int | None:
+def _orientation(image: Image.Image, raw: bytes | None) -> int | None:
+    if image.format == "PNG" and not _png_may_carry_exif(image, raw):
+        return None  # Pillow would decode the whole image to look for an eXIf chunk
     try:
         value = image.getexif().get(EXIF_ORIENTATION)
-    except Exception:  # unreadable EXIF: the pixels may still be fine (checked next)
+    except Exception:  # unreadable EXIF (or damage, which verify_pixels reports)
         return None
     return value if isinstance(value, int) and 1 <= value <= 8 else None
 
 
-def _check_integrity(image: Image.Image, data: bytes, info: ImageInfo) -> None:
-    try:
-        if info.format == "JPEG":
-            if not jpeg_is_complete(data):
-                raise Rejected(CORRUPT)
-            later = range(1, info.frames)  # MPO: decode the other pictures
-        else:
-            later = range(info.frames)
-        for index in later:
-            image.seek(index)
-            image.load()
-        image.seek(0)
-    except Rejected:
-        raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Rejected(BOMB) from None
-    except Exception:
-        raise Rejected(CORRUPT) from None
-
-
-def jpeg_is_complete(data: bytes) -> bool:
-    """True when the JPEG's first scan is followed, somewhere, by an EOI marker."""
-    scan = _first_scan_offset(data)
-    return scan is not None and data.rfind(b"\xff\xd9") > scan
-
-
-def _first_scan_offset(data: bytes) -> int | None:
-    pos, end = 2, len(data)  # after SOI
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:  # junk between segments: skip to the next marker, as decoders do
-            pos = data.find(b"\xff", pos)
-            if pos < 0:
-                return None
-            continue
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-        elif marker == 0xDA:
-            return pos
-        elif marker in (0x01, *range(0xD0, 0xD8)):  # markers without a length
-            pos += 2
-        else:
-            pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
-    return None
+def _png_may_carry_exif(image: Image.Image, raw: bytes | None) -> bool:
+    if "exif" in image.info or "XML:com.adobe.xmp" in image.info:
+        return True
+    return raw is None or b"eXIf" in raw or b"XML:com.adobe.xmp" in raw

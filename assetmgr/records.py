@@ -10,6 +10,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .pathnames import is_plain, shown
+
 
 @dataclasses.dataclass(slots=True)
 class Outcome:
@@ -24,9 +26,11 @@ class Outcome:
     height: int | None = None
     format: str | None = None
     warnings: list[str] = dataclasses.field(default_factory=list)
-    upload: str | None = None  # uploaded | present | adopted | busy | failed; None: not uploaded
+    # uploaded | present | adopted | busy | failed; None: not uploaded (see the README)
+    upload: str | None = None
     file_id: str | None = None
     upload_error: str | None = None
+    known: bool = False  # rejected before and unchanged since: not read again
 
 
 @dataclasses.dataclass
@@ -107,17 +111,41 @@ class Stats:
 
 @dataclasses.dataclass
 class AddSummary:
+    """Counts of an ``add``'s outcomes; known rejections apart from this run's own."""
+
     new: int = 0
     duplicate: int = 0
     unchanged: int = 0
     rejected: int = 0
+    known_rejected: int = 0  # rejected by an earlier run, unchanged since, not read again
 
     def count(self, outcome: Outcome) -> None:
-        setattr(self, outcome.outcome, getattr(self, outcome.outcome) + 1)
+        name = "known_rejected" if outcome.known else outcome.outcome
+        setattr(self, name, getattr(self, name) + 1)
 
     def __str__(self) -> str:
         dup = "duplicate" if self.duplicate == 1 else "duplicates"
-        return f"{self.new} new, {self.duplicate} {dup}, {self.unchanged} unchanged, {self.rejected} rejected"
+        text = (
+            f"{self.new} new, {self.duplicate} {dup}, {self.unchanged} unchanged, "
+            f"{self.rejected} rejected"
+        )
+        if self.known_rejected:
+            text += (
+                f"; {self.known_rejected} known rejections not read again "
+                "(--list-rejected shows them)"
+            )
+        return text
+
+
+@dataclasses.dataclass
+class AddResult:
+    """What ``Library.add`` did: one outcome per input file, in walk order, and the counts."""
+
+    outcomes: list[Outcome]
+    summary: AddSummary
+
+    def __iter__(self):
+        return iter(self.outcomes)
 
 
 def _default(value: Any) -> Any:
@@ -127,5 +155,16 @@ def _default(value: Any) -> Any:
 
 
 def to_json(record: Any) -> str:
+    """One line of JSON; file names that are not valid UTF-8 in their printable form."""
     data = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
-    return json.dumps(data, default=_default, ensure_ascii=False)
+    return json.dumps(_printable(data), default=_default, ensure_ascii=False)
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if is_plain(value) else shown(value)
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_printable(v) for v in value]
+    return value

@@ -6,89 +6,84 @@ A policy turns a source's bytes (already probed) into a ``RenditionRecord``:
   a source that needs no change is its own rendition, byte for byte.
 - ``original`` uploads the source bytes unchanged, when the API takes them.
 
-Rendition bytes that differ from the source go to the ``RenditionStore``.
+``make`` returns the facts and, when they differ from the source's, the bytes; the
+caller keeps those in the ``RenditionStore`` once the file has passed every check.
 """
 
 from __future__ import annotations
 
 import warnings as python_warnings
+from dataclasses import dataclass
 
 from .hashing import sha256_bytes
 from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
 from .policies import ORIGINAL, POLICIES, VISION
 from .probe import ImageInfo, Rejected
 from .records import RenditionRecord
+from .sourcefile import SourceFile
 from .store import RenditionStore
 
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
 
 
-def render(
-    policy: str, data: bytes, info: ImageInfo, sha256: str, store: RenditionStore | None = None
-) -> RenditionRecord:
-    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none.
+@dataclass(frozen=True)
+class Made:
+    """A rendition just made: its facts, and its bytes when they differ from the source's."""
 
-    With ``store``, rendition bytes that differ from the source are kept there.
-    """
+    record: RenditionRecord
+    data: bytes | None
+    decoded: bool  # the first frame's pixels were decoded to make it (an integrity check)
+
+
+def make(policy: str, source: SourceFile, info: ImageInfo) -> Made:
+    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none."""
     if policy == ORIGINAL:
-        return _original(data, info, sha256)
+        return Made(_original(source, info), None, decoded=False)
     if policy == VISION:
-        facts, rendered = vision_rendition(data, info, sha256)
-        if rendered is not None and store is not None:
-            store.put(facts.sha256, rendered)
-        return facts
+        return _vision(source, info)
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
 def render_bytes(
     policy: str, data: bytes, info: ImageInfo, sha256: str
 ) -> tuple[RenditionRecord, bytes]:
-    """The rendition's facts and its bytes (derived again, never read from a store)."""
-    if policy == VISION:
-        facts, rendered = vision_rendition(data, info, sha256)
-        return facts, data if rendered is None else rendered
-    return render(policy, data, info, sha256), data
+    """The rendition's facts and its bytes, derived again from the source's bytes."""
+    made = make(policy, SourceFile.of(data, sha256), info)
+    return made.record, data if made.data is None else made.data
 
 
-def vision_rendition(
-    data: bytes, info: ImageInfo, sha256: str
-) -> tuple[RenditionRecord, bytes | None]:
-    from .vision import normalise  # Pillow's pixel work: only where renditions are made
+def _vision(source: SourceFile, info: ImageInfo) -> Made:
+    from PIL import Image
+
+    from .vision import normalise, reencode  # Pillow's pixel work: only where renditions are made
 
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")  # Pillow's notes about files it copes with
-        encoded = normalise(data, info)
-    warnings = pixel_warnings(info.width, info.height, info.frames)
+        if source.data is not None:
+            encoded = normalise(source.data, info)
+        else:  # too large to be uploaded as it is, or to hold in memory: new pixels
+            with source.open() as stream:
+                encoded = reencode(Image.open(stream), info)
     if encoded is None:
-        facts = RenditionRecord(
-            VISION,
-            sha256,
-            info.media_type,
-            info.width,
-            info.height,
-            len(data),
-            estimate_tokens(info.width, info.height),
-            warnings,
-        )
-        return facts, None
-    warnings = pixel_warnings(encoded.width, encoded.height, info.frames)
-    facts = RenditionRecord(
-        VISION,
-        sha256_bytes(encoded.data),
-        encoded.media_type,
-        encoded.width,
-        encoded.height,
-        len(encoded.data),
-        estimate_tokens(encoded.width, encoded.height),
-        warnings,
-    )
-    return facts, encoded.data
+        tokens = estimate_tokens(info.width, info.height)
+        warnings = pixel_warnings(info.width, info.height, info.frames)
+        record = RenditionRecord(
+            VISION, source.sha256, info.media_type, info.width, info.height, source.size,
+            tokens, warnings,
+        )  # fmt: skip
+        return Made(record, None, decoded=False)
+    record = RenditionRecord(
+        VISION, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
+        len(encoded.data), estimate_tokens(encoded.width, encoded.height),
+        pixel_warnings(encoded.width, encoded.height, info.frames),
+    )  # fmt: skip
+    return Made(record, encoded.data, decoded=encoded.decoded)
 
 
-def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionRecord:
-    if len(data) > MAX_IMAGE_BYTES:
+def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
+    if source.size > MAX_IMAGE_BYTES:
         raise Rejected(
-            f"file is {human_bytes(len(data))}; the API accepts at most "
+            f"file is {human_bytes(source.size)}; the API accepts at most "
             f"{human_bytes(MAX_IMAGE_BYTES)} per image"
         )
     warnings = pixel_warnings(info.width, info.height, info.frames)
@@ -96,16 +91,11 @@ def _original(data: bytes, info: ImageInfo, sha256: str) -> RenditionRecord:
         warnings.append(
             f"EXIF orientation {info.orientation} not applied: the model sees it unrotated"
         )
+    tokens = estimate_tokens(info.width, info.height)
     return RenditionRecord(
-        ORIGINAL,
-        sha256,
-        info.media_type,
-        info.width,
-        info.height,
-        len(data),
-        estimate_tokens(info.width, info.height),
+        ORIGINAL, source.sha256, info.media_type, info.width, info.height, source.size, tokens,
         warnings,
-    )
+    )  # fmt: skip
 
 
 def pixel_warnings(width: int, height: int, frames: int) -> list[str]:
@@ -130,25 +120,31 @@ def load_bytes(asset, rendition, store: RenditionStore) -> bytes | None:
         stored = store.get(rendition.sha256)
         if stored is not None:
             return stored
-    from .probe import probe
-
     for source in asset.sources:
-        data = _read_if_unchanged(source.path, asset.sha256)
-        if data is None:
-            continue
-        if rendition.sha256 == asset.sha256:
+        data = _derive(source.path, asset.sha256, rendition)
+        if data is not None:
+            if rendition.sha256 != asset.sha256:
+                store.put(rendition.sha256, data)
             return data
-        facts, rendered = render_bytes(rendition.policy, data, probe(data), asset.sha256)
-        if facts.sha256 == rendition.sha256:
-            store.put(facts.sha256, rendered)
-            return rendered
     return None
 
 
-def _read_if_unchanged(path: str, sha256: str) -> bytes | None:
+def _derive(path: str, sha256: str, rendition) -> bytes | None:
+    """The rendition made again from the file at ``path``, if it still holds the asset."""
+    from . import sourcefile
+    from .limits import DEFAULT_LIMITS
+    from .probe import probe
+
     try:
-        with open(path, "rb") as f:
-            data = f.read()
-    except OSError:
+        source = sourcefile.read(path, DEFAULT_LIMITS.max_file_bytes)
+        if source.sha256 != sha256:
+            return None
+        if rendition.sha256 == sha256:
+            return source.data
+        with source.open() as stream:
+            info = probe(stream)
+        made = make(rendition.policy, source, info)
+    except (sourcefile.Unusable, Rejected, OSError, MemoryError):
         return None
-    return data if sha256_bytes(data) == sha256 else None
+    data = source.data if made.data is None else made.data
+    return data if made.record.sha256 == rendition.sha256 else None

@@ -76,6 +76,7 @@ class Encoded:
     media_type: str
     width: int
     height: int
+    decoded: bool = True  # the first frame's pixels were decoded to make it
 
 
 def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
@@ -88,7 +89,12 @@ def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
         if stripped == data:
             return None
         if stripped is not None and len(stripped) <= MAX_IMAGE_BYTES:
-            return Encoded(stripped, info.media_type, info.width, info.height)
+            return Encoded(stripped, info.media_type, info.width, info.height, decoded=False)
+    return reencode(image, info)
+
+
+def reencode(image: Image.Image, info: ImageInfo) -> Encoded:
+    """New pixels: the first frame, upright, in sRGB, at the served size, without metadata."""
     orientation = info.orientation or 1
     swapped = orientation in (5, 6, 7, 8)
     upright = served_size(*((info.height, info.width) if swapped else (info.width, info.height)))

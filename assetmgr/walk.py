@@ -4,19 +4,21 @@ Rules: hidden files and folders (a name starting with ``.``) are skipped unless
 named directly; ``--exclude`` globs match a file or folder name, or its path
 relative to the folder given; symbolic links are followed, and a file or folder
 reached twice (through links, or links that loop) is taken once, the first time.
-Only regular files are returned. Anything that cannot be read is reported as an
-``Unreadable`` in the same stream, so that the caller gives it an outcome.
+Regular files are returned as ``Found``; anything else met (a FIFO, a socket, a device)
+and anything that cannot be read is reported as an ``Unreadable`` in the same stream,
+so that the caller gives it an outcome.
 """
 
 from __future__ import annotations
 
-import errno
 import os
 import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from operator import attrgetter
+
+from .sourcefile import describe_os_error, not_regular
 
 
 @dataclass(slots=True)
@@ -45,14 +47,6 @@ def walk(
     return walker.found
 
 
-def describe_os_error(error: OSError) -> str:
-    """``unreadable: permission denied`` and the like, from an OSError."""
-    if error.errno in (errno.ENOENT, errno.ELOOP):
-        return "unreadable: no such file (or a broken symbolic link)"
-    text = os.strerror(error.errno) if error.errno else str(error)
-    return f"unreadable: {text[:1].lower() + text[1:]}"
-
-
 class _Walker:
     """Collects into ``found``. Written for speed: a re-run's walk is most of its time."""
 
@@ -72,7 +66,7 @@ class _Walker:
             if self._first_visit(st):
                 self._directory(path, path)
         elif not stat.S_ISREG(st.st_mode):
-            self.found.append(Unreadable(path, "not a regular file"))
+            self.found.append(Unreadable(path, not_regular(st.st_mode)))
         elif self._first_visit(st):
             self.found.append(Found(path, st.st_size, st.st_mtime_ns, st.st_ino))
 
@@ -103,9 +97,9 @@ class _Walker:
             if entry.is_dir():
                 if self._first_visit(st):
                     self._directory(root, entry.path)
-            elif stat.S_ISREG(st.st_mode) and (
-                not self._may_repeat(entry, st) or self._first_visit(st)
-            ):
+            elif not stat.S_ISREG(st.st_mode):
+                found.append(Unreadable(entry.path, not_regular(st.st_mode)))
+            elif not self._may_repeat(entry, st) or self._first_visit(st):
                 found.append(Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
 
     def _may_repeat(self, entry: os.DirEntry[str], st: os.stat_result) -> bool:

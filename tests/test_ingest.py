@@ -9,8 +9,10 @@ import sys
 
 import pytest
 
-import assetmgr.ingest
 from assetmgr import Library
+from assetmgr.inspection import Settings, inspect
+from assetmgr.limits import DEFAULT_LIMITS
+from assetmgr.store import RenditionStore
 from tests.conftest import image_bytes, write_image
 
 
@@ -195,12 +197,23 @@ def test_walk_order_and_outcomes_with_the_library(tmp_path, db_path):
     write_image(tmp_path / "b.png", seed=1)
     write_image(tmp_path / "a.png", seed=2)
     with Library.open(db_path) as lib:
-        run = lib.add([tmp_path])
-        assert run.total == 2
-        assert [os.path.basename(o.path) for o in run] == ["a.png", "b.png"]
-        assert str(run.summary) == "2 new, 0 duplicates, 0 unchanged, 0 rejected"
+        result = lib.add([tmp_path])  # does the work when called
+        assert len(lib.find()) == 2
+        assert [os.path.basename(o.path) for o in result] == ["a.png", "b.png"]
+        assert str(result.summary) == "2 new, 0 duplicates, 0 unchanged, 0 rejected"
+
+
+def test_ingest_is_the_streaming_form(tmp_path, db_path):
+    for i in range(3):
+        write_image(tmp_path / f"{i}.png", seed=i)
+    with Library.open(db_path) as lib:
+        run = lib.ingest([tmp_path])
+        assert (run.total, len(run.to_read), lib.find()) == (3, 3, [])  # walked, nothing read
+        first = next(iter(run))
+        assert first.outcome == "new" and first.sha256 in lib.find()  # yielded once recorded
 
 
 def test_inspect_reports_unreadable_paths(tmp_path):
-    result = assetmgr.ingest.inspect(str(tmp_path / "missing.png"))
+    settings = Settings("vision", DEFAULT_LIMITS, RenditionStore(tmp_path / "store"))
+    result = inspect(str(tmp_path / "missing.png"), settings)
     assert result.reason.startswith("unreadable")
