@@ -20,6 +20,7 @@ from datetime import datetime
 
 import anthropic
 
+from .apiclock import ApiClock, utcnow
 from .errors import AuthError, RemoteError
 from .remote import NO_KEY, RemoteSpec
 
@@ -48,7 +49,9 @@ class RemoteFile:
 class FilesClient:
     """Upload, list and delete files in one remote (base URL + workspace)."""
 
-    def __init__(self, remote: RemoteSpec, *, max_retries: int | None = None):
+    def __init__(
+        self, remote: RemoteSpec, *, max_retries: int | None = None, clock: ApiClock | None = None
+    ):
         retries = (
             max_retries
             if max_retries is not None
@@ -60,6 +63,7 @@ class FilesClient:
         )
         if not (self.sdk.api_key or self.sdk.auth_token or getattr(self.sdk, "credentials", None)):
             raise AuthError(NO_KEY)
+        self.clock = clock or ApiClock()  # learns the API's time from every answer
 
     def upload(
         self, filename: str, data: bytes, media_type: str, expires_in: int | None = None
@@ -70,30 +74,42 @@ class FilesClient:
             response = self.sdk.files.with_raw_response.upload(
                 file=(filename, data, media_type), **extra
             )
+            self._observe(response)
             return _file(response.parse()), response.retries_taken
 
     def files(self, newer_than: datetime | None = None) -> Iterator[RemoteFile]:
-        """Files in the workspace, newest first; only those created after ``newer_than``."""
+        """Files in the workspace, newest first; only those created after ``newer_than``
+        (a moment of the API's clock)."""
         with translated():
-            for item in self.sdk.files.list(limit=LIST_PAGE):
-                remote_file = _file(item)
-                if newer_than is not None and remote_file.created_at < newer_than:
-                    return
-                yield remote_file
+            response = self.sdk.files.with_raw_response.list(limit=LIST_PAGE)
+            self._observe(response)
+            for page in response.parse().iter_pages():
+                for item in page.data:
+                    remote_file = _file(item)
+                    if newer_than is not None and remote_file.created_at < newer_than:
+                        return
+                    yield remote_file
 
-    def lookup(self, ids: Sequence[str]) -> tuple[dict[str, RemoteFile], datetime | None]:
-        """The files among ``ids`` the workspace can see (deleted and foreign ones are absent),
-        and the API's own time (its ``Date`` header), by which files expire."""
+    def lookup(self, ids: Sequence[str]) -> dict[str, RemoteFile]:
+        """The files among ``ids`` the workspace can see (deleted and foreign ones are absent);
+        the API's time (by which files expire) is learnt on the way, in ``clock``."""
         found: dict[str, RemoteFile] = {}
-        server_now = None
         with translated():
             for start in range(0, len(ids), IDS_PER_LOOKUP):
                 response = self.sdk.files.with_raw_response.list(
                     ids=list(ids[start : start + IDS_PER_LOOKUP])
                 )
+                self._observe(response)
                 found.update((f.id, _file(f)) for f in response.parse().data)
-                server_now = _server_time(response.headers.get("date")) or server_now
-        return found, server_now
+        return found
+
+    def measure_clock(self) -> None:
+        """One small request, to learn the API's time."""
+        with translated():
+            self._observe(self.sdk.files.with_raw_response.list(limit=1))
+
+    def _observe(self, response) -> None:
+        self.clock.observe(response.headers.get("date"), utcnow())
 
     def delete(self, file_id: str) -> None:
         with translated():
@@ -136,15 +152,6 @@ def _body_message(error: anthropic.APIStatusError) -> str | None:
     body = error.body if isinstance(error.body, dict) else {}
     inner = body.get("error") if isinstance(body.get("error"), dict) else {}
     return inner.get("message")
-
-
-def _server_time(header: str | None) -> datetime | None:
-    from email.utils import parsedate_to_datetime
-
-    try:
-        return parsedate_to_datetime(header) if header else None
-    except (TypeError, ValueError):
-        return None
 
 
 def _file(item) -> RemoteFile:

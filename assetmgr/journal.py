@@ -8,6 +8,10 @@ its owner was a process on this host that no longer runs (``kill -9``); a stale
 row is resolved by looking for the hash-named file on the remote before anything
 is uploaded again.
 
+Leases and expiry are judged by the API's clock (``apiclock.ApiClock``), never this
+machine's alone: processes on machines whose clocks disagree still agree on a lease. The
+offset last seen is kept on the remote's row.
+
 An upload that the SDK had to retry may have left a second copy behind (a lost
 response, then a retry). Its row becomes ``active`` but keeps its lease until the
 copies have been swept; should the process die first, the next run finds an active
@@ -16,17 +20,17 @@ row with a stale lease and sweeps then.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import and_, delete, or_, select, update
 
+from .apiclock import ApiClock
 from .catalogue import Catalogue, _dialect_insert
 from .limits import EXPIRY_SAFETY
-from .models import Remote, Rendition, Upload, utcnow
+from .models import Remote, Rendition, Upload, UploadState, utcnow
+from .owners import is_dead as owner_is_dead
+from .owners import new_owner
 from .remote import RemoteSpec
 
 LEASE = timedelta(minutes=15)
@@ -47,28 +51,7 @@ class PendingRow:
     rendition_id: int
     rendition_sha256: str
     lease_owner: str | None
-
-
-def new_owner() -> str:
-    """``host:pid:random``: who holds a lease, and how to tell that it died."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def owner_is_dead(owner: str | None) -> bool:
-    """True when ``owner`` was a process on this host that is gone."""
-    if not owner:
-        return True
-    host, _, rest = owner.partition(":")
-    pid = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid.isdigit():
-        return False  # another machine's process: only its lease expiry tells
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    lease_expires_at: datetime | None = None
 
 
 class Journal:
@@ -77,9 +60,10 @@ class Journal:
     def __init__(self, catalogue: Catalogue, remote: RemoteSpec):
         self.catalogue = catalogue
         self.owner = new_owner()
-        self.remote_id = self._remote_id(remote)
+        self.remote_id, offset = self._remote_row(remote)
+        self.clock = ApiClock(offset)
 
-    def _remote_id(self, remote: RemoteSpec) -> int:
+    def _remote_row(self, remote: RemoteSpec) -> tuple[int, float | None]:
         row = {
             "base_url": remote.base_url,
             "workspace": remote.workspace,
@@ -88,15 +72,27 @@ class Journal:
         }
         with self.catalogue.writing() as conn:
             conn.execute(_dialect_insert(conn, Remote.__table__).on_conflict_do_nothing(), [row])
-            return conn.execute(
-                select(Remote.id).where(
+            found = conn.execute(
+                select(Remote.id, Remote.clock_offset_seconds).where(
                     Remote.base_url == remote.base_url, Remote.workspace == remote.workspace
                 )
-            ).scalar_one()
+            ).one()
+        return found.id, found.clock_offset_seconds
 
-    def expire_outdated(self, now: datetime) -> None:
-        """Active uploads whose ``expires_at`` has passed (or nearly) are dead: mark them so."""
-        now = now + EXPIRY_SAFETY
+    def save_clock(self) -> None:
+        """Remember the API's clock offset measured by this process, for later judgements."""
+        if self.clock.measured:
+            with self.catalogue.writing() as conn:
+                conn.execute(
+                    update(Remote)
+                    .where(Remote.id == self.remote_id)
+                    .values(clock_offset_seconds=self.clock.offset, clock_checked_at=utcnow())
+                )
+
+    def expire_outdated(self) -> None:
+        """Active uploads whose ``expires_at`` has passed (or nearly), by the API's clock, are
+        dead: mark them so."""
+        now = self.clock.now() + EXPIRY_SAFETY
         with self.catalogue.writing() as conn:
             conn.execute(
                 update(Upload)
@@ -127,10 +123,15 @@ class Journal:
         return [r for r in rendition_ids if r not in live]
 
     def claim(
-        self, rendition_ids: list[int], filenames: dict[int, str], sizes: dict[int, int]
+        self,
+        rendition_ids: list[int],
+        filenames: dict[int, str],
+        sizes: dict[int, int],
+        expires_in: dict[int, int | None],
     ) -> list[Claim]:
-        """Commit pending rows for ``rendition_ids``; return the ones this process won."""
-        now = utcnow()
+        """Commit pending rows for ``rendition_ids`` (each asking for its lifetime); return
+        the ones this process won."""
+        now = self.clock.now()
         rows = [
             {
                 "rendition_id": r,
@@ -139,6 +140,7 @@ class Journal:
                 "size_bytes": sizes[r],
                 "state": "pending",
                 "created_at": now,
+                "expires_in_seconds": expires_in.get(r),
                 "lease_owner": self.owner,
                 "lease_expires_at": now + LEASE,
             }
@@ -159,9 +161,9 @@ class Journal:
         wanted = set(rendition_ids)
         return [Claim(*row) for row in won if row.rendition_id in wanted]
 
-    def stale(self, now: datetime, state: str = "pending") -> list[PendingRow]:
-        """Rows of this remote in ``state`` whose lease holder is gone or whose lease ran out
-        (for ``active`` rows: uploads whose extra copies were never swept)."""
+    def leased_by_others(self, state: str = UploadState.PENDING) -> list[PendingRow]:
+        """Rows of this remote in ``state`` that another process holds (for ``active`` rows:
+        uploads whose extra copies were never swept)."""
         with self.catalogue.engine.connect() as conn:
             rows = conn.execute(
                 select(
@@ -178,16 +180,22 @@ class Journal:
                     or_(Upload.state == "pending", Upload.lease_expires_at.is_not(None)),
                 )
             ).all()
+        return [PendingRow(*r) for r in rows if r.lease_owner != self.owner]
+
+    def stale(self, rows: list[PendingRow]) -> list[PendingRow]:
+        """Of ``rows``, those whose holder is gone or whose lease ran out by the API's clock."""
+        now = self.clock.now()
         return [
-            PendingRow(*r[:4])
+            r
             for r in rows
-            if r.lease_owner != self.owner
-            and (r.lease_expires_at <= now or owner_is_dead(r.lease_owner))
+            if r.lease_expires_at is None
+            or r.lease_expires_at <= now
+            or owner_is_dead(r.lease_owner)
         ]
 
     def take_over(self, rows: list[PendingRow]) -> list[PendingRow]:
         """Move the leases of stale ``rows`` to this process; the rows it got (others may race)."""
-        now, taken = utcnow(), []
+        now, taken = self.clock.now(), []
         with self.catalogue.writing() as conn:
             for row in rows:
                 result = conn.execute(
@@ -226,7 +234,7 @@ class Journal:
                     file_id=file_id,
                     created_at=created_at,
                     expires_at=expires_at,
-                    last_verified_at=utcnow(),
+                    last_verified_at=self.clock.now(),
                     error=None,
                     **lease,
                 )
@@ -266,30 +274,46 @@ class Journal:
                 conn.execute(
                     update(Upload)
                     .where(Upload.id.in_(upload_ids), Upload.state == "pending")
-                    .values(lease_expires_at=utcnow())
+                    .values(lease_expires_at=self.clock.now())
                 )
 
-    def due_for_check(
-        self, rendition_ids: list[int], now: datetime, everything: bool
-    ) -> list[tuple[int, str]]:
-        """(upload id, file id) of active uploads to check against the remote: all of them,
-        or those unchecked for a day or expiring (by this machine's clock) within the hour."""
-        query = select(Upload.id, Upload.file_id, Upload.last_verified_at, Upload.expires_at).where(
-            Upload.remote_id == self.remote_id, Upload.state == "active"
-        )
-        wanted, due = set(rendition_ids), []
+    def any_expiring(self, rendition_ids: list[int]) -> bool:
+        """Whether an active upload of these renditions here has an expiry time."""
         with self.catalogue.engine.connect() as conn:
-            rows = conn.execute(query.add_columns(Upload.rendition_id)).all()
-        for upload_id, file_id, verified, expires, rendition_id in rows:
-            stale = verified is None or now - verified > RECHECK_AFTER
-            expiring = expires is not None and expires - now < EXPIRY_MARGIN
-            if rendition_id in wanted and (everything or stale or expiring):
-                due.append((upload_id, file_id))
+            for chunk in _chunks(rendition_ids):
+                found = conn.execute(
+                    select(Upload.id)
+                    .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+                    .where(Upload.rendition_id.in_(chunk), Upload.expires_at.is_not(None))
+                    .limit(1)
+                ).first()
+                if found is not None:
+                    return True
+        return False
+
+    def due_for_check(self, rendition_ids: list[int], everything: bool) -> list[tuple[int, str]]:
+        """(upload id, file id) of active uploads of ``rendition_ids`` to check against the
+        remote: all of them, or those unchecked for a day or expiring within the hour, by the
+        API's clock."""
+        now, due = self.clock.now(), []
+        with self.catalogue.engine.connect() as conn:
+            for chunk in _chunks(rendition_ids):
+                rows = conn.execute(
+                    select(Upload.id, Upload.file_id, Upload.last_verified_at, Upload.expires_at)
+                    .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+                    .where(Upload.rendition_id.in_(chunk))
+                )
+                for upload_id, file_id, verified, expires in rows:
+                    stale = verified is None or now - verified > RECHECK_AFTER
+                    expiring = expires is not None and expires - now < EXPIRY_MARGIN
+                    if everything or stale or expiring:
+                        due.append((upload_id, file_id))
         return due
 
     def checked(self, alive: dict[int, datetime | None], dead: dict[int, str]) -> None:
-        """Record a check: ``alive`` upload ids (with the remote's expires_at), ``dead`` ones with their new state."""
-        now = utcnow()
+        """Record a check: ``alive`` upload ids (with the remote's expires_at), ``dead`` ones
+        with their new state."""
+        now = self.clock.now()
         with self.catalogue.writing() as conn:
             for upload_id, expires_at in alive.items():
                 conn.execute(
@@ -304,22 +328,47 @@ class Journal:
                     .values(state=state, last_verified_at=now)
                 )
 
-    def active_files(self) -> dict[str, str]:
-        """rendition sha256 -> file id of every active upload in this remote."""
+    def active_files(self, shas: list[str] | None = None) -> dict[str, str]:
+        """rendition sha256 -> file id of active uploads in this remote (of ``shas``, or all)."""
+        query = (
+            select(Rendition.sha256, Upload.file_id)
+            .join(Rendition, Rendition.id == Upload.rendition_id)
+            .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+        )
+        found: dict[str, str] = {}
         with self.catalogue.engine.connect() as conn:
-            rows = conn.execute(
-                select(Rendition.sha256, Upload.file_id)
-                .join(Rendition, Rendition.id == Upload.rendition_id)
-                .where(Upload.remote_id == self.remote_id, Upload.state == "active")
-            )
-            return {sha: file_id for sha, file_id in rows}
+            if shas is None:
+                return dict(conn.execute(query).all())
+            for chunk in _chunks(shas):
+                found.update(conn.execute(query.where(Rendition.sha256.in_(chunk))).all())
+        return found
 
-    def pending_shas(self) -> set[str]:
+    def lifetimes(self, rendition_ids: list[int]) -> dict[int, int]:
+        """The lifetime (seconds) the latest upload of each rendition here asked for, where it
+        asked for one: a replacement asks for the same."""
+        found: dict[int, int] = {}
         with self.catalogue.engine.connect() as conn:
-            return set(
-                conn.execute(
-                    select(Rendition.sha256)
-                    .join(Upload, Upload.rendition_id == Rendition.id)
-                    .where(Upload.remote_id == self.remote_id, Upload.state == "pending")
-                ).scalars()
-            )
+            for chunk in _chunks(rendition_ids):
+                rows = conn.execute(
+                    select(
+                        Upload.rendition_id,
+                        Upload.expires_in_seconds,
+                        Upload.created_at,
+                        Upload.expires_at,
+                    )
+                    .where(Upload.remote_id == self.remote_id, Upload.rendition_id.in_(chunk))
+                    .order_by(Upload.id)
+                )
+                for rendition_id, seconds, created, expires in rows:
+                    if seconds is None and expires is not None and created is not None:
+                        seconds = round((expires - created).total_seconds())
+                    if seconds:
+                        found[rendition_id] = seconds
+                    else:
+                        found.pop(rendition_id, None)
+        return found
+
+
+def _chunks(items: list, size: int = 500):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

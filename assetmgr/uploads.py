@@ -1,6 +1,7 @@
 """Upload once: every distinct rendition reaches a remote exactly once.
 
-``Uploader.push`` runs, for one remote:
+An ``UploadSession`` (``Uploader.session``; ``Uploader.push`` is one session over a list
+of assets) runs, for one remote:
 
 1. recover: pending rows left by a process that died are resolved by listing
    the workspace: the hash-named file is adopted if it is there (extra copies
@@ -9,13 +10,17 @@
 3. claim: pending rows are committed before any request (a partial unique
    index lets one process win each rendition);
 4. send: a bounded thread pool uploads through the SDK; results come back to
-   this thread, the only one that writes the catalogue;
+   the session's thread, the only one that writes the catalogue. ``add`` submits
+   each batch of files as soon as it is recorded, and learns each upload's
+   outcome as it comes (``poll``), so uploading overlaps reading;
 5. reconcile: where an answer was lost, or the SDK had to retry (a retry after
    a lost response stores a second copy), the workspace is listed: lost uploads
    are adopted, and extra copies of a rendition are deleted.
 
 The catalogue never claims an upload the remote does not have: a row becomes
-``active`` only from the API's answer or from the file seen in a listing.
+``active`` only from the API's answer or from the file seen in a listing. Leases,
+expiry and the window a reconcile lists are judged by the API's clock (``ApiClock``).
+A replacement for an expired or missing upload asks for the lifetime the old one had.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ from datetime import datetime, timedelta
 from pathlib import PurePath
 
 from .catalogue import Catalogue
-from .errors import AuthError, UsageError
+from .errors import AuthError, RemoteError, UsageError
 from .journal import Claim, Journal, PendingRow
 from .limits import EXPIRY_SAFETY
-from .models import utcnow
+from .models import UploadState, utcnow
 from .policies import DEFAULT_POLICY
 from .records import AssetRecord, RenditionRecord
 from .remote import RemoteSpec
@@ -41,10 +46,12 @@ from .store import RenditionStore
 
 DEFAULT_JOBS = 8
 MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
-CLOCK_MARGIN = timedelta(minutes=10)  # between this machine's clock and the API's
+RECONCILE_MARGIN = timedelta(minutes=2)  # files created this long before a run began are listed
+UNANSWERED_LIMIT = 4  # requests in a row with no answer, before a session stops sending
 SETTLE_SECONDS = 10  # on Ctrl-C or a fatal error, how long requests in flight may still answer
 HASH_IN_NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.[a-z]+$")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
+NO_ANSWER = "no answer from the API (it may be unreachable); run again"
 UNSAFE = re.compile(r'[<>:"|?*\\/\x00-\x1f]+')
 
 
@@ -57,6 +64,7 @@ class UploadOutcome:
     file_id: str | None = None
     reason: str | None = None
     size_bytes: int = 0
+    path: str | None = None  # a source file of the rendition, to name it to people
 
 
 @dataclass
@@ -89,7 +97,7 @@ class Progress:
     """What a push reports as it goes (the CLI draws a bar from it); this one says nothing."""
 
     def planned(self, files: int, size_bytes: int) -> None:
-        """How much is about to be uploaded."""
+        """This much more is about to be uploaded."""
 
     def finished(self, outcome: UploadOutcome) -> None:
         """One upload is done (uploaded, failed...)."""
@@ -129,6 +137,7 @@ class _Job:
     asset: AssetRecord
     rendition: RenditionRecord
     filename: str
+    expires_in: int | None
 
 
 class Uploader:
@@ -147,6 +156,7 @@ class Uploader:
         self.catalogue, self.remote, self._client, self.jobs = catalogue, remote, client, jobs
         self.expires_in, self.store = expires_in, store or RenditionStore()
         self.journal = Journal(catalogue, remote)
+        self.clock = self.journal.clock
         # Renditions a dead process may still have in flight: swept for copies after uploading.
         self.recovered: set[str] = set()
         self.retried: dict[str, int] = {}  # rendition sha256 -> upload id, leased until swept
@@ -158,7 +168,7 @@ class Uploader:
         if self._client is None:
             from .files_api import FilesClient
 
-            self._client = FilesClient(self.remote)
+            self._client = FilesClient(self.remote, clock=self.clock)
         return self._client
 
     def push(
@@ -174,37 +184,41 @@ class Uploader:
         Active uploads are looked up first (all of them with ``verify``; otherwise those
         unchecked for a day or about to expire): a missing or expired one is replaced.
         """
-        started, summary = utcnow(), PushSummary()
-        summary.deleted_duplicates += self.recover()
-        jobs, present = self._plan(list(asset_shas), policy, summary, verify)
-        summary.outcomes += present
-        progress = progress or Progress()
-        progress.planned(len(jobs), sum(job.rendition.size_bytes for job in jobs))
-        unsure = self._send(jobs, summary, progress)
-        if unsure or self.retried or self.recovered:
-            summary.deleted_duplicates += self._reconcile(unsure, started, summary)
-        return summary
+        with self.session(policy=policy, verify=verify, progress=progress) as session:
+            session.submit(list(asset_shas))
+            session.close()
+        return session.summary
+
+    def session(
+        self,
+        *,
+        policy: str = DEFAULT_POLICY,
+        verify: bool = False,
+        progress: Progress | None = None,
+    ) -> UploadSession:
+        """A session to submit assets to as they become known (see ``UploadSession``)."""
+        return UploadSession(self, policy, verify, progress or Progress())
 
     # -- 1. recover ----------------------------------------------------------
 
     def recover(self) -> int:
         """Resolve rows left by processes that died; return extra copies deleted."""
-        now = utcnow()
-        pending = self.journal.take_over(self.journal.stale(now))
-        unswept = self.journal.take_over(self.journal.stale(now, "active"))
+        held = self.journal.leased_by_others(UploadState.PENDING)
+        held_active = self.journal.leased_by_others(UploadState.ACTIVE)
+        if not held and not held_active:
+            return 0
+        if not self.clock.measured:
+            self.client.measure_clock()  # leases are judged by the API's clock
+        pending = self.journal.take_over(self.journal.stale(held))
+        unswept = self.journal.take_over(self.journal.stale(held_active))
         if not pending and not unswept:
             return 0
         by_sha = self._remote_copies(newer_than=None)
         deleted = self._resolve(pending, by_sha)
-        active = self.journal.active_files()
+        active = self.journal.active_files([row.rendition_sha256 for row in unswept])
         for row in unswept:
-            deleted += self._delete(
-                [
-                    f
-                    for f in by_sha.get(row.rendition_sha256, [])
-                    if f.id != active.get(row.rendition_sha256)
-                ]
-            )
+            sha = row.rendition_sha256
+            deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
         self.journal.swept([row.upload_id for row in unswept])
         return deleted
 
@@ -225,41 +239,39 @@ class Uploader:
     # -- 2. plan and 3. claim -------------------------------------------------
 
     def _check(self, rendition_ids: list[int], verify: bool) -> None:
-        """Look active uploads up on the remote; mark the missing and expired ones dead."""
-        self.journal.expire_outdated(utcnow())
-        due = self.journal.due_for_check(rendition_ids, utcnow(), verify)
+        """Look active uploads up on the remote; mark the missing and expired ones dead. Where
+        uploads expire, first learn the API's clock: expiry is judged by it."""
+        if verify or self.journal.any_expiring(rendition_ids):
+            if not self.clock.measured:
+                self.client.measure_clock()
+            self.journal.expire_outdated()
+        due = self.journal.due_for_check(rendition_ids, verify)
         if not due:
             return
-        found, server_now = self.client.lookup([file_id for _, file_id in due])
-        now = max(filter(None, (server_now, utcnow()))) + EXPIRY_SAFETY
+        found = self.client.lookup([file_id for _, file_id in due])
+        now = self.clock.now() + EXPIRY_SAFETY  # just measured: the API's own time
         alive, dead = {}, {}
         for upload_id, file_id in due:
             remote_file = found.get(file_id)
             if remote_file is None:
-                dead[upload_id] = "missing"
+                dead[upload_id] = UploadState.MISSING.value
             elif remote_file.expires_at is not None and remote_file.expires_at <= now:
-                dead[upload_id] = "expired"
+                dead[upload_id] = UploadState.EXPIRED.value
             else:
                 alive[upload_id] = remote_file.expires_at
         self.journal.checked(alive, dead)
 
     def _plan(
-        self, asset_shas: list[str], policy: str, summary: PushSummary, verify: bool
+        self, wanted: dict[str, str], policy: str, verify: bool
     ) -> tuple[list[_Job], list[UploadOutcome]]:
-        """Claim what the remote lacks. Full records (for source paths) only of those assets."""
-        wanted: dict[str, str] = {}  # rendition sha256 -> the first asset that has it
-        for asset, rendition in self.catalogue.renditions_of(asset_shas, policy):
-            wanted.setdefault(rendition, asset)
-            summary.renditions[asset] = rendition
+        """Claim what the remote lacks of ``wanted`` (rendition sha256 -> an asset that has
+        it). Full records (for source paths) only of those assets."""
         ids = self.catalogue.rendition_ids(list(wanted))
         self._check(list(ids.values()), verify)
         lacking = set(self.journal.missing(list(ids.values())))
         missing = {sha for sha in wanted if ids[sha] in lacking}
-        present = [
-            UploadOutcome(sha, "present", file_id=fid)
-            for sha, fid in self.journal.active_files().items()
-            if sha in wanted and sha not in missing
-        ]
+        active = self.journal.active_files([sha for sha in wanted if sha not in missing])
+        present = [UploadOutcome(sha, "present", file_id=fid) for sha, fid in active.items()]
         records = {
             r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))
         }
@@ -270,64 +282,58 @@ class Uploader:
             ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
             for sha, (a, r) in chosen.items()
         }
+        lifetimes = self._lifetimes([ids[sha] for sha in missing])
         claims = self.journal.claim(
             [ids[sha] for sha in missing],
             names,
             {ids[sha]: r.size_bytes for sha, (_, r) in chosen.items()},
+            lifetimes,
         )
         won = {c.rendition_sha256 for c in claims}
         busy = [
             UploadOutcome(sha, "busy", reason="another process is uploading it")
             for sha in missing - won
         ]
-        jobs = [_Job(c, *chosen[c.rendition_sha256], names[c.rendition_id]) for c in claims]
+        jobs = [
+            _Job(
+                c, *chosen[c.rendition_sha256], names[c.rendition_id], lifetimes.get(c.rendition_id)
+            )
+            for c in claims
+        ]
         return jobs, present + busy
 
-    # -- 4. send --------------------------------------------------------------
+    def _lifetimes(self, rendition_ids: list[int]) -> dict[int, int | None]:
+        """The lifetime each upload asks for: the one given, else what the upload it
+        replaces asked for (none: it never expires)."""
+        if self.expires_in is not None:
+            return dict.fromkeys(rendition_ids, self.expires_in)
+        return dict(self.journal.lifetimes(rendition_ids))
 
-    def _send(self, jobs: list[_Job], summary: PushSummary, progress) -> list[_Job]:
-        unsure: list[_Job] = []
-        pool = ThreadPoolExecutor(
-            max_workers=max(1, self.jobs), thread_name_prefix="assetmgr-upload"
-        )
-        futures: dict[Future, _Job] = {pool.submit(self._upload_one, job): job for job in jobs}
-        recorded: set[Future] = set()
-        try:
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    outcome = self._record(futures[future], future, unsure)
-                    recorded.add(future)
-                    summary.outcomes.append(outcome)
-                    progress.finished(outcome)
-        except BaseException:
-            self._abandon({f: job for f, job in futures.items() if f not in recorded}, unsure)
-            raise
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        return unsure
+    # -- 4. send --------------------------------------------------------------
 
     def _upload_one(self, job: _Job):
         data = load_bytes(job.asset, job.rendition, self.store)
         if data is None:
             return None
-        return self.client.upload(job.filename, data, job.rendition.media_type, self.expires_in)
+        return self.client.upload(job.filename, data, job.rendition.media_type, job.expires_in)
 
-    def _record(self, job: _Job, future: Future, unsure: list[_Job]) -> UploadOutcome:
+    def _record(self, job: _Job, future: Future, unsure: list[_Job]) -> UploadOutcome | None:
+        """The outcome of a finished request, recorded; None while it is unsure (the
+        reconcile decides)."""
         from .files_api import RemoteUnsure, UploadRefused
 
         sha, upload_id = job.rendition.sha256, job.claim.upload_id
+        path = job.asset.sources[0].path if job.asset.sources else None
         try:
             result = future.result()
         except AuthError:
             raise
         except UploadRefused as e:
             self.journal.fail(upload_id, str(e))
-            return UploadOutcome(sha, "failed", reason=str(e))
-        except RemoteUnsure as e:
+            return UploadOutcome(sha, "failed", reason=str(e), path=path)
+        except RemoteUnsure:
             unsure.append(job)
-            return UploadOutcome(sha, "failed", reason=str(e))
+            return None
         if result is None:
             self.journal.forget([upload_id])
             return UploadOutcome(
@@ -345,7 +351,8 @@ class Uploader:
         )
         if retries:
             self.retried[sha] = upload_id
-        return UploadOutcome(sha, "uploaded", remote_file.id, size_bytes=job.rendition.size_bytes)
+        size = job.rendition.size_bytes
+        return UploadOutcome(sha, "uploaded", remote_file.id, size_bytes=size, path=path)
 
     def _abandon(self, futures: dict[Future, _Job], unsure: list[_Job]) -> None:
         """On Ctrl-C or a fatal error, settle every row not yet recorded: a refused or never
@@ -378,9 +385,12 @@ class Uploader:
 
     # -- 5. reconcile ----------------------------------------------------------
 
-    def _reconcile(self, unsure: list[_Job], started: datetime, summary: PushSummary) -> int:
-        """Adopt lost uploads; delete extra copies of what this run retried. Returns deletions."""
-        by_sha = self._remote_copies(newer_than=started - CLOCK_MARGIN)
+    def _reconcile(
+        self, unsure: list[_Job], started: datetime
+    ) -> tuple[int, dict[str, UploadOutcome]]:
+        """Adopt lost uploads; delete extra copies of what this run retried. Returns the
+        deletions and the outcomes of the ``unsure`` uploads."""
+        by_sha = self._remote_copies(newer_than=self._window(started))
         rows = [
             PendingRow(
                 j.claim.upload_id, j.claim.rendition_id, j.rendition.sha256, self.journal.owner
@@ -388,19 +398,30 @@ class Uploader:
             for j in unsure
         ]
         deleted = self._resolve(rows, by_sha)
-        active = self.journal.active_files()
         lost = {row.rendition_sha256 for row in rows}
-        for o in summary.outcomes:
-            if (
-                o.outcome == "failed"
-                and o.rendition_sha256 in lost
-                and o.rendition_sha256 in active
-            ):
-                o.outcome, o.file_id, o.reason = "adopted", active[o.rendition_sha256], None
+        active = self.journal.active_files(sorted(lost | set(self.retried) | self.recovered))
+        outcomes = {}
+        for job in unsure:
+            sha = job.rendition.sha256
+            path = job.asset.sources[0].path if job.asset.sources else None
+            outcomes[sha] = (
+                UploadOutcome(
+                    sha, "adopted", active[sha], size_bytes=job.rendition.size_bytes, path=path
+                )
+                if sha in active
+                else UploadOutcome(sha, "failed", reason=NO_ANSWER, path=path)
+            )
         for sha in (set(self.retried) | self.recovered) - lost:
             deleted += self._delete([f for f in by_sha.get(sha, []) if f.id != active.get(sha)])
         self.journal.swept(list(self.retried.values()))
-        return deleted
+        return deleted, outcomes
+
+    def _window(self, started: datetime) -> datetime | None:
+        """Files created since ``started`` (this machine's clock), on the API's clock; None
+        (every file) when the API's clock was never seen."""
+        if not self.clock.measured:
+            return None
+        return self.clock.from_local(started) - RECONCILE_MARGIN
 
     def _remote_copies(self, newer_than: datetime | None) -> dict[str, list]:
         by_sha: dict[str, list] = defaultdict(list)
@@ -414,3 +435,155 @@ class Uploader:
         for remote_file in files:
             self.client.delete(remote_file.id)
         return len(files)
+
+
+class UploadSession:
+    """Assets submitted as they become known; their uploads run in a thread pool and are
+    recorded by the thread that calls ``submit``, ``poll`` or ``close`` (the only one that
+    writes the catalogue). ``close`` waits for every upload and reconciles; ``abandon`` (also
+    on leaving it as a context manager by an exception) settles what is in flight."""
+
+    def __init__(self, uploader: Uploader, policy: str, verify: bool, progress: Progress):
+        self.uploader, self.policy, self.verify, self.progress = uploader, policy, verify, progress
+        self.summary = PushSummary()
+        self.started = utcnow()
+        self.recovered = False
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: dict[Future, _Job] = {}
+        self.unsure: list[_Job] = []
+        self.in_flight: set[str] = set()  # renditions sent or unsure, not yet decided
+        self.assets_of: dict[str, set[str]] = defaultdict(set)  # rendition -> assets
+        self.decided: dict[str, UploadOutcome] = {}  # rendition -> its outcome
+        self.fresh: list[tuple[str, UploadOutcome]] = []  # (asset, outcome) not yet polled
+        self.unanswered = 0  # requests in a row that got no answer
+        self.broken: str | None = None  # why nothing more is sent
+        self.closed = False
+
+    def __enter__(self) -> UploadSession:
+        return self
+
+    def __exit__(self, kind, error, tb) -> None:
+        if kind is not None:
+            self.abandon()
+
+    def submit(self, asset_shas: list[str]) -> None:
+        """Plan, claim and start the uploads these assets' renditions need."""
+        if not self.recovered:
+            self.summary.deleted_duplicates += self.uploader.recover()
+            self.recovered = True
+        wanted: dict[str, str] = {}
+        for asset, rendition in self.uploader.catalogue.renditions_of(asset_shas, self.policy):
+            self.summary.renditions[asset] = rendition
+            self.assets_of[rendition].add(asset)
+            if rendition in self.decided:
+                self.fresh.append((asset, self.decided[rendition]))
+            elif rendition not in self.in_flight:
+                wanted.setdefault(rendition, asset)
+        if not wanted:
+            return
+        if self.broken:
+            for rendition in wanted:
+                self._decide(UploadOutcome(rendition, "failed", reason=self.broken), sent=False)
+            return
+        jobs, known = self.uploader._plan(wanted, self.policy, self.verify)
+        for outcome in known:
+            self._decide(outcome, sent=False)
+        if jobs:
+            self._start(jobs)
+
+    def poll(self, timeout: float = 0) -> list[tuple[str, UploadOutcome]]:
+        """(asset, outcome) pairs decided since the last call, after recording what finished
+        within ``timeout`` seconds."""
+        self._collect(timeout)
+        fresh, self.fresh = self.fresh, []
+        return fresh
+
+    def _collect(self, timeout: float) -> None:
+        if not self.futures:
+            return
+        done, _ = wait(set(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            job = self.futures[future]
+            outcome = self.uploader._record(job, future, self.unsure)  # raises on a refused key
+            del self.futures[future]
+            self.unanswered = self.unanswered + 1 if outcome is None else 0
+            if outcome is not None:
+                self.in_flight.discard(job.rendition.sha256)
+                self._decide(outcome)
+        if self.unanswered >= max(UNANSWERED_LIMIT, self.uploader.jobs) and not self.broken:
+            self._stop_sending()
+
+    def _stop_sending(self) -> None:
+        """The API stopped answering: send nothing more (requests not started are dropped;
+        the reconcile settles those that were)."""
+        self.broken = NO_ANSWER
+        dropped = [(f, job) for f, job in self.futures.items() if f.cancel()]
+        self.uploader.journal.forget([job.claim.upload_id for _, job in dropped])
+        for future, job in dropped:
+            del self.futures[future]
+            self.in_flight.discard(job.rendition.sha256)
+            self._decide(UploadOutcome(job.rendition.sha256, "failed", reason=NO_ANSWER))
+
+    def close(self) -> list[tuple[str, UploadOutcome]]:
+        """Wait for every upload, reconcile, save the API's clock; the last (asset, outcome)
+        pairs."""
+        try:
+            while self.futures:
+                self._collect(timeout=1.0)
+        except BaseException:
+            self.abandon()
+            raise
+        self.closed = True
+        if self.unsure or self.uploader.retried or self.uploader.recovered:
+            self._reconcile()
+        self._shutdown()
+        self.uploader.journal.save_clock()
+        return self.poll()
+
+    def _reconcile(self) -> None:
+        try:
+            deleted, outcomes = self.uploader._reconcile(self.unsure, self.started)
+        except AuthError:
+            self.abandon()
+            raise
+        except RemoteError as e:  # the API is out of reach: the next run settles these
+            self.uploader.journal.release([job.claim.upload_id for job in self.unsure])
+            reason = f"{NO_ANSWER} ({e})"
+            deleted, outcomes = 0, {j.rendition.sha256: UploadOutcome(j.rendition.sha256, "failed", reason=reason) for j in self.unsure}  # fmt: skip
+        self.summary.deleted_duplicates += deleted
+        self.unsure, self.in_flight = [], set()
+        for outcome in outcomes.values():
+            self._decide(outcome)
+
+    def _start(self, jobs: list[_Job]) -> None:
+        self.uploader.client  # noqa: B018 (made here, not in a worker thread)
+        if self.pool is None:
+            workers = max(1, self.uploader.jobs)
+            self.pool = ThreadPoolExecutor(workers, thread_name_prefix="assetmgr-upload")
+        self.progress.planned(len(jobs), sum(job.rendition.size_bytes for job in jobs))
+        for job in jobs:
+            self.futures[self.pool.submit(self.uploader._upload_one, job)] = job
+            self.in_flight.add(job.rendition.sha256)
+
+    def _decide(self, outcome: UploadOutcome, *, sent: bool = True) -> None:
+        sha = outcome.rendition_sha256
+        self.decided[sha] = outcome
+        self.summary.outcomes.append(outcome)
+        if sent:
+            self.progress.finished(outcome)
+        self.fresh += [(asset, outcome) for asset in sorted(self.assets_of[sha])]
+
+    def abandon(self) -> None:
+        """Stop: settle every upload not yet recorded (see ``Uploader._abandon``)."""
+        if self.closed and not self.futures and not self.unsure:
+            return
+        try:
+            self.uploader._abandon(dict(self.futures), self.unsure)
+        finally:
+            self.futures, self.unsure, self.in_flight = {}, [], set()
+            self._shutdown()
+
+    def _shutdown(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            self.pool = None
