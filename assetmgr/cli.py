@@ -12,10 +12,12 @@ import click
 
 from .cli_options import (
     describe_split,
+    limit_options,
     lookup_images,
     lookup_options,
     remote_options,
     request_options,
+    take_limits,
 )
 from .errors import AssetmgrError, ExitCode, UsageError
 
@@ -114,23 +116,16 @@ def echo_json(record) -> None:
     show_default=True,
     help="Parallel uploads.",
 )
+@click.option(
+    "--list-rejected",
+    is_flag=True,
+    help="List known rejections (unchanged files rejected before) again, and count them.",
+)
+@limit_options
 @remote_options
 @json_option("One JSON object per input file on stdout.")
 @click.pass_context
-def add(
-    ctx,
-    paths,
-    exclude,
-    tags,
-    policy,
-    jobs,
-    no_upload,
-    upload_jobs,
-    workspace,
-    workspace_id,
-    expires_in,
-    json_,
-):
+def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in, **options):
     """Catalogue image files and folders, deduplicated by content, and upload what is new.
 
     \b
@@ -140,25 +135,17 @@ def add(
     """
     from .cli_runs import run_add
 
-    upload = (
-        None
-        if no_upload
-        else dict(
-            workspace=workspace, workspace_id=workspace_id, jobs=upload_jobs, expires_in=expires_in
-        )
-    )
-    summary = run_add(
-        open_library(ctx),
-        paths,
-        exclude=exclude,
-        tags=tags,
-        policy=policy,
-        jobs=jobs,
-        json_=json_,
-        upload=upload,
-    )
-    click.echo(str(summary), err=True)
-    if summary.rejected:
+    upload = None
+    if not no_upload:
+        upload = dict(workspace=workspace, workspace_id=workspace_id, jobs=upload_jobs,
+                      expires_in=expires_in)  # fmt: skip
+    report = run_add(open_library(ctx), paths, upload=upload, **take_limits(options))
+    click.echo(str(report.summary), err=True)
+    if report.push is not None:
+        click.echo(f"uploads: {report.push}", err=True)
+    if report.upload_failed:
+        ctx.exit(ExitCode.REMOTE)
+    if report.rejected:
         ctx.exit(ExitCode.REJECTED)
 
 

@@ -147,3 +147,65 @@ def describe_split(bodies) -> str:
     from .blocks import report
 
     return str(report(bodies))
+
+
+def limit_options(function):
+    """What one input file may cost: --max-file-size, --max-pixels, --max-total-pixels and
+    --time-limit (defaults in ``limits.Limits``)."""
+    from .limits import DEFAULT_LIMITS as D
+
+    for option in reversed(
+        [
+            click.option("--max-file-size", type=SIZE, metavar="SIZE", default=None,
+                         help=f"Refuse files larger than this (e.g. 2G).  [default: {D.max_file_bytes // 2**20}M]"),
+            click.option("--max-pixels", type=COUNT, metavar="N", default=None,
+                         help=f"Refuse frames of more pixels (e.g. 100M).  [default: {D.max_pixels:,}]"),
+            click.option("--max-total-pixels", type=COUNT, metavar="N", default=None,
+                         help=f"Refuse files whose frames add up to more pixels.  [default: {D.max_total_pixels:,}]"),
+            click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,
+                         help=f"Give up on a file that takes longer to check.  [default: {D.time_limit:g}]"),
+        ]
+    ):  # fmt: skip
+        function = option(function)
+    return function
+
+
+def take_limits(options: dict) -> dict:
+    """``options`` with the limit options replaced by one ``limits`` value."""
+    from dataclasses import replace
+
+    from .limits import DEFAULT_LIMITS
+
+    given = {
+        "max_file_bytes": options.pop("max_file_size"),
+        "max_pixels": options.pop("max_pixels"),
+        "max_total_pixels": options.pop("max_total_pixels"),
+        "time_limit": options.pop("time_limit"),
+    }
+    chosen = {k: v for k, v in given.items() if v is not None}
+    return {**options, "limits": replace(DEFAULT_LIMITS, **chosen)}
+
+
+class _Quantity(click.ParamType):
+    """A whole number with an optional suffix: K, M, G (powers of ``base``)."""
+
+    def __init__(self, name: str, base: int):
+        self.name, self.base = name, base
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B")
+        scale = {"K": self.base, "M": self.base**2, "G": self.base**3}.get(text[-1:], 1)
+        number = text[:-1] if scale > 1 else text
+        try:
+            result = int(float(number) * scale)
+        except ValueError:
+            self.fail(f"{value!r} is not a number (with an optional K, M or G)", param, ctx)
+        if result < 1:
+            self.fail(f"{value!r} must be at least 1", param, ctx)
+        return result
+
+
+SIZE = _Quantity("size", 1024)
+COUNT = _Quantity("count", 1000)

@@ -1,133 +1,249 @@
-"""Rendering of the commands that do long work: ``add``, ``push`` and ``ask``."""
+"""Rendering of the commands that do long work: ``add``, ``push`` and ``ask``.
+
+Data (``--json`` lines) goes to stdout as soon as each file's outcome is final; talk
+(rejections, failures, warnings, the summary) goes to stderr, above the progress line.
+"""
 
 from __future__ import annotations
 
-import sys
-from contextlib import ExitStack
+import time
+from collections import defaultdict
+from dataclasses import dataclass
 
 import click
 
+from .cli_progress import ProgressLine, Snapshot
 from .library import Library
 from .records import AddSummary, Outcome, to_json
 from .render import outcome_line
-from .uploads import Progress
+from .uploads import Progress, PushSummary, UploadOutcome
 
-PROGRESS_FROM = 50  # files to add; fewer finish before a bar is worth drawing
-UPLOADS_WORTH_A_BAR = 5
+SUBMIT_EVERY = 0.5  # seconds: how often recorded files are handed to the uploads
+SUBMIT_AT = 2000  # files: or as soon as this many wait
 
 
-def run_add(library: Library, paths, *, exclude, tags, policy, jobs, json_, upload) -> AddSummary:
-    """Run ``add``; with ``upload`` (a dict of push options) upload what the remote lacks.
+@dataclass
+class AddReport:
+    """What ``add`` did, for its exit code."""
 
-    Without uploading, each file's line is printed as soon as it is known; with it,
-    the JSON lines wait for the upload phase so that each carries its ``file_id``.
-    """
+    summary: AddSummary
+    push: PushSummary | None = None
+    listed_known: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        return bool(self.summary.rejected or (self.listed_known and self.summary.known_rejected))
+
+    @property
+    def upload_failed(self) -> bool:
+        return self.push is not None and self.push.count("failed") > 0
+
+
+def run_add(library: Library, paths, *, upload, json_, list_rejected, tags, **options) -> AddReport:
+    """Run ``add``; with ``upload`` (a dict of push options) upload what the remote lacks as
+    files are recorded. Each file's JSON line is printed once its outcome is final."""
     if upload is not None:
         from .remote import require_credentials
 
         require_credentials()
-    run = library.add(paths, exclude=exclude, policy=policy, jobs=jobs)
-    outcomes: list[Outcome] = []
-    with _progress(run.total, "Adding", shown=run.total >= PROGRESS_FROM) as bar:
-        for outcome in run:
-            bar.update(1)
-            outcomes.append(outcome)
-            if outcome.outcome in ("rejected", "duplicate") and not json_:
-                click.echo(outcome_line(outcome), err=True)
-            elif json_ and upload is None:
-                click.echo(to_json(outcome))
-    accepted = sorted({o.sha256 for o in outcomes if o.outcome != "rejected"})
-    if tags and accepted:
-        library.catalogue.add_tags(accepted, list(tags))
-    if upload is not None:
-        by_asset = run_push(library, accepted, policy=policy, **upload).by_asset()
-        for outcome in outcomes:
-            _attach_upload(outcome, by_asset)
-            if json_:
-                click.echo(to_json(outcome))
-    return run.summary
+    run = library.ingest(paths, **options)
+    uploads = Uploads(library, options.get("policy"), upload) if upload is not None else None
+    out = AddOutput(json_, list_rejected)
+    try:
+        with ProgressLine("Adding", lambda: _add_snapshot(run, out, uploads)) as line:
+            out.line = line
+            for outcome in run:
+                index = out.take()
+                if uploads is None or outcome.outcome == "rejected":
+                    out.final(index, outcome)
+                else:
+                    uploads.wait_for(index, outcome)
+                    uploads.step(out, tags)
+                if uploads is None and tags and outcome.outcome != "rejected":
+                    out.accepted.append(outcome.sha256)
+            if uploads:
+                uploads.flush(out, tags)
+        if uploads:
+            with ProgressLine("Uploading", uploads.snapshot) as line:
+                out.line = line
+                uploads.finish(out)
+    except BaseException as e:
+        if uploads:
+            uploads.fail(out, e)
+        raise
+    if tags and out.accepted:
+        library.tag(sorted(set(out.accepted)), list(tags))
+    return AddReport(run.summary, uploads.summary if uploads else None, list_rejected)
 
 
-def run_push(
-    library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify=False
-):
-    """Upload with a progress bar of files and bytes; print failures; return the summary."""
+class AddOutput:
+    """Prints each outcome once final, in walk order: a JSON line on stdout, or the talk
+    about it on stderr."""
+
+    def __init__(self, json_: bool, list_rejected: bool):
+        self.json_, self.list_rejected = json_, list_rejected
+        self.line: ProgressLine | None = None
+        self.counted = self.printed = 0
+        self.held: dict[int, Outcome] = {}  # final, waiting for an earlier one
+        self.accepted: list[str] = []
+
+    def take(self) -> int:
+        """The place of the next outcome in the output."""
+        self.counted += 1
+        return self.counted - 1
+
+    def final(self, index: int, outcome: Outcome) -> None:
+        """The outcome at ``index`` is final: print it, and what waited for it."""
+        self.held[index] = outcome
+        while self.printed in self.held:
+            self.emit(self.held.pop(self.printed))
+            self.printed += 1
+
+    def emit(self, outcome: Outcome) -> None:
+        for warning in outcome.warnings if outcome.outcome == "rejected" else []:
+            self.talk(f"warning: {outcome_line(outcome).split(': ', 1)[0]}: {warning}")
+        if self.json_:
+            click.echo(to_json(outcome))
+            if outcome.upload == "failed":
+                self.talk(upload_line(outcome))
+            return
+        if outcome.outcome == "rejected" and (self.list_rejected or not outcome.known):
+            self.talk(outcome_line(outcome))
+        elif outcome.outcome == "duplicate":
+            self.talk(outcome_line(outcome))
+        if outcome.upload == "failed":
+            self.talk(upload_line(outcome))
+
+    def talk(self, text: str) -> None:
+        if self.line is not None:
+            self.line.echo(text)
+        else:
+            click.echo(text, err=True)
+
+
+def upload_line(outcome: Outcome) -> str:
+    from .pathnames import shown
+
+    return f"upload failed: {shown(outcome.path)}: {outcome.upload_error}"
+
+
+class Uploads:
+    """``add``'s uploads: files recorded are submitted in small batches; each file's line
+    waits for its upload's outcome."""
+
+    def __init__(self, library: Library, policy: str | None, options: dict):
+        self.library, self.counter = library, UploadCounter()
+        self.session = library.upload_session(policy=policy, progress=self.counter, **options)
+        self.waiting: dict[str, list[tuple[int, Outcome]]] = defaultdict(list)
+        self.queued: list[str] = []
+        self.last_submit = time.monotonic()
+
+    @property
+    def summary(self) -> PushSummary:
+        return self.session.summary
+
+    def wait_for(self, index: int, outcome: Outcome) -> None:
+        self.waiting[outcome.sha256].append((index, outcome))
+        self.queued.append(outcome.sha256)
+
+    def step(self, out: AddOutput, tags) -> None:
+        due = time.monotonic() - self.last_submit >= SUBMIT_EVERY
+        if self.queued and (due or len(self.queued) >= SUBMIT_AT):
+            self.flush(out, tags)
+        self._emit(out, self.session.poll())
+
+    def flush(self, out: AddOutput, tags) -> None:
+        shas, self.queued = sorted(set(self.queued)), []
+        if shas:
+            if tags:
+                self.library.tag(shas, list(tags))
+            self.session.submit(shas)
+        self.last_submit = time.monotonic()
+        self._emit(out, self.session.poll())
+
+    def finish(self, out: AddOutput) -> None:
+        self._emit(out, self.session.close())
+        for outcomes in self.waiting.values():  # no upload was due for these
+            for index, outcome in outcomes:
+                out.final(index, outcome)
+        self.waiting.clear()
+
+    def fail(self, out: AddOutput, error: BaseException) -> None:
+        """The run stops: settle the uploads in flight; print each file still waiting, its
+        upload failed (or not made) for ``error``."""
+        self.session.abandon()
+        reason = str(error) or type(error).__name__
+        for outcomes in self.waiting.values():
+            for index, outcome in outcomes:
+                outcome.upload, outcome.upload_error = "failed", reason
+                out.final(index, outcome)
+        self.waiting.clear()
+
+    def snapshot(self) -> Snapshot:
+        c = self.counter
+        return Snapshot(c.done, c.files, c.bytes_done, c.size_bytes)
+
+    def _emit(self, out: AddOutput, pairs: list[tuple[str, UploadOutcome]]) -> None:
+        for asset, result in pairs:
+            for index, outcome in self.waiting.pop(asset, []):
+                outcome.upload, outcome.file_id = result.outcome, result.file_id
+                outcome.upload_error = result.reason if result.outcome == "failed" else None
+                out.final(index, outcome)
+
+
+class UploadCounter(Progress):
+    """Counts uploads planned and done, for the progress line."""
+
+    def __init__(self):
+        self.files = self.size_bytes = self.done = self.bytes_done = 0
+
+    def planned(self, files: int, size_bytes: int) -> None:
+        self.files += files
+        self.size_bytes += size_bytes
+
+    def finished(self, outcome: UploadOutcome) -> None:
+        self.done += 1
+        self.bytes_done += outcome.size_bytes
+
+
+def _add_snapshot(run, out: AddOutput, uploads: Uploads | None) -> Snapshot:
+    note = f"{uploads.counter.done:,} uploaded" if uploads else ""
+    return Snapshot(out.counted, run.total, run.bytes_read, run.bytes_to_read, note)
+
+
+class PushPrinter(UploadCounter):
+    """The push's progress, and a line for each failure as it comes."""
+
+    def __init__(self):
+        super().__init__()
+        self.line: ProgressLine | None = None
+
+    def finished(self, outcome: UploadOutcome) -> None:
+        super().finished(outcome)
+        if outcome.outcome == "failed":
+            name = outcome.path or f"sha256:{outcome.rendition_sha256[:12]}"
+            text = f"upload failed: {name}: {outcome.reason}"
+            if self.line is not None:
+                self.line.echo(text)
+            else:
+                click.echo(text, err=True)
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(self.done, self.files, self.bytes_done, self.size_bytes)
+
+
+def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify):
+    """Upload with a progress line of files and bytes; print failures; return the summary."""
     from .uploads import expiry_seconds
 
     seconds = expiry_seconds(expires_in)
-    with ExitStack() as stack:
-        summary = library.push(
-            shas,
-            workspace=workspace,
-            workspace_id=workspace_id,
-            policy=policy,
-            jobs=jobs,
-            expires_in=seconds,
-            verify=verify,
-            progress=UploadBar(stack),
-        )
+    printer = PushPrinter()
+    with ProgressLine("Uploading", printer.snapshot) as line:
+        printer.line = line
+        summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
+                               jobs=jobs, expires_in=seconds, verify=verify, progress=printer)  # fmt: skip
     click.echo(str(summary), err=True)
     return summary
-
-
-class UploadBar(Progress):
-    """A bar of bytes sent, labelled with files done, drawn once the push knows its size;
-    failures are printed as they come."""
-
-    def __init__(self, stack: ExitStack):
-        self.stack, self.bar, self.files, self.done = stack, None, 0, 0
-
-    def planned(self, files: int, size_bytes: int) -> None:
-        self.files = files
-        self.bar = self.stack.enter_context(
-            _progress(
-                size_bytes,
-                "Uploading",
-                shown=files >= UPLOADS_WORTH_A_BAR,
-                show_item=self._files_done,
-            )
-        )
-
-    def finished(self, outcome) -> None:
-        self.done += 1
-        self.bar.update(outcome.size_bytes or 0, current_item=outcome)
-        if outcome.outcome == "failed":
-            click.echo(
-                f"upload failed: sha256:{outcome.rendition_sha256[:12]}: {outcome.reason}", err=True
-            )
-
-    def _files_done(self, _item) -> str:
-        return f"{self.done}/{self.files} files"
-
-
-def _attach_upload(outcome: Outcome, by_asset: dict) -> None:
-    if outcome.outcome == "rejected":
-        return
-    found = by_asset.get(outcome.sha256)
-    if found is not None:
-        outcome.upload, outcome.file_id = found.outcome, found.file_id
-        outcome.upload_error = found.reason if found.outcome == "failed" else None
-
-
-def _progress(total: int, label: str, *, shown: bool, show_item=None):
-    show = shown and sys.stderr.isatty()
-    return click.progressbar(
-        length=max(total, 1),
-        file=sys.stderr if show else _Null(),
-        label=label,
-        item_show_func=show_item,
-    )
-
-
-class _Null:
-    def write(self, _text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def run_ask(bodies, workspace, workspace_id, json_) -> None:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 from .catalogue import HEX, Catalogue, ImageFacts
 from .errors import NotFound, RemoteError, UsageError
 from .hashing import PREFIX
-from .limits import EXPIRY_SAFETY
+from .limits import DEFAULT_LIMITS, EXPIRY_SAFETY, Limits
 from .policies import DEFAULT_POLICY, choose, missing_message
-from .records import AssetRecord, PolicyStats, RenditionRecord, Stats
+from .records import AddResult, AssetRecord, PolicyStats, RenditionRecord, Stats
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
     from .blocks import ImageRef, MessageRequest
@@ -68,13 +68,27 @@ class Library:
         exclude: Iterable[str] = (),
         policy: str = DEFAULT_POLICY,
         jobs: int | None = None,
+        limits: Limits | None = None,
+    ) -> AddResult:
+        """Catalogue files and folders, now: one ``Outcome`` per file, and the summary."""
+        run = self.ingest(paths, exclude=exclude, policy=policy, jobs=jobs, limits=limits)
+        return AddResult(list(run), run.summary)
+
+    def ingest(
+        self,
+        paths: Iterable[str | os.PathLike[str]],
+        *,
+        exclude: Iterable[str] = (),
+        policy: str = DEFAULT_POLICY,
+        jobs: int | None = None,
+        limits: Limits | None = None,
     ) -> Ingest:
-        """Catalogue files and folders. Iterate the result for one ``Outcome`` per file."""
+        """``add`` as it goes: iterate the result for each ``Outcome`` once it is recorded
+        (the walk is done on the call; files are read as you iterate)."""
         from .ingest import Ingest
 
-        return Ingest(
-            self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs, store=self.store
-        )
+        return Ingest(self.catalogue, paths, exclude=exclude, policy=policy, jobs=jobs,
+                      store=self.store, limits=limits or DEFAULT_LIMITS)  # fmt: skip
 
     def push(
         self,
@@ -106,6 +120,28 @@ class Library:
         )
         targets = self.catalogue.shas() if shas is None else list(shas)
         return uploader.push(targets, policy=policy, verify=verify, progress=progress)
+
+    def upload_session(
+        self,
+        *,
+        policy: str = DEFAULT_POLICY,
+        workspace: str | None = None,
+        workspace_id: str | None = None,
+        jobs: int | None = None,
+        expires_in: int | str | None = None,
+        progress=None,
+    ):
+        """An ``UploadSession``: submit assets as they are catalogued, learn each upload's
+        outcome as it comes. ``expires_in``: seconds, or text such as ``7d``."""
+        from .remote import RemoteSpec
+        from .uploads import DEFAULT_JOBS, Uploader, expiry_seconds
+
+        if isinstance(expires_in, str):
+            expires_in = expiry_seconds(expires_in)
+        remote = RemoteSpec.from_env(workspace, workspace_id)
+        uploader = Uploader(self.catalogue, remote, jobs=jobs or DEFAULT_JOBS,
+                            expires_in=expires_in, store=self.store)  # fmt: skip
+        return uploader.session(policy=policy, progress=progress)
 
     def resolve(self, reference: str) -> str:
         """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""

@@ -114,8 +114,10 @@ def test_an_expired_upload_is_replaced_before_use(tmp_path, run, uploading, db_p
     uploading.set_time(real_now)
     [block] = json.loads(run("block", record["sha256"]).stdout)
     assert block["source"]["file_id"] != record["file_id"]
-    live = [f for f in uploading.files() if f["expires_at"] is None]
-    assert [f["id"] for f in live] == [block["source"]["file_id"]]
+    replacement = {f["id"]: f for f in uploading.files()}[block["source"]["file_id"]]
+    lifetime = datetime.fromisoformat(replacement["expires_at"].replace("Z", "+00:00"))
+    lifetime -= datetime.fromisoformat(replacement["created_at"].replace("Z", "+00:00"))
+    assert lifetime == timedelta(hours=1)  # a replacement asks for the lifetime it replaces
 
 
 def test_request_bodies_are_accepted_by_the_api(uploaded, run, uploading):

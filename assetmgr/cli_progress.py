@@ -1,0 +1,133 @@
+"""A progress line on stderr for the long commands, and messages that never break it.
+
+The line shows files and bytes done out of the total, the time spent and, once there is
+something to go on, the time left (from the rate since the start, by bytes and files
+alike). It appears only on a terminal, and only once the work has lasted ``SHOW_AFTER``
+seconds, so short runs print nothing but their messages. A thread redraws it a few times
+a second from a ``poll`` function, so it moves while the main thread waits on a slow
+file; ``echo`` prints a message above it (clearing, printing, redrawing under one lock).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+SHOW_AFTER = 1.0  # seconds before the line appears
+REDRAW_EVERY = 0.25  # seconds
+FILE_WEIGHT = 64 * 1024  # a file counts as this many bytes of work, besides its size
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Where the work stands."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    note: str = ""  # anything else to show (uploads, say)
+
+
+class ProgressLine:
+    """Use as a context manager around the work; ``echo`` for messages meanwhile."""
+
+    def __init__(
+        self,
+        label: str,
+        poll: Callable[[], Snapshot],
+        *,
+        stream=None,
+        enabled: bool | None = None,
+    ):
+        self.label, self.poll = label, poll
+        self.stream = stream or sys.stderr
+        self.enabled = _is_terminal(self.stream) if enabled is None else enabled
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.shown = False
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> ProgressLine:
+        self.started = time.monotonic()
+        if self.enabled:
+            self.thread = threading.Thread(target=self._run, name="assetmgr-progress", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        with self.lock:
+            if self.shown:
+                self._draw()  # the final state stays on screen
+                self.stream.write("\n")
+                self.stream.flush()
+                self.shown = False
+
+    def echo(self, text: str) -> None:
+        """Print a line of text above the progress line."""
+        with self.lock:
+            if self.shown:
+                self.stream.write("\r\x1b[2K")
+            self.stream.write(text + "\n")
+            if self.shown:
+                self._draw()
+            self.stream.flush()
+
+    def _run(self) -> None:
+        while not self.stop.wait(REDRAW_EVERY):
+            if time.monotonic() - self.started < SHOW_AFTER:
+                continue
+            with self.lock:
+                self.shown = True
+                self._draw()
+                self.stream.flush()
+
+    def _draw(self) -> None:
+        text = describe(self.label, self.poll(), time.monotonic() - self.started)
+        width = shutil.get_terminal_size((100, 24)).columns - 1
+        self.stream.write("\r\x1b[2K" + text[:width])
+
+
+def describe(label: str, s: Snapshot, elapsed: float) -> str:
+    """``Adding  120/500 files  30.1/80.0 MB  0:12 elapsed  ~0:20 left`` and the like."""
+    parts = [label, f"{s.files_done:,}/{s.files_total:,} files"]
+    if s.bytes_total:
+        parts.append(f"{s.bytes_done / 1e6:,.1f}/{s.bytes_total / 1e6:,.1f} MB")
+    parts.append(f"{clock(elapsed)} elapsed")
+    left = time_left(s, elapsed)
+    if left is not None:
+        parts.append(f"~{clock(left)} left")
+    if s.note:
+        parts.append(s.note)
+    return "  ".join(parts)
+
+
+def time_left(s: Snapshot, elapsed: float) -> float | None:
+    """Seconds left at the average rate since the start; None before anything is done."""
+    done = s.bytes_done + FILE_WEIGHT * s.files_done
+    total = s.bytes_total + FILE_WEIGHT * s.files_total
+    if done <= 0 or elapsed <= 0 or total <= done:
+        return None if done <= 0 else 0.0
+    return elapsed * (total - done) / done
+
+
+def clock(seconds: float) -> str:
+    seconds = int(seconds)
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
+
+
+def _is_terminal(stream) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
