@@ -12,8 +12,9 @@ import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from assetmgr import Library
+from assetmgr.containers import pixels_only
 from assetmgr.limits import MAX_IMAGE_BYTES
-from assetmgr.probe import Rejected, probe
+from assetmgr.probe import Rejected, probe, sniff
 from assetmgr.renditions import render_bytes
 
 # orientation -> the transpose that turns the upright picture into what is stored
@@ -179,6 +180,7 @@ def accepted_corpus_rows(corpus):
 
 
 def test_size_bounds_hold_for_every_accepted_corpus_image(corpus):
+    """Every rendition is within the limits and holds nothing but pixels, whatever made it."""
     rows = accepted_corpus_rows(corpus)
     assert len(rows) == 147
     for row in rows:
@@ -188,6 +190,7 @@ def test_size_bounds_hold_for_every_accepted_corpus_image(corpus):
         assert len(data) == facts.size_bytes < MAX_IMAGE_BYTES, row["path"]
         assert decoded(data).size == (facts.width, facts.height), row["path"]
         assert facts.media_type in ("image/jpeg", "image/png", "image/gif", "image/webp")
+        assert pixels_only(data, sniff(data)) == data, row["path"]  # nothing but pixels
 
 
 @pytest.mark.parametrize(
