@@ -24,10 +24,11 @@ itself, never through Pillow, and never raises, whatever the input. Kept:
   transparency, which is part of the pixels. Every other chunk goes, before or
   after IDAT (text, eXIf, iCCP, tIME, pHYs, gAMA, APNG frames, private chunks),
   and so does anything after IEND.
-- GIF: header, logical screen and global colour table; the first image alone
-  (its transparency as a bare graphic control extension, its descriptor, local
-  colour table and LZW data); the trailer. No comment, application (NETSCAPE,
-  XMP) or plain-text extension. A second image: ``None``.
+- GIF: header (GIF89a only with a control extension, else GIF87a), logical
+  screen and global colour table; the first image alone (its transparency as a
+  bare graphic control extension, its descriptor, local colour table and LZW
+  data); the trailer. No comment, application (NETSCAPE, XMP) or plain-text
+  extension. A second image: ``None``.
 - WebP: the VP8 or VP8L chunk, as a simple file; with an alpha channel
   (ALPH + VP8), a VP8X saying only "alpha" and the canvas size, then ALPH and
   VP8. No ICCP, EXIF, XMP or unknown chunk. Anything animated: ``None``.
