@@ -101,7 +101,7 @@ def _jpeg(data: bytes) -> bytes | None:
         elif marker == APP14:
             if len(payload) >= 12 and payload.startswith(b"Adobe"):
                 adobe = payload[11]  # the colour transform; the last Adobe segment wins
-        elif marker not in TABLE_MARKERS | DROPPED_MARKERS:
+        elif marker not in TABLE_MARKERS and marker not in DROPPED_MARKERS:
             return None  # DNL, DHP, EXP, JPGn...: not understood
         if marker in KEPT_MARKERS:
             kept.append(bytes((0xFF, marker)) + data[pos:end])
