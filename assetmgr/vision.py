@@ -1,9 +1,11 @@
 """The ``vision`` policy's pixels: what Claude reads best, cheapest and safest.
 
 ``normalise(data, info)`` returns ``None`` when the source needs no change at
-all (it is then uploaded byte for byte), else the new image bytes. A JPEG
-whose pixels need no change only loses its metadata, losslessly
-(``metadata.py``). Otherwise:
+all (it is then uploaded byte for byte), else the new image bytes. Nothing but
+pixels leaves. An image whose pixels need no change keeps its compressed
+pixel data: its container is rewritten to what a decoder needs, losslessly
+(``containers.py``), and it needs no change at all only when that rewrite is
+the source itself. Otherwise (or when the container is not understood):
 
 1. first frame only (Claude reads no other);
 2. JPEGs are decoded at reduced scale (draft mode) when much larger than the
@@ -26,38 +28,12 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageCms
 
+from .containers import pixels_only
 from .limits import MAX_IMAGE_BYTES, served_size
-from .metadata import strip_jpeg
 from .probe import ImageInfo
 
 JPEG_QUALITY = 85
 SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
-# info keys that describe how to decode, not who took the picture or where
-HARMLESS_INFO = {
-    "dpi",
-    "gamma",
-    "transparency",
-    "jfif",
-    "jfif_version",
-    "jfif_unit",
-    "jfif_density",
-    "adobe",
-    "adobe_transform",
-    "progressive",
-    "progression",
-    "background",
-    "version",
-    "duration",
-    "loop",
-    "chromaticity",
-    "srgb",
-    "interlace",
-    "aspect",
-    "bbox",
-    "blend",
-    "disposal",
-}
-HARMLESS_JPEG_SEGMENTS = {"APP0", "APP14"}  # JFIF, Adobe colour transform
 TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -82,14 +58,12 @@ class Encoded:
 def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
     """The vision rendition of a probed image; ``None`` when the source is already right."""
     image = Image.open(io.BytesIO(data))
-    if needs_no_change(image, info, len(data)):
-        return None
-    if info.format == "JPEG" and pixels_need_no_change(image, info):
-        stripped = strip_jpeg(data)
-        if stripped == data:
-            return None
-        if stripped is not None and len(stripped) <= MAX_IMAGE_BYTES:
-            return Encoded(stripped, info.media_type, info.width, info.height, decoded=False)
+    if pixels_need_no_change(image, info):
+        kept = pixels_only(data, info.format)
+        if kept is not None and len(kept) <= MAX_IMAGE_BYTES:
+            if kept == data:
+                return None
+            return Encoded(kept, info.media_type, info.width, info.height, decoded=False)
     return reencode(image, info)
 
 
@@ -107,18 +81,6 @@ def reencode(image: Image.Image, info: ImageInfo) -> Encoded:
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
     return encode(drop_opaque_alpha(image), photo=info.format == "JPEG")
-
-
-def needs_no_change(image: Image.Image, info: ImageInfo, size: int) -> bool:
-    """True when the bytes on disk are already what the vision policy would upload."""
-    return (
-        image.format != "MPO"
-        and info.frames == 1
-        and size <= MAX_IMAGE_BYTES
-        and pixels_need_no_change(image, info)
-        and set(image.info) <= HARMLESS_INFO
-        and all(marker in HARMLESS_JPEG_SEGMENTS for marker, _ in getattr(image, "applist", []))
-    )
 
 
 def pixels_need_no_change(image: Image.Image, info: ImageInfo) -> bool:
