@@ -99,9 +99,21 @@ class Catalogue:
         self.close()
 
     @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read with; a damaged, locked or unreachable catalogue raises
+        ``CatalogueError``. Every query goes through here or ``writing``."""
+        with db.translated(self.engine), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite); a read-only, full or damaged
+        catalogue raises ``CatalogueError``, and the transaction is rolled back."""
+        with (
+            db.translated(self.engine),
+            self.engine.connect().execution_options(write=True) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     # -- the stat cache -------------------------------------------------
@@ -134,7 +146,7 @@ class Catalogue:
             )
         )
         rows = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for folder in folders:
                 low = folder.rstrip(os.sep) + os.sep
                 high = low[:-1] + chr(ord(os.sep) + 1)
@@ -151,7 +163,7 @@ class Catalogue:
             select(func.min(Source.path)).where(Source.asset_id == Asset.id).scalar_subquery()
         )
         known: dict[str, KnownAsset] = {}
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(list(shas)):
                 rows = conn.execute(select(Asset.sha256, first_path).where(Asset.sha256.in_(chunk)))
                 known.update((sha, KnownAsset(sha, path)) for sha, path in rows)
@@ -201,7 +213,7 @@ class Catalogue:
     def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
         """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
         pairs: list = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(shas):
                 pairs += conn.execute(
                     select(Asset.sha256, Rendition.sha256)
@@ -212,7 +224,7 @@ class Catalogue:
         return pairs
 
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))
 
     def image_facts(
@@ -224,7 +236,7 @@ class Catalogue:
         """
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             remote_id = conn.execute(
                 select(Remote.id).where(Remote.base_url == base_url, Remote.workspace == workspace)
             ).scalar()
@@ -265,7 +277,7 @@ class Catalogue:
     def existing(self, shas: Sequence[str]) -> set[str]:
         """Which of these full sha256s are catalogued."""
         found: set[str] = set()
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(list(shas)):
                 found.update(
                     conn.execute(select(Asset.sha256).where(Asset.sha256.in_(chunk))).scalars()
@@ -298,7 +310,7 @@ class Catalogue:
                 f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256"
             )
         high = digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             shas = list(
                 conn.execute(
                     select(Asset.sha256)
@@ -314,7 +326,7 @@ class Catalogue:
 
     def _by_path(self, path: str) -> str:
         sha = sha256_file(path)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             found = conn.execute(select(Asset.sha256).where(Asset.sha256 == sha)).scalar()
         if found is None:
             raise NotFound(
@@ -329,12 +341,12 @@ class Catalogue:
         query = select(Asset.sha256).order_by(Asset.id)
         if tag is not None:
             query = query.join(Tag, Tag.asset_id == Asset.id).where(Tag.name == tag)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return list(conn.execute(query).scalars())
 
     def records(self, shas: Sequence[str]) -> list[AssetRecord]:
         """Full records of ``shas``, in the order given."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             assets: dict[int, AssetRecord] = {}
             order: dict[str, int] = {}
             for chunk in _chunks(shas):
@@ -358,7 +370,7 @@ class Catalogue:
             .group_by(AssetRendition.policy)
             .order_by(AssetRendition.policy)
         )
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             assets, size = conn.execute(
                 select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))
             ).one()
@@ -379,7 +391,7 @@ class Catalogue:
             conn.execute(delete(Tag).where(Tag.asset_id.in_(ids), Tag.name.in_(list(names))))
 
     def tag_counts(self) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             query = select(Tag.name, func.count()).group_by(Tag.name).order_by(Tag.name)
             return [(name, count) for name, count in conn.execute(query)]
 

@@ -112,7 +112,7 @@ class Journal:
     def missing(self, rendition_ids: list[int]) -> list[int]:
         """Of ``rendition_ids``, those with no live upload in this remote."""
         live: set[int] = set()
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             for start in range(0, len(rendition_ids), 500):
                 chunk = rendition_ids[start : start + 500]
                 live.update(
@@ -162,7 +162,7 @@ class Journal:
     def stale(self, now: datetime, state: str = "pending") -> list[PendingRow]:
         """Rows of this remote in ``state`` whose lease holder is gone or whose lease ran out
         (for ``active`` rows: uploads whose extra copies were never swept)."""
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             rows = conn.execute(
                 select(
                     Upload.id,
@@ -278,7 +278,7 @@ class Journal:
             Upload.remote_id == self.remote_id, Upload.state == "active"
         )
         wanted, due = set(rendition_ids), []
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             rows = conn.execute(query.add_columns(Upload.rendition_id)).all()
         for upload_id, file_id, verified, expires, rendition_id in rows:
             stale = verified is None or now - verified > RECHECK_AFTER
@@ -306,7 +306,7 @@ class Journal:
 
     def active_files(self) -> dict[str, str]:
         """rendition sha256 -> file id of every active upload in this remote."""
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             rows = conn.execute(
                 select(Rendition.sha256, Upload.file_id)
                 .join(Rendition, Rendition.id == Upload.rendition_id)
@@ -315,7 +315,7 @@ class Journal:
             return {sha: file_id for sha, file_id in rows}
 
     def pending_shas(self) -> set[str]:
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             return set(
                 conn.execute(
                     select(Rendition.sha256)
