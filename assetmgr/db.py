@@ -221,16 +221,16 @@ def open_engine(url: str) -> Engine:
 def _refuse_foreign(conn: Connection, revision: str | None, url: URL) -> None:
     """Refuse, before writing anything, a database that is not an assetmgr catalogue this
     version can use: one made by a newer assetmgr, or another program's."""
-    if revision is not None and re.fullmatch(r"\d{4}", revision):
-        if revision > head_revision() or revision not in known_revisions():
-            raise CatalogueError(
-                f"{where(url)} was made by a newer assetmgr (schema {revision}; this one knows "
-                f"up to {head_revision()}): upgrade assetmgr"
-            )
+    if revision in known_revisions():
         return
     tables = sorted(set(inspect(conn).get_table_names()) - {"alembic_version"})
     if revision is None and not tables:
         return  # a new, empty database: it becomes a catalogue
+    if revision is not None and (re.fullmatch(r"\d{4}", revision) or "assets" in tables):
+        raise CatalogueError(
+            f"{where(url)} was made by a newer assetmgr (schema {revision}; this one knows "
+            f"up to {head_revision()}): upgrade assetmgr"
+        )
     shown = ", ".join(tables[:4]) + (f" and {len(tables) - 4} more" if len(tables) > 4 else "")
     detail = f"it holds tables {shown}" if tables else f"its schema is {revision!r}"
     raise CatalogueError(
