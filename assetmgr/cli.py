@@ -393,20 +393,44 @@ def cat(ctx, reference, output, policy) -> None:
 
 
 def write_output(output: str | None, data: bytes) -> None:
-    """Write ``data`` to the file ``output`` (whole or not at all), else to stdout."""
+    """Write ``data`` to stdout, or to the file ``output``: whole or not at all (a temporary
+    file renamed over it), so that a full disk never leaves half a file or loses the old one."""
     import os
 
-    atomic = output is not None and (os.path.isfile(output) or not os.path.exists(output))
     try:
-        with click.open_file(output or "-", "wb", atomic=atomic) as f:
-            f.write(data)
-            f.flush()  # here, so that a full disk is reported here, and a partial file removed
+        if output is None:
+            with click.open_file("-", "wb") as stdout:
+                stdout.write(data)
+                stdout.flush()
+        elif os.path.isfile(output) or not os.path.exists(output):
+            replace_file(output, data)
+        else:  # a device or a pipe: nothing to keep whole
+            with open(output, "wb") as f:
+                f.write(data)
     except BrokenPipeError:
         raise
     except OSError as e:
         if output is None:
             stop_writing_stdout()
         raise local_error(e, f"cannot write {output or 'to stdout'}") from e
+
+
+def replace_file(path: str, data: bytes) -> None:
+    import os
+    import tempfile
+
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~mask
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 @cli.command()
