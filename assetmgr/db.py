@@ -207,9 +207,10 @@ def open_engine(url: str) -> Engine:
                     _use_wal(conn.connection.dbapi_connection.cursor())
             if revision != head_revision():
                 if not writable:
+                    schema = f"at schema {revision}" if revision else "empty"
                     raise CatalogueError(
-                        f"{where(engine.url)} is read-only and at schema {revision}, older than "
-                        f"this assetmgr's {head_revision()}: make it writable once to upgrade it"
+                        f"{where(engine.url)} is read-only and {schema}; this assetmgr needs "
+                        f"schema {head_revision()}: make it writable once to upgrade it"
                     )
                 upgrade(engine)
     except BaseException:
@@ -286,7 +287,13 @@ def catalogue_error(error: Exception, url: URL) -> CatalogueError:
             f"{where(url)} is read-only: commands that only read it work; to change it, "
             "make it writable or choose another --db"
         )
-    if code.startswith("SQLITE_FULL") or "disk is full" in message or _disk_full(url):
+    io_error = code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN"))
+    if (
+        code.startswith("SQLITE_FULL")
+        or "disk is full" in message
+        or "No space left" in message
+        or (io_error and _disk_full(url))
+    ):
         return CatalogueError(
             f"{where(url)}: disk full ({message}); free some space and run the command again"
         )

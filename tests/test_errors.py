@@ -300,8 +300,8 @@ def test_a_read_only_catalogue_at_an_older_schema_asks_to_be_made_writable(tmpfs
     before = db.read_bytes()
     line = error_line(assetmgr("ls", db=db), ExitCode.CATALOGUE)
     assert line == (
-        f"Error: catalogue {db} is read-only and at schema 0001, older than this assetmgr's "
-        f"{head_revision()}: make it writable once to upgrade it"
+        f"Error: catalogue {db} is read-only and at schema 0001; this assetmgr needs "
+        f"schema {head_revision()}: make it writable once to upgrade it"
     )
     assert db.read_bytes() == before
 
