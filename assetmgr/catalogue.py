@@ -123,9 +123,21 @@ class Catalogue:
         self.close()
 
     @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection to read with; a damaged, locked or unreachable catalogue raises
+        ``CatalogueError``. Every query goes through here or ``writing``."""
+        with db.translated(self.engine), self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
     def writing(self) -> Iterator[Connection]:
-        """One write transaction (``BEGIN IMMEDIATE`` on SQLite)."""
-        with self.engine.connect().execution_options(write=True) as conn, conn.begin():
+        """One write transaction (``BEGIN IMMEDIATE`` on SQLite); a read-only, full or damaged
+        catalogue raises ``CatalogueError``, and the transaction is rolled back."""
+        with (
+            db.translated(self.engine),
+            self.engine.connect().execution_options(write=True) as conn,
+            conn.begin(),
+        ):
             yield conn
 
     # -- the stat cache -------------------------------------------------
@@ -169,7 +181,7 @@ class Catalogue:
 
     def _under(self, base, column, folders: Sequence[str], files: Sequence[str]) -> list[tuple]:
         rows: list[tuple] = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for folder in folders:
                 low = shown(folder).rstrip(os.sep) + os.sep
                 high = low[:-1] + chr(ord(os.sep) + 1)
@@ -180,7 +192,7 @@ class Catalogue:
 
     def known_renditions(self, shas: Sequence[str]) -> set[str]:
         """Which of these rendition sha256s the catalogue records."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return set(_ids_by_sha(conn, Rendition, set(shas)))
 
     # -- ingest writes ---------------------------------------------------
@@ -191,7 +203,7 @@ class Catalogue:
             select(func.min(Source.path)).where(Source.asset_id == Asset.id).scalar_subquery()
         )
         known: dict[str, KnownAsset] = {}
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(list(shas)):
                 rows = conn.execute(select(Asset.sha256, first_path).where(Asset.sha256.in_(chunk)))
                 known.update((sha, KnownAsset(sha, path)) for sha, path in rows)
@@ -243,7 +255,7 @@ class Catalogue:
     def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
         """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
         pairs: list = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(shas):
                 pairs += conn.execute(
                     select(Asset.sha256, Rendition.sha256)
@@ -254,7 +266,7 @@ class Catalogue:
         return pairs
 
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))
 
     def image_facts(
@@ -266,7 +278,7 @@ class Catalogue:
         """
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             remote_id = conn.execute(
                 select(Remote.id).where(Remote.base_url == base_url, Remote.workspace == workspace)
             ).scalar()
@@ -307,7 +319,7 @@ class Catalogue:
     def existing(self, shas: Sequence[str]) -> set[str]:
         """Which of these full sha256s are catalogued."""
         found: set[str] = set()
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             for chunk in _chunks(list(shas)):
                 found.update(
                     conn.execute(select(Asset.sha256).where(Asset.sha256.in_(chunk))).scalars()
@@ -340,7 +352,7 @@ class Catalogue:
                 f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256"
             )
         high = digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             shas = list(
                 conn.execute(
                     select(Asset.sha256)
@@ -356,7 +368,7 @@ class Catalogue:
 
     def _by_path(self, path: str) -> str:
         sha = sha256_file(path)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             found = conn.execute(select(Asset.sha256).where(Asset.sha256 == sha)).scalar()
         if found is None:
             raise NotFound(
@@ -371,12 +383,12 @@ class Catalogue:
         query = select(Asset.sha256).order_by(Asset.id)
         if tag is not None:
             query = query.join(Tag, Tag.asset_id == Asset.id).where(Tag.name == tag)
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return list(conn.execute(query).scalars())
 
     def records(self, shas: Sequence[str]) -> list[AssetRecord]:
         """Full records of ``shas``, in the order given."""
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             assets: dict[int, AssetRecord] = {}
             order: dict[str, int] = {}
             for chunk in _chunks(shas):
@@ -400,7 +412,7 @@ class Catalogue:
             .group_by(AssetRendition.policy)
             .order_by(AssetRendition.policy)
         )
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             assets, size = conn.execute(
                 select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))
             ).one()
@@ -421,7 +433,7 @@ class Catalogue:
             conn.execute(delete(Tag).where(Tag.asset_id.in_(ids), Tag.name.in_(list(names))))
 
     def tag_counts(self) -> list[tuple[str, int]]:
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             query = select(Tag.name, func.count()).group_by(Tag.name).order_by(Tag.name)
             return [(name, count) for name, count in conn.execute(query)]
 

@@ -19,41 +19,73 @@ from .cli_options import (
     request_options,
     take_limits,
 )
-from .errors import AssetmgrError, ExitCode, UsageError
+from .errors import AssetmgrError, ExitCode, UsageError, local_error
 
-EXIT_CODES = """\b
-Exit codes:
-  0    success
-  1    internal error (a bug; please report it)
-  2    usage error (bad options or arguments)
-  3    finished, but some inputs were rejected
-  4    a reference named no asset, or several
-  5    the catalogue could not be opened or migrated
-  6    the API refused a request or could not be reached
-  7    no API key, or the API refused it
-  130  interrupted (Ctrl-C)
-"""
+
+def exit_codes_epilog() -> str:
+    """The exit-code table of ``assetmgr --help``, from ``ExitCode``."""
+    rows = [f"  {code.value:<4} {code.meaning}" for code in ExitCode]
+    return "\n".join(["\b", "Exit codes:", *rows])
 
 
 class AssetmgrGroup(click.Group):
-    """Turns every ``AssetmgrError`` into a one-line message and its exit code."""
+    """Turns every expected failure into one line on stderr and its exit code: an
+    ``AssetmgrError``, an ``OSError`` from the local machine (a full or read-only disk, a busy
+    port), Ctrl-C, and a reader of stdout that went away (quietly)."""
 
     def invoke(self, ctx: click.Context):
         try:
+            from .config import check_environment
+
+            check_environment()
             return super().invoke(ctx)
         except AssetmgrError as e:
-            click.echo(f"Error: {e}", err=True)
-            ctx.exit(e.exit_code)
+            fail(ctx, str(e), e.exit_code)
+        except BrokenPipeError:
+            stop_writing_stdout()
+            ctx.exit(ExitCode.PIPE_CLOSED)
+        except OSError as e:
+            subject = None if stdout_flushed() else "cannot write to stdout"
+            fail(ctx, str(local_error(e, subject)), ExitCode.LOCAL)
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
+
+
+def fail(ctx: click.Context, message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    ctx.exit(code)
+
+
+def stdout_flushed() -> bool:
+    """Flush stdout; if that fails too, drop what is left for it and say so."""
+    try:
+        sys.stdout.flush()
+        return True
+    except OSError:
+        stop_writing_stdout()
+        return False
+
+
+def stop_writing_stdout() -> None:
+    """Point stdout at /dev/null, so that what is buffered for a closed pipe or a full disk is
+    not written again at exit (Python would print "Exception ignored ...")."""
+    import os
+
+    try:
+        fd = sys.stdout.fileno()
+    except (OSError, ValueError):
+        return  # not a real file (as under click's test runner): nothing is flushed at exit
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
 
 
 def json_option(help_text: str = "Output JSON instead of text."):
     return click.option("json_", "--json", is_flag=True, help=help_text)
 
 
-@click.group(cls=AssetmgrGroup, epilog=EXIT_CODES)
+@click.group(cls=AssetmgrGroup, epilog=exit_codes_epilog())
 @click.version_option(package_name="assetmgr")
 @click.option(
     "--db",
@@ -344,8 +376,48 @@ def cat(ctx, reference, output, policy) -> None:
             "refusing to write image bytes to a terminal; redirect stdout or use -o FILE"
         )
     _, data = open_library(ctx).rendition(reference, policy)
-    with click.open_file(output or "-", "wb") as f:
-        f.write(data)
+    write_output(output, data)
+
+
+def write_output(output: str | None, data: bytes) -> None:
+    """Write ``data`` to stdout, or to the file ``output``: whole or not at all (a temporary
+    file renamed over it), so that a full disk never leaves half a file or loses the old one."""
+    import os
+
+    try:
+        if output is None:
+            with click.open_file("-", "wb") as stdout:
+                stdout.write(data)
+                stdout.flush()
+        elif os.path.isfile(output) or not os.path.exists(output):
+            replace_file(output, data)
+        else:  # a device or a pipe: nothing to keep whole
+            with open(output, "wb") as f:
+                f.write(data)
+    except BrokenPipeError:
+        raise
+    except OSError as e:
+        if output is None:
+            stop_writing_stdout()
+        raise local_error(e, f"cannot write {output or 'to stdout'}") from e
+
+
+def replace_file(path: str, data: bytes) -> None:
+    import os
+    import tempfile
+
+    mask = os.umask(0)
+    os.umask(mask)
+    mode = os.stat(path).st_mode & 0o7777 if os.path.exists(path) else 0o666 & ~mask
+    fd, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
 
 
 @cli.command()
@@ -429,7 +501,28 @@ cli.add_command(emulator_command)
 
 def main() -> None:
     """Entry point of the ``assetmgr`` script."""
-    cli(prog_name="assetmgr")
+    try:
+        cli(prog_name="assetmgr")
+    except OSError as e:  # writing --help or --version, before any command runs
+        stop_writing_stdout()
+        click.echo(f"Error: {local_error(e, 'cannot write to stdout')}", err=True)
+        sys.exit(ExitCode.LOCAL)
+    finally:
+        flush_stdout()
+
+
+def flush_stdout() -> None:
+    """Flush what is left for stdout now, not at interpreter exit, where a closed pipe or a
+    full disk would print "Exception ignored ..." and leave the exit code at 0 or 120."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        stop_writing_stdout()
+        sys.exit(ExitCode.PIPE_CLOSED)
+    except OSError as e:
+        stop_writing_stdout()
+        click.echo(f"Error: {local_error(e, 'cannot write to stdout')}", err=True)
+        sys.exit(ExitCode.LOCAL)
 
 
 if __name__ == "__main__":

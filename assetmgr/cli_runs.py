@@ -251,8 +251,9 @@ def run_ask(bodies, workspace, workspace_id, json_) -> None:
     import json
 
     from .messages_api import client_for, send
-    from .remote import RemoteSpec
+    from .remote import RemoteSpec, require_credentials
 
+    require_credentials()
     client = client_for(RemoteSpec.from_env(workspace, workspace_id))
     for body in bodies:
         answer = send(client, dict(body))

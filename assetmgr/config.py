@@ -6,6 +6,9 @@ Order of precedence for the catalogue (first that is set wins):
 2. the ``ASSETMGR_DB`` environment variable (a path or any SQLAlchemy URL);
 3. ``$ASSETMGR_HOME/catalogue.db``, where ``ASSETMGR_HOME`` defaults to the
    platform's user data folder (``click.get_app_dir("assetmgr")``).
+
+Other settings from the environment are read and checked here, and only here:
+``check_environment`` reads them all, so that the CLI stops on a bad value before any work.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import CatalogueError, UsageError
+
 APP_NAME = "assetmgr"
 HOME_ENV = "ASSETMGR_HOME"
 DB_ENV = "ASSETMGR_DB"
 CATALOGUE_FILE = "catalogue.db"
+MAX_RETRIES_ENV = "ASSETMGR_MAX_RETRIES"
+DEFAULT_MAX_RETRIES = 4
+MOST_RETRIES = 20  # the SDK backs off up to 8 s a try: 20 retries is minutes per request
 
 
 def user_dir() -> Path:
@@ -39,10 +47,45 @@ def database_url(explicit: str | os.PathLike[str] | None = None) -> str:
         return sqlite_url(user_dir() / CATALOGUE_FILE)
     text = os.fspath(chosen)
     if "://" in text:
+        refuse_in_memory(text)
         return text
     return sqlite_url(Path(text).expanduser())
+
+
+def refuse_in_memory(url: str) -> None:
+    """An in-memory SQLite catalogue would vanish with the process that made it: refuse it."""
+    scheme, _, rest = url.partition("://")
+    if not scheme.lower().startswith("sqlite"):
+        return
+    path = rest[1:] if rest.startswith("/") else rest
+    name = path.partition("?")[0]
+    if name in ("", ":memory:") or name.startswith("file::memory:") or "mode=memory" in rest:
+        raise CatalogueError(
+            f"{url!r} is an in-memory catalogue, gone when assetmgr exits: "
+            "give a file path or sqlite:///PATH"
+        )
 
 
 def sqlite_url(path: Path) -> str:
     """The URL of a SQLite file, absolute so that a later ``chdir`` cannot move it."""
     return f"sqlite:///{path.resolve()}"
+
+
+def max_retries() -> int:
+    """How many times the SDK retries a request that failed for a passing reason:
+    ``ASSETMGR_MAX_RETRIES``, a whole number from 0 to 20, default 4."""
+    return _whole_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0, MOST_RETRIES)
+
+
+def check_environment() -> None:
+    """Read every setting taken from the environment; a bad one raises ``UsageError``."""
+    max_retries()
+
+
+def _whole_number(name: str, default: int, low: int, high: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdigit() and low <= int(text) <= high):
+        raise UsageError(f"{name}={text!r}: give a whole number from {low} to {high}")
+    return int(text)

@@ -1,10 +1,20 @@
-"""Engines for catalogue URLs, and migration to head on open.
+"""Engines for catalogue URLs, migration to head on open, and database errors in words.
 
-SQLite gets WAL, foreign keys and a busy timeout on every connection, so that
-several processes can share one catalogue file. Write transactions on SQLite
-start with ``BEGIN IMMEDIATE`` (ask for ``execution_options(write=True)``): a
-deferred transaction that later wants to write can fail at once with "database
-is locked" instead of waiting.
+SQLite gets foreign keys and a busy timeout on every connection, and WAL once the file is
+known to be a catalogue, so that several processes can share one catalogue file. Write
+transactions on SQLite start with ``BEGIN IMMEDIATE`` (ask for
+``execution_options(write=True)``): a deferred transaction that later wants to write can
+fail at once with "database is locked" instead of waiting.
+
+Opening never writes a byte to what it must not change: a catalogue made by a newer
+assetmgr, another program's database, a damaged file. A SQLite catalogue that cannot be
+written (a read-only file, folder or mount) is opened read-only, so that commands that only
+read still work; in a read-only folder with no ``-wal`` file left, it is opened as immutable,
+because reading a WAL database otherwise needs a ``-shm`` file SQLite cannot create there.
+
+``translated`` turns the database errors that are about the catalogue itself (damaged,
+read-only, disk full, locked, unreachable) into one-line ``CatalogueError``s; ``Catalogue``
+reads and writes through it.
 
 Alembic is imported only when the catalogue is not at the head revision, which
 ``schema_version`` reads from the migration file names.
@@ -12,15 +22,42 @@ Alembic is imported only when the catalogue is not at the head revision, which
 
 from __future__ import annotations
 
+import os
+import re
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
 from sqlalchemy import create_engine, event, inspect, text
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    NoSuchModuleError,
+    OperationalError,
+)
 
 from . import schema_version
 from .errors import CatalogueError
 from .schema_version import migrations_dir
 
 BUSY_TIMEOUT_MS = 30_000
+ACCEPTED = "a file path, sqlite:///PATH, or a server URL such as postgresql+psycopg://USER@HOST/DB"
+# What installs the driver a URL names (dialect+driver, as SQLAlchemy resolves it).
+DRIVERS = {
+    "postgresql+psycopg": "pip install 'psycopg[binary]'",
+    "postgresql+psycopg2": "pip install psycopg2-binary",
+    "postgresql+pg8000": "pip install pg8000",
+    "mysql+mysqldb": "pip install mysqlclient",
+    "mysql+pymysql": "pip install pymysql",
+    "mariadb+mysqldb": "pip install mysqlclient",
+    "mariadb+pymysql": "pip install pymysql",
+}
+NEARLY_FULL = 1 << 20  # bytes free below which an I/O error on the catalogue means a full disk
 
 
 def head_revision() -> str:
@@ -30,13 +67,91 @@ def head_revision() -> str:
     return head
 
 
+def known_revisions() -> set[str]:
+    return {p.name.split("_", 1)[0] for p in (migrations_dir() / "versions").glob("*_*.py")}
+
+
 def make_engine(url: str) -> Engine:
     """An engine for ``url``, with the SQLite settings above where they apply."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-        _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+    if not url.startswith("sqlite"):
+        return _create(url, pool_pre_ping=True)
+    path = sqlite_path(url)
+    if path is not None and not _writable(path):
+        uri = _read_only_uri(path)
+        engine = _create(url, creator=lambda: sqlite3.connect(uri, uri=True, **_sqlite_args()))
+    else:
+        engine = _create(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
+    _configure_sqlite(engine)
+    return engine
+
+
+def sqlite_path(url: str | URL) -> str | None:
+    """The file of a SQLite URL naming a plain path; None for anything else."""
+    if not str(url).startswith("sqlite"):
+        return None
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return None
+    database = parsed.database or ""
+    if parsed.get_backend_name() != "sqlite" or database.startswith("file:") or parsed.query:
+        return None
+    return database or None
+
+
+def _create(url: str, **options) -> Engine:
+    """``create_engine``, with a URL it cannot use or a driver that is missing in words."""
+    try:
+        return create_engine(url, **options)
+    except (ArgumentError, NoSuchModuleError) as e:
+        raise CatalogueError(f"--db {_shown(url)!r} is not a catalogue: give {ACCEPTED}") from e
+    except ImportError as e:
+        raise CatalogueError(_missing_driver(url, e)) from e
+
+
+def _missing_driver(url: str, error: ImportError) -> str:
+    parsed = make_url(url)
+    name = f"{parsed.get_backend_name()}+{parsed.get_driver_name()}"
+    install = DRIVERS.get(name, f"pip install the Python module {error.name or '?'}")
+    return f"the catalogue at {_shown(url)} needs a driver that is not installed: {install}"
+
+
+def _shown(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def _writable(path: str) -> bool:
+    """Whether SQLite can write the catalogue at ``path`` (and its -wal, -shm files).
+    Raises ``CatalogueError`` when there is no catalogue and none can be made."""
+    file, folder = Path(path), Path(path).parent
+    if file.is_dir():
+        raise CatalogueError(f"catalogue {path} is a folder: give the path of a file in it")
+    if file.exists():
+        return os.access(file, os.W_OK) and os.access(folder, os.W_OK)
+    if not folder.is_dir():
+        raise CatalogueError(
+            f"cannot create catalogue {path}: folder {folder} does not exist; "
+            "create it or choose another --db"
+        )
+    if not os.access(folder, os.W_OK):
+        raise CatalogueError(
+            f"cannot create catalogue {path}: folder {folder} is read-only; choose another --db"
+        )
+    return True
+
+
+def _read_only_uri(path: str) -> str:
+    """SQLite's URI for reading ``path`` without writing. With no -wal file in a folder no one
+    can write, the file cannot change, and ``immutable`` lets SQLite read it without -shm."""
+    frozen = not os.access(Path(path).parent, os.W_OK) and not os.path.exists(f"{path}-wal")
+    return f"file:{quote(path)}?mode=ro" + ("&immutable=1" if frozen else "")
+
+
+def _sqlite_args() -> dict:
+    return {"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -45,7 +160,6 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (below)
         cursor = dbapi_conn.cursor()
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        _use_wal(cursor)
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA synchronous = NORMAL")
         cursor.close()
@@ -59,15 +173,15 @@ def _configure_sqlite(engine: Engine) -> None:
 def _use_wal(cursor) -> None:
     """Switch to WAL once (it is stored in the file). Switching takes a lock the busy timeout
     does not wait for, so two processes creating one catalogue retry here instead."""
-    import sqlite3
     import time
 
     deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
     while cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
         try:
             cursor.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:
-            if time.monotonic() > deadline:
+            return  # where WAL cannot work, SQLite keeps the old mode: that still works
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
 
@@ -83,14 +197,47 @@ def open_engine(url: str) -> Engine:
     """Open the catalogue at ``url`` and bring it to the head revision."""
     engine = make_engine(url)
     try:
-        with engine.connect() as conn:
-            due = current_revision(conn) != head_revision()
-        if due:
-            upgrade(engine)
-    except SQLAlchemyError as e:
+        with translated(engine):
+            with engine.connect() as conn:
+                revision = current_revision(conn)
+                _refuse_foreign(conn, revision, engine.url)
+                conn.rollback()
+                writable = sqlite_path(engine.url) is None or _writable(engine.url.database)
+                if conn.dialect.name == "sqlite" and writable:
+                    _use_wal(conn.connection.dbapi_connection.cursor())
+            if revision != head_revision():
+                if not writable:
+                    schema = f"at schema {revision}" if revision else "empty"
+                    raise CatalogueError(
+                        f"{where(engine.url)} is read-only and {schema}; this assetmgr needs "
+                        f"schema {head_revision()}: make it writable once to upgrade it"
+                    )
+                upgrade(engine)
+    except BaseException:
         engine.dispose()
-        raise CatalogueError(f"cannot open catalogue {engine.url!r}: {_short(e)}") from e
+        raise
     return engine
+
+
+def _refuse_foreign(conn: Connection, revision: str | None, url: URL) -> None:
+    """Refuse, before writing anything, a database that is not an assetmgr catalogue this
+    version can use: one made by a newer assetmgr, or another program's."""
+    if revision in known_revisions():
+        return
+    tables = sorted(set(inspect(conn).get_table_names()) - {"alembic_version"})
+    if revision is None and not tables:
+        return  # a new, empty database: it becomes a catalogue
+    if revision is not None and (re.fullmatch(r"\d{4}", revision) or "assets" in tables):
+        raise CatalogueError(
+            f"{where(url)} was made by a newer assetmgr (schema {revision}; this one knows "
+            f"up to {head_revision()}): upgrade assetmgr"
+        )
+    shown = ", ".join(tables[:4]) + (f" and {len(tables) - 4} more" if len(tables) > 4 else "")
+    detail = f"it holds tables {shown}" if tables else f"its schema is {revision!r}"
+    raise CatalogueError(
+        f"{where(url)} is not an assetmgr catalogue ({detail}); it was left untouched: "
+        "choose another --db"
+    )
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
@@ -106,5 +253,70 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
             command.upgrade(cfg, revision)
 
 
-def _short(error: SQLAlchemyError) -> str:
-    return str(getattr(error, "orig", None) or error).splitlines()[0]
+# -- errors ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def translated(engine: Engine) -> Iterator[None]:
+    """Database errors about the catalogue itself come out as ``CatalogueError``; others (a
+    constraint, bad SQL: bugs) pass through as they are."""
+    try:
+        yield
+    except Exception as e:
+        if not _about_the_catalogue(e, engine):
+            raise
+        raise catalogue_error(e, engine.url) from e
+
+
+def _about_the_catalogue(error: Exception, engine: Engine) -> bool:
+    if isinstance(error, DBAPIError):
+        return isinstance(error, OperationalError) or type(error) is DatabaseError
+    dbapi = getattr(engine.dialect, "loaded_dbapi", None)  # raw cursors raise the driver's own
+    return dbapi is not None and (
+        isinstance(error, dbapi.OperationalError) or type(error) is dbapi.DatabaseError
+    )
+
+
+def catalogue_error(error: Exception, url: URL) -> CatalogueError:
+    """One line that says what is wrong with the catalogue and what to do."""
+    cause = getattr(error, "orig", None) or error
+    message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
+    code = getattr(cause, "sqlite_errorname", "")
+    if code.startswith("SQLITE_READONLY") or "readonly database" in message:
+        return CatalogueError(
+            f"{where(url)} is read-only: commands that only read it work; to change it, "
+            "make it writable or choose another --db"
+        )
+    io_error = code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN"))
+    if (
+        code.startswith("SQLITE_FULL")
+        or "disk is full" in message
+        or "No space left" in message
+        or (io_error and _disk_full(url))
+    ):
+        return CatalogueError(
+            f"{where(url)}: disk full ({message}); free some space and run the command again"
+        )
+    if code.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")) or "malformed" in message:
+        return CatalogueError(
+            f"{where(url)} is damaged ({message}): restore it from a backup or choose another --db"
+        )
+    if code.startswith("SQLITE_BUSY") or "database is locked" in message:
+        return CatalogueError(
+            f"{where(url)} stayed locked by another process for {BUSY_TIMEOUT_MS // 1000} s: "
+            "try again"
+        )
+    return CatalogueError(f"{where(url)}: {message}")
+
+
+def where(url: URL) -> str:
+    """How messages name the catalogue: "catalogue PATH", or its URL with no password."""
+    return f"catalogue {sqlite_path(url) or url.render_as_string(hide_password=True)}"
+
+
+def _disk_full(url: URL) -> bool:
+    path = sqlite_path(url)
+    try:
+        return path is not None and shutil.disk_usage(Path(path).parent).free < NEARLY_FULL
+    except OSError:
+        return False

@@ -6,22 +6,40 @@ Library code raises these; the CLI translates them into exit codes in one place
 
 from __future__ import annotations
 
+import errno
+import os
 from enum import IntEnum
 
 
 class ExitCode(IntEnum):
-    """Process exit codes, documented in the README and in ``assetmgr --help``."""
+    """Process exit codes, each with its meaning: the one source of the table in
+    ``assetmgr --help`` and in the README (``exit_code_table``; a test keeps them equal)."""
 
-    OK = 0
-    ERROR = 1  # unexpected internal error (a bug: please report it)
-    USAGE = 2  # bad command line (click's own code for usage errors)
-    REJECTED = 3  # the run finished, but some inputs were rejected
-    NOT_FOUND = 4  # a reference named no asset, or more than one
-    CATALOGUE = 5  # the catalogue could not be opened or migrated
-    REMOTE = 6  # the API refused or could not be reached
-    AUTH = 7  # no API key, or the API refused the key
-    LOCAL = 8  # a local disk, file or port could not be used (disk full, read-only, port in use)
-    INTERRUPTED = 130  # Ctrl-C
+    meaning: str
+
+    def __new__(cls, value: int, meaning: str) -> ExitCode:
+        member = int.__new__(cls, value)
+        member._value_ = value
+        member.meaning = meaning
+        return member
+
+    OK = 0, "success"
+    ERROR = 1, "internal error (a bug; please report it)"
+    USAGE = 2, "usage error (bad options, arguments or settings; a reference under 6 hex digits)"
+    REJECTED = 3, "the run finished, but some inputs were rejected"
+    NOT_FOUND = 4, "a reference named no asset, or several"
+    CATALOGUE = 5, "the catalogue could not be opened, read, written or migrated"
+    REMOTE = 6, "the API refused a request or could not be reached"
+    AUTH = 7, "no API key, or the API refused it"
+    LOCAL = 8, "a local disk, file or port could not be used (disk full, read-only, port in use)"
+    INTERRUPTED = 130, "interrupted (Ctrl-C)"
+    PIPE_CLOSED = 141, "stdout was closed early (piped into `head`, say): output stopped quietly"
+
+
+def exit_code_table() -> str:
+    """The README's "Exit codes" table, in Markdown."""
+    rows = [f"| {code.value} | {code.meaning} |" for code in ExitCode]
+    return "\n".join(["| code | meaning |", "|---|---|", *rows]) + "\n"
 
 
 class AssetmgrError(Exception):
@@ -77,3 +95,25 @@ class LocalError(AssetmgrError):
     cannot be written, a port is taken."""
 
     exit_code = ExitCode.LOCAL
+
+
+# What to do about the usual ways a local file or disk fails; the message names the cause.
+_OS_REASONS = {
+    errno.ENOSPC: ("disk full", "free some space or write elsewhere"),
+    errno.EDQUOT: ("disk quota exceeded", "free some space or write elsewhere"),
+    errno.EROFS: ("read-only file system", "write elsewhere"),
+    errno.EACCES: ("permission denied", "check the permissions or write elsewhere"),
+    errno.EPERM: ("operation not permitted", "check the permissions or write elsewhere"),
+}
+
+
+def local_error(error: OSError, subject: str | None = None) -> LocalError:
+    """A one-line ``LocalError`` for ``error``: what failed (``subject``, else the file the
+    error names), why, and what to do. An error that brings its own words instead of the
+    system's (the emulator's "port N on HOST is in use; ...") keeps them."""
+    subject = subject or (str(error.filename) if error.filename else None)
+    own_words = error.errno is None or error.strerror != os.strerror(error.errno)
+    known = None if own_words else _OS_REASONS.get(error.errno)
+    reason = known[0] if known else error.strerror or str(error)
+    text = f"{subject}: {reason}" if subject else reason
+    return LocalError(f"{text}; {known[1]}" if known else text)

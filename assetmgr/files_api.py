@@ -13,18 +13,17 @@ Nothing here logs or repeats the key, the request bodies or image bytes.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import anthropic
 
+from . import config
 from .apiclock import ApiClock, utcnow
 from .errors import AuthError, RemoteError
 from .remote import NO_KEY, RemoteSpec
 
-DEFAULT_MAX_RETRIES = 4
 LIST_PAGE = 1000
 IDS_PER_LOOKUP = 100
 
@@ -52,11 +51,7 @@ class FilesClient:
     def __init__(
         self, remote: RemoteSpec, *, max_retries: int | None = None, clock: ApiClock | None = None
     ):
-        retries = (
-            max_retries
-            if max_retries is not None
-            else int(os.environ.get("ASSETMGR_MAX_RETRIES", DEFAULT_MAX_RETRIES))
-        )
+        retries = max_retries if max_retries is not None else config.max_retries()
         headers = {"anthropic-workspace-id": remote.workspace_id} if remote.workspace_id else None
         self.sdk = anthropic.Anthropic(
             base_url=remote.base_url, max_retries=retries, default_headers=headers

@@ -108,7 +108,7 @@ class Journal:
     def missing(self, rendition_ids: list[int]) -> list[int]:
         """Of ``rendition_ids``, those with no live upload in this remote."""
         live: set[int] = set()
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             for start in range(0, len(rendition_ids), 500):
                 chunk = rendition_ids[start : start + 500]
                 live.update(
@@ -164,7 +164,7 @@ class Journal:
     def leased_by_others(self, state: str = UploadState.PENDING) -> list[PendingRow]:
         """Rows of this remote in ``state`` that another process holds (for ``active`` rows:
         uploads whose extra copies were never swept)."""
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             rows = conn.execute(
                 select(
                     Upload.id,
@@ -279,7 +279,7 @@ class Journal:
 
     def any_expiring(self, rendition_ids: list[int]) -> bool:
         """Whether an active upload of these renditions here has an expiry time."""
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             for chunk in _chunks(rendition_ids):
                 found = conn.execute(
                     select(Upload.id)
@@ -296,7 +296,7 @@ class Journal:
         remote: all of them, or those unchecked for a day or expiring within the hour, by the
         API's clock."""
         now, due = self.clock.now(), []
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             for chunk in _chunks(rendition_ids):
                 rows = conn.execute(
                     select(Upload.id, Upload.file_id, Upload.last_verified_at, Upload.expires_at)
@@ -336,7 +336,7 @@ class Journal:
             .where(Upload.remote_id == self.remote_id, Upload.state == "active")
         )
         found: dict[str, str] = {}
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             if shas is None:
                 return dict(conn.execute(query).all())
             for chunk in _chunks(shas):
@@ -347,7 +347,7 @@ class Journal:
         """The lifetime (seconds) the latest upload of each rendition here asked for, where it
         asked for one: a replacement asks for the same."""
         found: dict[int, int] = {}
-        with self.catalogue.engine.connect() as conn:
+        with self.catalogue.reading() as conn:
             for chunk in _chunks(rendition_ids):
                 rows = conn.execute(
                     select(

@@ -7,6 +7,7 @@ from typing import Any
 
 import anthropic
 
+from . import config
 from .files_api import translated
 from .remote import RemoteSpec
 
@@ -21,7 +22,9 @@ class Answer:
 
 def client_for(remote: RemoteSpec) -> anthropic.Anthropic:
     headers = {"anthropic-workspace-id": remote.workspace_id} if remote.workspace_id else None
-    return anthropic.Anthropic(base_url=remote.base_url, default_headers=headers)
+    return anthropic.Anthropic(
+        base_url=remote.base_url, max_retries=config.max_retries(), default_headers=headers
+    )
 
 
 def send(client: anthropic.Anthropic, body: dict[str, Any]) -> Answer:

@@ -77,7 +77,10 @@ def test_catalogue_that_cannot_be_opened(tmp_path):
         [sys.executable, "-m", "assetmgr", "--db", str(bogus), "ls"], capture_output=True, text=True
     )
     assert result.returncode == 5
-    assert result.stderr.startswith("Error: cannot open catalogue")
+    assert (
+        result.stderr == f"Error: catalogue {bogus} is damaged (file is not a database): "
+        "restore it from a backup or choose another --db\n"
+    )
     assert "Traceback" not in result.stderr
 
 

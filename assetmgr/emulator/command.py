@@ -3,12 +3,15 @@
 Imports only click at import time, so the main CLI starts fast; the server loads when the
 command runs. The first stdout line is the base URL (for scripts that start it in the
 background); a hint for the environment goes to stderr. Ctrl-C or SIGTERM stop it cleanly,
-saving the state file when one is given.
+saving the state file when one is given. An address that cannot be listened on is an
+``OSError`` whose message says what to do; the ``assetmgr`` command prints it as one line.
 """
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import threading
 
 import click
@@ -86,7 +89,10 @@ def emulator_command(workspaces, error_statuses, **options):
 
     statuses = tuple(int(s) for s in error_statuses) or (429, 500, 529)
     emulator = Emulator(workspaces=workspaces, error_statuses=statuses, **options)
-    emulator.start()
+    try:
+        emulator.start()
+    except OSError as e:
+        raise _cannot_listen(e, options["host"], options["port"]) from e
     click.echo(emulator.base_url)
     click.get_text_stream("stdout").flush()
     click.echo(
@@ -94,6 +100,19 @@ def emulator_command(workspaces, error_statuses, **options):
     )
     _wait_for_signal()
     emulator.stop()
+
+
+def _cannot_listen(error: OSError, host: str, port: int) -> OSError:
+    """The error of a failed bind, reworded to say what to do."""
+    if isinstance(error, socket.gaierror):
+        return OSError(error.errno, f"cannot find host {host!r}; choose another with --host")
+    choose_port = "choose another with --port (0 picks a free one)"
+    reworded = {
+        errno.EADDRINUSE: f"port {port} on {host} is in use; {choose_port}",
+        errno.EACCES: f"port {port} on {host} needs privileges; {choose_port}",
+        errno.EADDRNOTAVAIL: f"{host} is not an address of this machine; choose another with --host",
+    }.get(error.errno or 0)
+    return error if reworded is None else OSError(error.errno, reworded)
 
 
 def _wait_for_signal() -> None:
