@@ -222,7 +222,7 @@ def ls(ctx, tag, json_) -> None:
         for record in records:
             echo_json(record)
     elif records:
-        from .render import asset_table
+        from .display import asset_table
 
         click.echo(asset_table(records))
 
@@ -244,7 +244,7 @@ def show(ctx, reference, json_) -> None:
     if json_:
         echo_json(record)
     else:
-        from .render import asset_text
+        from .display import asset_text
 
         click.echo(asset_text(record))
 
@@ -382,7 +382,7 @@ def stats(ctx, price, json_) -> None:
     if json_:
         echo_json(result)
     else:
-        from .render import stats_text
+        from .display import stats_text
 
         click.echo(stats_text(result))
 

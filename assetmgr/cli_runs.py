@@ -7,9 +7,9 @@ from contextlib import ExitStack
 
 import click
 
+from .display import outcome_line
 from .library import Library
 from .records import AddSummary, Outcome, to_json
-from .render import outcome_line
 from .uploads import Progress
 
 PROGRESS_FROM = 50  # files to add; fewer finish before a bar is worth drawing
