@@ -85,10 +85,6 @@ class Catalogue:
         """Open (creating and migrating if needed) the catalogue chosen as ``config`` says."""
         return cls(db.open_engine(config.database_url(url)))
 
-    @property
-    def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
-
     def close(self) -> None:
         self.engine.dispose()
 

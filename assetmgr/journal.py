@@ -313,13 +313,3 @@ class Journal:
                 .where(Upload.remote_id == self.remote_id, Upload.state == "active")
             )
             return {sha: file_id for sha, file_id in rows}
-
-    def pending_shas(self) -> set[str]:
-        with self.catalogue.engine.connect() as conn:
-            return set(
-                conn.execute(
-                    select(Rendition.sha256)
-                    .join(Upload, Upload.rendition_id == Rendition.id)
-                    .where(Upload.remote_id == self.remote_id, Upload.state == "pending")
-                ).scalars()
-            )
