@@ -2,7 +2,8 @@
 
 No I/O and no SDK here (the lookup path imports this module); what to send is
 decided from plain ``ImageRef`` values, so it can be printed, tested and sent
-by anyone.
+by anyone. ``image_refs`` makes them from catalogue rows, for the library and the
+fast path alike, choosing each asset's rendition once.
 
 Splitting follows the API's per-request limits: at most 100 images, and when a
 request carries more than 20 images every one of them must be within 2000x2000
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .errors import UsageError
 from .limits import MANY_IMAGES, MAX_IMAGES_PER_REQUEST, MAX_SIDE_MANY
+from .policies import choose
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 REQUEST_OVERHEAD = 64 * 1024  # room for the prompt, system prompt and JSON around the images
@@ -37,6 +40,40 @@ class ImageRef:
     file_id: str | None = None
     data: bytes | None = None  # the rendition's bytes, for base64 sources
     url: str | None = None
+    policy: str | None = None  # the policy the rendition was made under
+
+
+def image_refs(
+    shas: Sequence[str], rows: Iterable[Sequence[Any]], policy: str | None = None
+) -> list[ImageRef]:
+    """One ``ImageRef`` per asset of ``shas``, in order, from catalogue rows of (asset sha256,
+    policy, rendition sha256, media type, width, height, bytes, live file id or None): the
+    rendition ``policies.choose`` picks. ``NotFound`` for an asset with no such rendition."""
+    by_asset: dict[str, dict[str, ImageRef]] = {}
+    for asset, under, rendition, media_type, width, height, size, file_id in rows:
+        by_asset.setdefault(asset, {})[under] = ImageRef(
+            asset, rendition, media_type, width, height, size, file_id, policy=under
+        )
+    return [choose(sha, policy, by_asset.get(sha, {})) for sha in shas]
+
+
+def check_source(source: str, url_template: str | None) -> str | None:
+    """Refuse, before any work, an unknown ``source`` or a url source without a URL template;
+    returns the template."""
+    if source not in SOURCES:
+        raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+    if url_template is None and source == "url":
+        raise UsageError(
+            "--source url needs --url-template, e.g. 'https://cdn.example/{sha256}.{ext}'"
+        )
+    return url_template
+
+
+def with_url(image: ImageRef, template: str) -> ImageRef:
+    """``image`` with its URL, made from ``template``."""
+    ext = image.media_type.split("/")[1].replace("jpeg", "jpg")
+    url = template.format(sha256=image.rendition_sha256, asset=image.asset_sha256, ext=ext)
+    return replace(image, url=url)
 
 
 class MessageRequest(dict):

@@ -11,13 +11,12 @@ import sys
 import click
 
 from .cli_options import (
-    describe_split,
-    lookup_images,
     lookup_options,
     remote_options,
     request_options,
 )
 from .errors import AssetmgrError, ExitCode, UsageError
+from .remote import RemoteSpec
 
 EXIT_CODES = """\b
 Exit codes:
@@ -249,11 +248,46 @@ def show(ctx, reference, json_) -> None:
         click.echo(asset_text(record))
 
 
+def with_stdin(references: tuple[str, ...], from_stdin: bool) -> tuple[str, ...]:
+    """The references given, then (``--stdin``) one per non-blank line of stdin."""
+    if not from_stdin:
+        return references
+    return (*references, *(line.strip() for line in sys.stdin if line.strip()))
+
+
+def shared_library(ctx: click.Context):
+    """The command's one ``Library``, opened on first use."""
+    if "assetmgr.library" not in ctx.meta:
+        ctx.meta["assetmgr.library"] = open_library(ctx)
+    return ctx.meta["assetmgr.library"]
+
+
+def pop_remote(options: dict) -> RemoteSpec:
+    """The remote that --workspace and --workspace-id name (with the environment), built once
+    and taken out of ``options``."""
+    return RemoteSpec.from_env(options.pop("workspace"), options.pop("workspace_id"))
+
+
+def lookup_images(ctx: click.Context, references, from_stdin, remote: RemoteSpec, **options):
+    """The images named to ``block``, ``request`` or ``ask`` (``lookup.images`` finds them)."""
+    from . import lookup
+
+    return lookup.images(
+        ctx.find_root().obj["db"],
+        with_stdin(references, from_stdin),
+        remote=remote,
+        library=lambda: shared_library(ctx),
+        **options,
+    )
+
+
 @cli.command()
 @lookup_options
 @click.pass_context
-def block(ctx, references, tag, from_stdin, label, **params) -> None:
+def block(ctx, references, from_stdin, label, **options) -> None:
     """Print the image content blocks of assets, as a JSON array, in the order given.
+
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
 
     \b
     Example:
@@ -262,8 +296,9 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
     """
     from .blocks import content_blocks
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
-    click.echo(json.dumps(content_blocks(images, source=params["source"], label=label)))
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
+    click.echo(json.dumps(content_blocks(images, source=options["source"], label=label)))
 
 
 @cli.command()
@@ -274,7 +309,7 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
 )
 @click.pass_context
 def request(
-    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, bare, **params
+    ctx, references, from_stdin, label, prompt, model, max_tokens, system, bare, **options
 ) -> None:
     """Print whole Messages request bodies (JSON lines), split to the API's limits.
 
@@ -285,9 +320,10 @@ def request(
     Example:
       assetmgr request --tag product-shots --prompt "Which of these show damage?"
     """
-    from .blocks import requests
+    from .blocks import report, requests
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
     bodies = list(
         requests(
             images,
@@ -295,13 +331,13 @@ def request(
             model=model,
             max_tokens=max_tokens,
             system=system,
-            source=params["source"],
+            source=options["source"],
             label=label,
         )
     )
     for index, body in enumerate(bodies):
         click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
-    click.echo(describe_split(bodies), err=True)
+    click.echo(str(report(bodies)), err=True)
 
 
 @cli.command()
@@ -310,7 +346,7 @@ def request(
 @json_option("Print each whole response as JSON.")
 @click.pass_context
 def ask(
-    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, json_, **params
+    ctx, references, from_stdin, label, prompt, model, max_tokens, system, json_, **options
 ) -> None:
     """Send the request(s) and print the answer; usage goes to stderr.
 
@@ -321,17 +357,18 @@ def ask(
     from .blocks import requests
     from .cli_runs import run_ask
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
     bodies = requests(
         images,
         prompt=prompt,
         model=model,
         max_tokens=max_tokens,
         system=system,
-        source=params["source"],
+        source=options["source"],
         label=label,
     )
-    run_ask(bodies, params["workspace"], params["workspace_id"], json_)
+    run_ask(shared_library(ctx), bodies, remote, json_)
 
 
 @cli.command()

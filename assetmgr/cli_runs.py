@@ -10,6 +10,7 @@ import click
 from .display import outcome_line
 from .library import Library
 from .records import AddSummary, Outcome, to_json
+from .remote import RemoteSpec
 from .uploads import Progress
 
 PROGRESS_FROM = 50  # files to add; fewer finish before a bar is worth drawing
@@ -58,8 +59,7 @@ def run_push(
     with ExitStack() as stack:
         summary = library.push(
             shas,
-            workspace=workspace,
-            workspace_id=workspace_id,
+            remote=RemoteSpec.from_env(workspace, workspace_id),
             policy=policy,
             jobs=jobs,
             expires_in=seconds,
@@ -130,16 +130,12 @@ class _Null:
         return False
 
 
-def run_ask(bodies, workspace, workspace_id, json_) -> None:
-    """Send each body; print the answer text (or the whole response) and usage on stderr."""
+def run_ask(library: Library, bodies, remote, json_) -> None:
+    """Send each body through the library; print the answer text (or the whole response),
+    and its usage on stderr."""
     import json
 
-    from .messages_api import client_for, send
-    from .remote import RemoteSpec
-
-    client = client_for(RemoteSpec.from_env(workspace, workspace_id))
-    for body in bodies:
-        answer = send(client, dict(body))
+    for body, answer in library.send(bodies, remote=remote):
         click.echo(json.dumps(answer.response) if json_ else answer.text)
         click.echo(
             f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
