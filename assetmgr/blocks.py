@@ -25,6 +25,7 @@ from .policies import choose
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 REQUEST_OVERHEAD = 64 * 1024  # room for the prompt, system prompt and JSON around the images
 SOURCES = ("file", "base64", "url")
+URL_FIELDS = ("sha256", "asset", "ext")  # rendition sha256, asset sha256, file extension
 
 
 @dataclass(frozen=True)
@@ -58,19 +59,52 @@ def image_refs(
 
 
 def check_source(source: str, url_template: str | None) -> str | None:
-    """Refuse, before any work, an unknown ``source`` or a url source without a URL template;
-    returns the template."""
+    """Refuse, before any work, an unknown ``source`` or a URL template that is missing (for
+    url sources) or unsafe (whenever given); returns the template."""
     if source not in SOURCES:
         raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
-    if url_template is None and source == "url":
-        raise UsageError(
-            "--source url needs --url-template, e.g. 'https://cdn.example/{sha256}.{ext}'"
-        )
+    if url_template is None:
+        if source == "url":
+            raise UsageError(
+                "--source url needs --url-template, e.g. 'https://cdn.example/{sha256}.{ext}'"
+            )
+        return None
+    problem = _template_problem(url_template)
+    if problem:
+        raise UsageError(f"bad --url-template {url_template!r}: {problem}")
     return url_template
 
 
+def _template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be used, or None. Only plain ``{sha256}``, ``{asset}`` and
+    ``{ext}``: other fields would let ``str.format`` reach attributes, items and conversions."""
+    from string import Formatter
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() or not c.isprintable() for c in template):
+        return "a URL has no spaces or control characters"
+    try:
+        fields = [(f, s, c) for _, f, s, c in Formatter().parse(template) if f is not None]
+    except ValueError:
+        return "a single { or } (write {{ or }} for a literal brace)"
+    for name, spec, conversion in fields:
+        if name not in URL_FIELDS or spec or conversion:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            return f"{{{shown}}} is not allowed; use only {{sha256}}, {{asset}} and {{ext}}, plain"
+    if not {name for name, _, _ in fields} & {"sha256", "asset"}:
+        return "every image would get the same URL; put {sha256} (or {asset}) in it"
+    url = urlsplit(template.format(sha256="0" * 64, asset="0" * 64, ext="png"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return "it must be an http or https URL with a host"
+    try:
+        port_ok = url.port != 0
+    except ValueError:
+        port_ok = False
+    return None if port_ok else "the port must be a number from 1 to 65535"
+
+
 def with_url(image: ImageRef, template: str) -> ImageRef:
-    """``image`` with its URL, made from ``template``."""
+    """``image`` with its URL, from a template ``check_source`` accepted."""
     ext = image.media_type.split("/")[1].replace("jpeg", "jpg")
     url = template.format(sha256=image.rendition_sha256, asset=image.asset_sha256, ext=ext)
     return replace(image, url=url)

@@ -60,7 +60,8 @@ def lookup_options(function):
             click.option(
                 "--url-template",
                 metavar="URL",
-                help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'.",
+                help="With --source url: an http(s) URL with {sha256} (the rendition's), {asset} "
+                "and {ext}, e.g. 'https://cdn.example/{sha256}.{ext}'.",
             ),
             click.option(
                 "--policy",

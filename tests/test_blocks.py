@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetmgr import Library
+from assetmgr import Library, UsageError
 from assetmgr.blocks import ImageRef, fits, request_body, requests, split
 from tests.conftest import write_image
 
@@ -86,6 +86,58 @@ def test_base64_and_url_sources(uploaded, run, tmp_path):
         "source": {"type": "url", "url": f"https://cdn.example/{shas[0]}.png"},
     }
     assert run("block", shas[0], "--source", "url").exit_code == 2
+
+
+HOSTILE_TEMPLATES = [
+    "{0}",
+    "{}",
+    "https://cdn.example/{0}",
+    "https://cdn.example/{sha256.__class__}",
+    "https://cdn.example/{sha256.__class__.__init__.__globals__}",
+    "https://cdn.example/{sha256[0]}",
+    "https://cdn.example/{sha256!r}",
+    "https://cdn.example/{sha256:>99999999}",
+    "https://cdn.example/{sha256:{asset}}",
+    "https://cdn.example/{name}",
+    "https://cdn.example/{",
+    "https://cdn.example/}",
+    "https://cdn.example/{sha256}}",
+    "ftp://cdn.example/{sha256}",
+    "javascript:alert(1)//{sha256}",
+    "/local/{sha256}.png",
+    "https:///{sha256}",
+    "https://cdn.example:port/{sha256}",
+    "https://cdn.example/a b/{sha256}",
+    "https://cdn.example/\n{sha256}",
+    "https://cdn.example/same.png",
+]
+
+
+@pytest.mark.parametrize("template", HOSTILE_TEMPLATES)
+def test_hostile_url_templates_are_one_line_usage_errors(run, template):
+    """Refused before any work (nothing is catalogued here): one line on stderr, exit 2."""
+    for command in (["block", "0" * 64], ["request", "--tag", "x", "--prompt", "p"]):
+        result = run(*command, "--source", "url", "--url-template", template)
+        assert result.exit_code == 2, result.stderr
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        assert result.stderr.startswith("Error: bad --url-template")
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_hostile_url_templates_are_refused_by_the_library(db_path):
+    with Library.open(db_path) as lib:
+        for template in HOSTILE_TEMPLATES:
+            with pytest.raises(UsageError):
+                lib.images([], source="url", url_template=template)
+
+
+def test_good_url_templates(uploaded, run):
+    shas, _ = uploaded
+    template = "http://cdn.example:8080/{{x}}/{asset}/{sha256}.{ext}?v=1"
+    [block] = json.loads(
+        run("block", shas[0], "--source", "url", "--url-template", template).stdout
+    )
+    assert block["source"]["url"] == f"http://cdn.example:8080/{{x}}/{shas[0]}/{shas[0]}.png?v=1"
 
 
 def test_missing_uploads_are_uploaded_first_or_listed(tmp_path, run, uploading, db_path):
