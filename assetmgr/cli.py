@@ -11,9 +11,11 @@ import sys
 import click
 
 from .cli_options import (
+    checked_tags,
     lookup_options,
     remote_options,
     request_options,
+    stdin_option,
 )
 from .errors import AssetmgrError, ExitCode, UsageError
 from .remote import RemoteSpec
@@ -88,7 +90,12 @@ def echo_json(record) -> None:
     help="Skip files and folders matching GLOB (repeatable).",
 )
 @click.option(
-    "--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable)."
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="NAME",
+    callback=checked_tags,
+    help="Tag every accepted file (repeatable).",
 )
 @click.option(
     "--policy",
@@ -430,31 +437,39 @@ def tag() -> None:
 
 
 @tag.command(name="add")
-@click.argument("reference")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name")
+@click.argument("references", nargs=-1, metavar="REF...")
+@stdin_option
 @click.pass_context
-def tag_add(ctx, reference, names) -> None:
-    """Tag an asset.
+def tag_add(ctx, name, references, from_stdin) -> None:
+    """Put the tag NAME on assets.
+
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    A NAME of 6 or more hex digits is refused: it would read as a reference.
 
     \b
     Example:
-      assetmgr tag add 3f7a9c0d12 product-shots
+      assetmgr tag add product-shots 3f7a9c0d12 81be02
+      sha256sum shots/*.jpg | cut -c1-64 | assetmgr tag add product-shots --stdin
     """
-    open_library(ctx).tag([reference], names)
+    shas = open_library(ctx).tag(with_stdin(references, from_stdin), [name])
+    click.echo(f"{name}: tagged {len(shas)} asset(s)", err=True)
 
 
 @tag.command(name="rm")
-@click.argument("reference")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name")
+@click.argument("references", nargs=-1, metavar="REF...")
+@stdin_option
 @click.pass_context
-def tag_rm(ctx, reference, names) -> None:
-    """Remove tags from an asset.
+def tag_rm(ctx, name, references, from_stdin) -> None:
+    """Take the tag NAME off assets.
 
     \b
     Example:
-      assetmgr tag rm 3f7a9c0d12 product-shots
+      assetmgr tag rm product-shots 3f7a9c0d12
     """
-    open_library(ctx).untag([reference], names)
+    shas = open_library(ctx).untag(with_stdin(references, from_stdin), [name])
+    click.echo(f"{name}: untagged {len(shas)} asset(s)", err=True)
 
 
 @tag.command(name="ls")

@@ -40,6 +40,14 @@ def stdin_option(function):
     )(function)
 
 
+def checked_tags(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]):
+    """Callback of options that put tags on: refuse, before any work, names that read as a
+    sha256 (the rule is ``references.tag_names``)."""
+    from .references import tag_names
+
+    return tuple(tag_names(names)) if names else names
+
+
 def lookup_options(function):
     """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
     for option in reversed(

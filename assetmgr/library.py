@@ -18,7 +18,7 @@ from .errors import NotFound, RemoteError, UsageError
 from .limits import EXPIRY_SAFETY
 from .policies import DEFAULT_POLICY, choose
 from .records import AssetRecord, PolicyStats, RenditionRecord, Stats
-from .references import not_catalogued, parse
+from .references import not_catalogued, parse, tag_names
 from .remote import RemoteSpec
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
@@ -313,24 +313,30 @@ class Library:
         return Stats(assets, size, price, policies)
 
     def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
-        """Put the tags ``names`` on the assets named; returns their sha256s."""
-        shas = self.find(references)
-        self.catalogue.add_tags(shas, _tag_names(names))
+        """Put the tags ``names`` on the assets named; returns their sha256s.
+
+        A name that reads as a sha256 (6 or more hex digits) is refused.
+        """
+        names = tag_names(names)
+        shas = self._named(references)
+        self.catalogue.add_tags(shas, names)
         return shas
 
     def untag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
-        """Take the tags ``names`` off the assets named; returns their sha256s."""
-        shas = self.find(references)
-        self.catalogue.remove_tags(shas, _tag_names(names))
+        """Take the tags ``names`` off the assets named; returns their sha256s.
+
+        Any name goes, so that a hash-like tag an older version made can be taken off.
+        """
+        names = tag_names(names, new=False)
+        shas = self._named(references)
+        self.catalogue.remove_tags(shas, names)
         return shas
+
+    def _named(self, references: Sequence[str]) -> list[str]:
+        if not references:
+            raise UsageError("name the assets: references (or --stdin)")
+        return self.resolve_many(references)
 
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
-
-
-def _tag_names(names: Sequence[str]) -> list[str]:
-    cleaned = [n.strip() for n in names]
-    if not cleaned or any(not n or len(n) > 200 for n in cleaned):
-        raise UsageError("a tag is 1 to 200 characters and not blank")
-    return cleaned

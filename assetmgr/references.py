@@ -11,6 +11,9 @@ A reference is read as the first of these that fits:
 Fewer hex digits is a ``UsageError``; anything else is ``NotFound``: neither a sha256 (or
 a prefix) nor an existing file.
 
+Tag names stand where references stand (``tag add NAME REF...``, ``--tag NAME``), so a
+new tag may not look like one: 6 or more hex digits, with or without ``sha256:``.
+
 Pure: ``parse`` reads the text and, for a path, the file; never the catalogue. Callers
 match the digits their own way (SQLAlchemy in ``Catalogue.resolve``, ``sqlite3`` in
 ``lookup``) and let ``Reference.pick`` decide among the matches.
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from .errors import AmbiguousReference, LocalError, NotFound, UsageError
@@ -28,7 +31,9 @@ from .hashing import PREFIX, sha256_file
 
 MIN_PREFIX = 6
 FULL = 64
+MAX_TAG = 200
 HEX = re.compile(r"[0-9a-f]+")
+HASH_LIKE = re.compile(rf"(?:{PREFIX})?[0-9a-f]{{{MIN_PREFIX},}}", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -96,3 +101,18 @@ def not_catalogued(references: Sequence[Reference]) -> NotFound:
     shown = ", ".join(r.text.strip()[:16] for r in references[:5])
     more = " ..." if len(references) > 5 else ""
     return NotFound(f"{len(references)} references name no catalogued asset: {shown}{more}")
+
+
+def tag_names(names: Iterable[str], *, new: bool = True) -> list[str]:
+    """``names`` stripped and checked: 1 to 200 characters, not blank, and (``new``: for
+    tags being put on) not like a sha256 or a prefix of one."""
+    cleaned = [n.strip() for n in names]
+    if not cleaned or any(not n or len(n) > MAX_TAG for n in cleaned):
+        raise UsageError(f"a tag is 1 to {MAX_TAG} characters and not blank")
+    for name in cleaned if new else ():
+        if HASH_LIKE.fullmatch(name):
+            raise UsageError(
+                f"{name!r} cannot be a tag: it reads as a sha256 (6 or more hex digits); "
+                "use a name with a character other than 0-9 and a-f"
+            )
+    return cleaned

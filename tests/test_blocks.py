@@ -56,7 +56,7 @@ def test_labels_and_order_follow_the_references(uploaded, run):
 
 def test_tag_and_stdin(uploaded, run):
     shas, ids = uploaded
-    run("tag", "add", shas[1], "pick")
+    run("tag", "add", "pick", shas[1])
     assert json.loads(run("block", "--tag", "pick").stdout)[0]["source"]["file_id"] == ids[shas[1]]
     piped = run("block", "--stdin", input="\n".join(reversed(shas)) + "\n")
     assert [b["source"]["file_id"] for b in json.loads(piped.stdout)] == [
