@@ -32,7 +32,7 @@ from .hashing import PREFIX, sha256_file
 MIN_PREFIX = 6
 FULL = 64
 MAX_TAG = 200
-HEX = re.compile(r"[0-9a-f]+")
+HEX = re.compile(r"[0-9a-f]*")  # none at all is merely too short
 HASH_LIKE = re.compile(rf"(?:{PREFIX})?[0-9a-f]{{{MIN_PREFIX},}}", re.IGNORECASE)
 
 
