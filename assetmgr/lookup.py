@@ -106,7 +106,7 @@ def open_readonly(url: str) -> sqlite3.Connection | None:
     """A read-only connection to a SQLite catalogue at the newest schema, else None."""
     if not url.startswith("sqlite:///"):
         return None
-    path = Path(url[len("sqlite:///") :])
+    path = Path(url[len("sqlite:///") :].partition("?")[0])  # as SQLAlchemy reads the URL
     if not path.is_file():
         return None
     try:
