@@ -215,6 +215,28 @@ def test_ask_prints_the_answer_and_usage(uploaded, run):
     assert whole["type"] == "message" and whole["usage"]["input_tokens"] > 80
 
 
+def test_ask_through_the_library(uploaded, db_path):
+    shas, _ = uploaded
+    with Library.open(db_path) as lib:
+        [(body, answer)] = list(lib.ask(shas[:2], prompt="Describe.", model="claude-sonnet-5-5"))
+    assert body.assets == shas[:2] and answer.text.startswith("Image 1: 300x200 image/png")
+    assert answer.input_tokens > 0 and answer.response["type"] == "message"
+
+
+def test_ask_without_a_key_is_one_line(uploaded, run, monkeypatch):
+    shas, _ = uploaded
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    result = run("ask", shas[0], "--prompt", "x")
+    assert result.exit_code == 7 and result.stderr.startswith("Error: no API key")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_workspace_option_reaches_both_paths(uploaded, run):
+    shas, _ = uploaded
+    result = run("block", shas[0], "--workspace", "elsewhere", "--no-upload")
+    assert result.exit_code == 4 and "no live upload in elsewhere at http" in result.stderr
+
+
 def test_stdin_with_ten_thousand_lines(uploaded, run):
     shas, ids = uploaded
     lines = [shas[i % 3] for i in range(10_000)]
@@ -244,6 +266,9 @@ def test_block_imports_neither_the_sdk_nor_sqlalchemy(uploaded, db_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]", result.stderr
+    code = code.replace(f"'block', {shas[0]!r}", f"'request', {shas[0][:8]!r}, '--prompt', 'p'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert '"assetmgr"' in result.stdout and result.stdout.splitlines()[-1] == "[]"
 
 
 def test_unknown_references_are_errors(uploaded, run):
