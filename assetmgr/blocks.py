@@ -2,7 +2,8 @@
 
 No I/O and no SDK here (the lookup path imports this module); what to send is
 decided from plain ``ImageRef`` values, so it can be printed, tested and sent
-by anyone.
+by anyone. ``image_refs`` makes them from catalogue rows, for the library and the
+fast path alike, choosing each asset's rendition once.
 
 Splitting follows the API's per-request limits: at most 100 images, and when a
 request carries more than 20 images every one of them must be within 2000x2000
@@ -14,14 +15,17 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .errors import UsageError
 from .limits import MANY_IMAGES, MAX_IMAGES_PER_REQUEST, MAX_SIDE_MANY
+from .policies import choose
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 REQUEST_OVERHEAD = 64 * 1024  # room for the prompt, system prompt and JSON around the images
 SOURCES = ("file", "base64", "url")
+URL_FIELDS = ("sha256", "asset", "ext")  # rendition sha256, asset sha256, file extension
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,73 @@ class ImageRef:
     file_id: str | None = None
     data: bytes | None = None  # the rendition's bytes, for base64 sources
     url: str | None = None
+    policy: str | None = None  # the policy the rendition was made under
+
+
+def image_refs(
+    shas: Sequence[str], rows: Iterable[Sequence[Any]], policy: str | None = None
+) -> list[ImageRef]:
+    """One ``ImageRef`` per asset of ``shas``, in order, from catalogue rows of (asset sha256,
+    policy, rendition sha256, media type, width, height, bytes, live file id or None): the
+    rendition ``policies.choose`` picks. ``NotFound`` for an asset with no such rendition."""
+    by_asset: dict[str, dict[str, ImageRef]] = {}
+    for asset, under, rendition, media_type, width, height, size, file_id in rows:
+        by_asset.setdefault(asset, {})[under] = ImageRef(
+            asset, rendition, media_type, width, height, size, file_id, policy=under
+        )
+    return [choose(sha, policy, by_asset.get(sha, {})) for sha in shas]
+
+
+def check_source(source: str, url_template: str | None) -> str | None:
+    """Refuse, before any work, an unknown ``source`` or a URL template that is missing (for
+    url sources) or unsafe (whenever given); returns the template."""
+    if source not in SOURCES:
+        raise UsageError(f"unknown source {source!r}; choose from {', '.join(SOURCES)}")
+    if url_template is None:
+        if source == "url":
+            raise UsageError(
+                "--source url needs --url-template, e.g. 'https://cdn.example/{sha256}.{ext}'"
+            )
+        return None
+    problem = _template_problem(url_template)
+    if problem:
+        raise UsageError(f"bad --url-template {url_template!r}: {problem}")
+    return url_template
+
+
+def _template_problem(template: str) -> str | None:
+    """Why ``template`` cannot be used, or None. Only plain ``{sha256}``, ``{asset}`` and
+    ``{ext}``: other fields would let ``str.format`` reach attributes, items and conversions."""
+    from string import Formatter
+    from urllib.parse import urlsplit
+
+    if any(c.isspace() or not c.isprintable() for c in template):
+        return "a URL has no spaces or control characters"
+    try:
+        fields = [(f, s, c) for _, f, s, c in Formatter().parse(template) if f is not None]
+    except ValueError:
+        return "a single { or } (write {{ or }} for a literal brace)"
+    for name, spec, conversion in fields:
+        if name not in URL_FIELDS or spec or conversion:
+            shown = name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "")
+            return f"{{{shown}}} is not allowed; use only {{sha256}}, {{asset}} and {{ext}}, plain"
+    if not {name for name, _, _ in fields} & {"sha256", "asset"}:
+        return "every image would get the same URL; put {sha256} (or {asset}) in it"
+    url = urlsplit(template.format(sha256="0" * 64, asset="0" * 64, ext="png"))
+    if url.scheme not in ("http", "https") or not url.hostname:
+        return "it must be an http or https URL with a host"
+    try:
+        port_ok = url.port != 0
+    except ValueError:
+        port_ok = False
+    return None if port_ok else "the port must be a number from 1 to 65535"
+
+
+def with_url(image: ImageRef, template: str) -> ImageRef:
+    """``image`` with its URL, from a template ``check_source`` accepted."""
+    ext = image.media_type.split("/")[1].replace("jpeg", "jpg")
+    url = template.format(sha256=image.rendition_sha256, asset=image.asset_sha256, ext=ext)
+    return replace(image, url=url)
 
 
 class MessageRequest(dict):

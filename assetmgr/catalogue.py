@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,8 +23,6 @@ from sqlalchemy import Table, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
-from .errors import AmbiguousReference, NotFound, UsageError
-from .hashing import PREFIX, sha256_file
 from .models import (
     Asset,
     AssetRendition,
@@ -39,9 +36,8 @@ from .models import (
 )
 from .pathnames import exact_bytes, real, shown
 from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
+from .references import Reference, parse
 
-HEX = re.compile(r"[0-9a-f]+")
-MIN_PREFIX = 6
 CHUNK = 500  # ids per IN (...) clause
 
 
@@ -108,10 +104,6 @@ class Catalogue:
     def open(cls, url: str | os.PathLike[str] | None = None) -> Catalogue:
         """Open (creating and migrating if needed) the catalogue chosen as ``config`` says."""
         return cls(db.open_engine(config.database_url(url)))
-
-    @property
-    def url(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -328,53 +320,19 @@ class Catalogue:
 
     # -- references --------------------------------------------------------
 
-    def resolve(self, reference: str) -> str:
-        """The sha256 of the one asset ``reference`` names.
-
-        A reference is ``sha256:<hex>``, a full sha256, a unique prefix of at
-        least six hex digits, or the path of a file on disk (hashed, then looked
-        up). A path that exists wins over a hex string that looks like a prefix.
-        """
-        text = reference.strip()
-        if text.lower().startswith(PREFIX):
-            return self._by_hex(text[len(PREFIX) :].lower(), reference)
-        if os.path.isfile(text):
-            return self._by_path(text)
-        return self._by_hex(text.lower(), reference)
-
-    def _by_hex(self, digits: str, reference: str) -> str:
-        if not HEX.fullmatch(digits) or len(digits) > 64:
-            raise NotFound(
-                f"{reference!r} is neither a sha256 (or a prefix of one) nor an existing file"
-            )
-        if len(digits) < MIN_PREFIX:
-            raise UsageError(
-                f"{reference!r} is too short: give at least {MIN_PREFIX} hex digits of the sha256"
-            )
-        high = digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
+    def resolve(self, reference: str | Reference) -> str:
+        """The sha256 of the one asset ``reference`` names, by the rule in ``references``."""
+        ref = parse(reference) if isinstance(reference, str) else reference
+        high = ref.digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
         with self.reading() as conn:
             shas = list(
                 conn.execute(
                     select(Asset.sha256)
-                    .where(Asset.sha256 >= digits, Asset.sha256 < high)
+                    .where(Asset.sha256 >= ref.digits, Asset.sha256 < high)
                     .limit(50)
                 ).scalars()
             )
-        if not shas:
-            raise NotFound(f"no asset has a sha256 starting with {digits}")
-        if len(shas) > 1:
-            raise AmbiguousReference(reference, shas)
-        return shas[0]
-
-    def _by_path(self, path: str) -> str:
-        sha = sha256_file(path)
-        with self.reading() as conn:
-            found = conn.execute(select(Asset.sha256).where(Asset.sha256 == sha)).scalar()
-        if found is None:
-            raise NotFound(
-                f"{path} (sha256 {sha[:12]}) is not catalogued; run: assetmgr add {path}"
-            )
-        return found
+        return ref.pick(shas)
 
     # -- reading assets ----------------------------------------------------
 

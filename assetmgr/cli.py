@@ -11,15 +11,16 @@ import sys
 import click
 
 from .cli_options import (
-    describe_split,
+    checked_tags,
     limit_options,
-    lookup_images,
     lookup_options,
     remote_options,
     request_options,
+    stdin_option,
     take_limits,
 )
 from .errors import AssetmgrError, ExitCode, UsageError, local_error
+from .remote import RemoteSpec
 
 
 def exit_codes_epilog() -> str:
@@ -123,7 +124,12 @@ def echo_json(record) -> None:
     help="Skip files and folders matching GLOB (repeatable).",
 )
 @click.option(
-    "--tag", "tags", multiple=True, metavar="NAME", help="Tag every accepted file (repeatable)."
+    "--tag",
+    "tags",
+    multiple=True,
+    metavar="NAME",
+    callback=checked_tags,
+    help="Tag every accepted file (repeatable).",
 )
 @click.option(
     "--policy",
@@ -169,7 +175,7 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
 
     upload = None
     if not no_upload:
-        upload = dict(workspace=workspace, workspace_id=workspace_id, jobs=upload_jobs,
+        upload = dict(remote=RemoteSpec.from_env(workspace, workspace_id), jobs=upload_jobs,
                       expires_in=expires_in)  # fmt: skip
     report = run_add(open_library(ctx), paths, upload=upload, **take_limits(options))
     click.echo(str(report.summary), err=True)
@@ -241,7 +247,7 @@ def ls(ctx, tag, json_) -> None:
         for record in records:
             echo_json(record)
     elif records:
-        from .render import asset_table
+        from .display import asset_table
 
         click.echo(asset_table(records))
 
@@ -263,16 +269,51 @@ def show(ctx, reference, json_) -> None:
     if json_:
         echo_json(record)
     else:
-        from .render import asset_text
+        from .display import asset_text
 
         click.echo(asset_text(record))
+
+
+def with_stdin(references: tuple[str, ...], from_stdin: bool) -> tuple[str, ...]:
+    """The references given, then (``--stdin``) one per non-blank line of stdin."""
+    if not from_stdin:
+        return references
+    return (*references, *(line.strip() for line in sys.stdin if line.strip()))
+
+
+def shared_library(ctx: click.Context):
+    """The command's one ``Library``, opened on first use."""
+    if "assetmgr.library" not in ctx.meta:
+        ctx.meta["assetmgr.library"] = open_library(ctx)
+    return ctx.meta["assetmgr.library"]
+
+
+def pop_remote(options: dict) -> RemoteSpec:
+    """The remote that --workspace and --workspace-id name (with the environment), built once
+    and taken out of ``options``."""
+    return RemoteSpec.from_env(options.pop("workspace"), options.pop("workspace_id"))
+
+
+def lookup_images(ctx: click.Context, references, from_stdin, remote: RemoteSpec, **options):
+    """The images named to ``block``, ``request`` or ``ask`` (``lookup.images`` finds them)."""
+    from . import lookup
+
+    return lookup.images(
+        ctx.find_root().obj["db"],
+        with_stdin(references, from_stdin),
+        remote=remote,
+        library=lambda: shared_library(ctx),
+        **options,
+    )
 
 
 @cli.command()
 @lookup_options
 @click.pass_context
-def block(ctx, references, tag, from_stdin, label, **params) -> None:
+def block(ctx, references, from_stdin, label, **options) -> None:
     """Print the image content blocks of assets, as a JSON array, in the order given.
+
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
 
     \b
     Example:
@@ -281,8 +322,9 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
     """
     from .blocks import content_blocks
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
-    click.echo(json.dumps(content_blocks(images, source=params["source"], label=label)))
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
+    click.echo(json.dumps(content_blocks(images, source=options["source"], label=label)))
 
 
 @cli.command()
@@ -293,7 +335,7 @@ def block(ctx, references, tag, from_stdin, label, **params) -> None:
 )
 @click.pass_context
 def request(
-    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, bare, **params
+    ctx, references, from_stdin, label, prompt, model, max_tokens, system, bare, **options
 ) -> None:
     """Print whole Messages request bodies (JSON lines), split to the API's limits.
 
@@ -304,9 +346,10 @@ def request(
     Example:
       assetmgr request --tag product-shots --prompt "Which of these show damage?"
     """
-    from .blocks import requests
+    from .blocks import report, requests
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
     bodies = list(
         requests(
             images,
@@ -314,13 +357,13 @@ def request(
             model=model,
             max_tokens=max_tokens,
             system=system,
-            source=params["source"],
+            source=options["source"],
             label=label,
         )
     )
     for index, body in enumerate(bodies):
         click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
-    click.echo(describe_split(bodies), err=True)
+    click.echo(str(report(bodies)), err=True)
 
 
 @cli.command()
@@ -329,7 +372,7 @@ def request(
 @json_option("Print each whole response as JSON.")
 @click.pass_context
 def ask(
-    ctx, references, tag, from_stdin, label, prompt, model, max_tokens, system, json_, **params
+    ctx, references, from_stdin, label, prompt, model, max_tokens, system, json_, **options
 ) -> None:
     """Send the request(s) and print the answer; usage goes to stderr.
 
@@ -340,17 +383,18 @@ def ask(
     from .blocks import requests
     from .cli_runs import run_ask
 
-    images = lookup_images(ctx, open_library, references, tag, from_stdin, params)
+    remote = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, remote, **options)
     bodies = requests(
         images,
         prompt=prompt,
         model=model,
         max_tokens=max_tokens,
         system=system,
-        source=params["source"],
+        source=options["source"],
         label=label,
     )
-    run_ask(bodies, params["workspace"], params["workspace_id"], json_)
+    run_ask(shared_library(ctx), bodies, remote, json_)
 
 
 @cli.command()
@@ -441,7 +485,7 @@ def stats(ctx, price, json_) -> None:
     if json_:
         echo_json(result)
     else:
-        from .render import stats_text
+        from .display import stats_text
 
         click.echo(stats_text(result))
 
@@ -452,31 +496,39 @@ def tag() -> None:
 
 
 @tag.command(name="add")
-@click.argument("reference")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name")
+@click.argument("references", nargs=-1, metavar="REF...")
+@stdin_option
 @click.pass_context
-def tag_add(ctx, reference, names) -> None:
-    """Tag an asset.
+def tag_add(ctx, name, references, from_stdin) -> None:
+    """Put the tag NAME on assets.
+
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    A NAME of 6 or more hex digits is refused: it would read as a reference.
 
     \b
     Example:
-      assetmgr tag add 3f7a9c0d12 product-shots
+      assetmgr tag add product-shots 3f7a9c0d12 81be02
+      sha256sum shots/*.jpg | cut -c1-64 | assetmgr tag add product-shots --stdin
     """
-    open_library(ctx).tag([reference], names)
+    shas = open_library(ctx).tag(with_stdin(references, from_stdin), [name])
+    click.echo(f"{name}: tagged {len(shas)} asset(s)", err=True)
 
 
 @tag.command(name="rm")
-@click.argument("reference")
-@click.argument("names", nargs=-1, required=True)
+@click.argument("name")
+@click.argument("references", nargs=-1, metavar="REF...")
+@stdin_option
 @click.pass_context
-def tag_rm(ctx, reference, names) -> None:
-    """Remove tags from an asset.
+def tag_rm(ctx, name, references, from_stdin) -> None:
+    """Take the tag NAME off assets.
 
     \b
     Example:
-      assetmgr tag rm 3f7a9c0d12 product-shots
+      assetmgr tag rm product-shots 3f7a9c0d12
     """
-    open_library(ctx).untag([reference], names)
+    shas = open_library(ctx).untag(with_stdin(references, from_stdin), [name])
+    click.echo(f"{name}: untagged {len(shas)} asset(s)", err=True)
 
 
 @tag.command(name="ls")

@@ -1,13 +1,9 @@
-"""Option sets and helpers shared by several commands: where uploads go, how assets are
-named, and the fast lookup of images for ``block``, ``request`` and ``ask``."""
+"""Click option sets shared by several commands: where uploads go, how assets are named,
+what the images are made of. How the images are then found is ``lookup``'s business."""
 
 from __future__ import annotations
 
-import sys
-
 import click
-
-from .errors import UsageError
 
 
 def remote_options(function):
@@ -37,18 +33,28 @@ def remote_options(function):
     return function
 
 
+def stdin_option(function):
+    """--stdin: references one per line on stdin, after those given as arguments."""
+    return click.option(
+        "--stdin", "from_stdin", is_flag=True, help="Read references from stdin, one per line."
+    )(function)
+
+
+def checked_tags(ctx: click.Context, param: click.Parameter, names: tuple[str, ...]):
+    """Callback of options that put tags on: refuse, before any work, names that read as a
+    sha256 (the rule is ``references.tag_names``)."""
+    from .references import tag_names
+
+    return tuple(tag_names(names)) if names else names
+
+
 def lookup_options(function):
     """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
     for option in reversed(
         [
-            click.argument("references", nargs=-1),
+            click.argument("references", nargs=-1, metavar="[REF]..."),
             click.option("--tag", metavar="NAME", help="All assets carrying this tag."),
-            click.option(
-                "--stdin",
-                "from_stdin",
-                is_flag=True,
-                help="Read references from stdin, one per line.",
-            ),
+            stdin_option,
             click.option(
                 "--label", is_flag=True, help="An 'Image N:' text block before each image."
             ),
@@ -62,7 +68,8 @@ def lookup_options(function):
             click.option(
                 "--url-template",
                 metavar="URL",
-                help="With --source url: e.g. 'https://cdn.example/{sha256}.{ext}'.",
+                help="With --source url: an http(s) URL with {sha256} (the rendition's), {asset} "
+                "and {ext}, e.g. 'https://cdn.example/{sha256}.{ext}'.",
             ),
             click.option(
                 "--policy",
@@ -71,7 +78,9 @@ def lookup_options(function):
             ),
             click.option(
                 "--no-upload",
-                is_flag=True,
+                "upload",
+                flag_value=False,
+                default=True,
                 help="Fail, listing them, when assets lack a live upload.",
             ),
             click.option(
@@ -93,6 +102,7 @@ def lookup_options(function):
 
 
 def request_options(function):
+    """--prompt, --model, --max-tokens and --system: the rest of a Messages request."""
     for option in reversed(
         [
             click.option("--prompt", required=True, help="The question, after the images."),
@@ -105,48 +115,6 @@ def request_options(function):
     ):
         function = option(function)
     return function
-
-
-def image_options(params: dict) -> dict:
-    keys = ("source", "url_template", "policy", "workspace", "workspace_id")
-    return {**{k: params[k] for k in keys}, "upload": not params["no_upload"]}
-
-
-def lookup_images(ctx, open_library, references, tag, from_stdin, params):
-    """The images named, through the fast read-only path when it can answer, else the library."""
-    if from_stdin:
-        references = (*references, *(line.strip() for line in sys.stdin if line.strip()))
-    if not references and tag is None:
-        raise UsageError("name assets: references, --tag NAME, or --stdin")
-    fast = fast_images(ctx, references, tag, params) if params["source"] == "file" else None
-    if fast is not None:
-        return fast
-    library = open_library(ctx)
-    return library.images(library.find(references, tag=tag), **image_options(params))
-
-
-def fast_images(ctx, references, tag, params):
-    from . import lookup
-    from .config import database_url
-    from .remote import RemoteSpec
-
-    conn = lookup.open_readonly(database_url(ctx.find_root().obj["db"]))
-    if conn is None:
-        return None
-    with conn:
-        shas = lookup.resolve(conn, references, tag)
-        remote = RemoteSpec.from_env(params["workspace"], params["workspace_id"])
-        return (
-            None
-            if shas is None
-            else lookup.images(conn, shas, params["policy"], remote.base_url, remote.workspace)
-        )
-
-
-def describe_split(bodies) -> str:
-    from .blocks import report
-
-    return str(report(bodies))
 
 
 def limit_options(function):

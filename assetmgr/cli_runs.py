@@ -13,9 +13,10 @@ from dataclasses import dataclass
 import click
 
 from .cli_progress import ProgressLine, Snapshot
+from .display import outcome_line
 from .library import Library
 from .records import AddSummary, Outcome, to_json
-from .render import outcome_line
+from .remote import RemoteSpec
 from .uploads import Progress, PushSummary, UploadOutcome
 
 SUBMIT_EVERY = 0.5  # seconds: how often recorded files are handed to the uploads
@@ -240,23 +241,18 @@ def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, e
     printer = PushPrinter()
     with ProgressLine("Uploading", printer.snapshot) as line:
         printer.line = line
-        summary = library.push(shas, workspace=workspace, workspace_id=workspace_id, policy=policy,
+        summary = library.push(shas, remote=RemoteSpec.from_env(workspace, workspace_id), policy=policy,
                                jobs=jobs, expires_in=seconds, verify=verify, progress=printer)  # fmt: skip
     click.echo(str(summary), err=True)
     return summary
 
 
-def run_ask(bodies, workspace, workspace_id, json_) -> None:
-    """Send each body; print the answer text (or the whole response) and usage on stderr."""
+def run_ask(library: Library, bodies, remote, json_) -> None:
+    """Send each body through the library; print the answer text (or the whole response),
+    and its usage on stderr."""
     import json
 
-    from .messages_api import client_for, send
-    from .remote import RemoteSpec, require_credentials
-
-    require_credentials()
-    client = client_for(RemoteSpec.from_env(workspace, workspace_id))
-    for body in bodies:
-        answer = send(client, dict(body))
+    for body, answer in library.send(bodies, remote=remote):
         click.echo(json.dumps(answer.response) if json_ else answer.text)
         click.echo(
             f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "

@@ -13,16 +13,18 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from .catalogue import HEX, Catalogue, ImageFacts
+from .catalogue import Catalogue
 from .errors import NotFound, RemoteError, UsageError
-from .hashing import PREFIX
 from .limits import DEFAULT_LIMITS, EXPIRY_SAFETY, Limits
-from .policies import DEFAULT_POLICY, choose, missing_message
+from .policies import DEFAULT_POLICY, choose
 from .records import AddResult, AssetRecord, PolicyStats, RenditionRecord, Stats
+from .references import not_catalogued, parse, tag_names
+from .remote import RemoteSpec
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
     from .blocks import ImageRef, MessageRequest
     from .ingest import Ingest
+    from .messages_api import Answer
     from .store import RenditionStore
 
 
@@ -94,26 +96,24 @@ class Library:
         self,
         shas: Iterable[str] | None = None,
         *,
-        workspace: str | None = None,
-        workspace_id: str | None = None,
+        remote: RemoteSpec | None = None,
         policy: str = DEFAULT_POLICY,
         jobs: int | None = None,
         expires_in: int | None = None,
         verify: bool = False,
         progress=None,
     ):
-        """Upload to the remote what it lacks of these assets' renditions (default: all assets).
+        """Upload to ``remote`` what it lacks of these assets' renditions (default: all assets).
 
-        The remote is ``ANTHROPIC_BASE_URL`` plus ``workspace``; the key comes from the
-        SDK's environment. Returns a ``PushSummary``.
+        ``remote`` defaults to ``RemoteSpec.from_env()``: ``ANTHROPIC_BASE_URL`` plus
+        ``$ASSETMGR_WORKSPACE``; the key comes from the SDK's environment. Returns a
+        ``PushSummary``.
         """
-        from .remote import RemoteSpec
         from .uploads import DEFAULT_JOBS, Uploader
 
-        remote = RemoteSpec.from_env(workspace, workspace_id)
         uploader = Uploader(
             self.catalogue,
-            remote,
+            remote or RemoteSpec.from_env(),
             jobs=jobs or DEFAULT_JOBS,
             expires_in=expires_in,
             store=self.store,
@@ -125,26 +125,25 @@ class Library:
         self,
         *,
         policy: str = DEFAULT_POLICY,
-        workspace: str | None = None,
-        workspace_id: str | None = None,
+        remote: RemoteSpec | None = None,
         jobs: int | None = None,
         expires_in: int | str | None = None,
         progress=None,
     ):
-        """An ``UploadSession``: submit assets as they are catalogued, learn each upload's
-        outcome as it comes. ``expires_in``: seconds, or text such as ``7d``."""
-        from .remote import RemoteSpec
+        """An ``UploadSession`` to ``remote`` (default: from the environment): submit assets as
+        they are catalogued, learn each upload's outcome as it comes. ``expires_in``: seconds,
+        or text such as ``7d``."""
         from .uploads import DEFAULT_JOBS, Uploader, expiry_seconds
 
         if isinstance(expires_in, str):
             expires_in = expiry_seconds(expires_in)
-        remote = RemoteSpec.from_env(workspace, workspace_id)
+        remote = remote or RemoteSpec.from_env()
         uploader = Uploader(self.catalogue, remote, jobs=jobs or DEFAULT_JOBS,
                             expires_in=expires_in, store=self.store)  # fmt: skip
         return uploader.session(policy=policy, progress=progress)
 
     def resolve(self, reference: str) -> str:
-        """The sha256 of the asset a reference names (hash, prefix, ``sha256:``, or path)."""
+        """The sha256 of the asset a reference names (rule: ``assetmgr.references``)."""
         return self.catalogue.resolve(reference)
 
     def find(self, references: Sequence[str] = (), *, tag: str | None = None) -> list[str]:
@@ -156,16 +155,18 @@ class Library:
         return self.catalogue.shas(tag=tag)
 
     def resolve_many(self, references: Sequence[str]) -> list[str]:
-        """``resolve`` for many references; full sha256s are checked in one query."""
-        keys = [_full_hash(r) for r in references]
-        known = self.catalogue.existing([k for k in keys if k])
-        unknown = [r for r, k in zip(references, keys) if k and k not in known]
+        """``resolve`` for many references; full sha256s (and hashed files) in one query."""
+        parsed = {text: parse(text) for text in dict.fromkeys(references)}
+        full = [p for p in parsed.values() if p.full]
+        known = self.catalogue.existing(sorted({p.digits for p in full}))
+        unknown = [p for p in full if p.digits not in known]
         if unknown:
-            shown = ", ".join(u.strip()[:16] for u in unknown[:5]) + (
-                " ..." if len(unknown) > 5 else ""
-            )
-            raise NotFound(f"{len(unknown)} reference(s) name no catalogued asset: {shown}")
-        return [k or self.resolve(r) for r, k in zip(references, keys)]
+            raise not_catalogued(unknown)
+        shas = {p.digits: p.digits for p in full}
+        for p in parsed.values():
+            if p.digits not in shas:
+                shas[p.digits] = self.catalogue.resolve(p)
+        return [shas[parsed[r].digits] for r in references]
 
     def images(
         self,
@@ -174,45 +175,28 @@ class Library:
         policy: str | None = None,
         source: str = "file",
         upload: bool = True,
-        workspace: str | None = None,
-        workspace_id: str | None = None,
         url_template: str | None = None,
+        remote: RemoteSpec | None = None,
     ) -> list[ImageRef]:
         """What requests need of each asset, in order. For file sources, an asset with no live
-        upload in the remote is uploaded first (``upload=False``: an error listing them)."""
-        from .blocks import ImageRef
-        from .remote import RemoteSpec
+        upload in ``remote`` (default: from the environment) is uploaded first
+        (``upload=False``: an error listing them)."""
+        from .blocks import check_source, with_url
 
-        remote = RemoteSpec.from_env(workspace, workspace_id)
-        facts = self._facts(shas, policy, remote)
+        template = check_source(source, url_template)
+        remote = remote or RemoteSpec.from_env()
+        refs = self._images(shas, policy, remote)
         if source == "file":
-            facts = self._with_uploads(shas, facts, remote, upload)
-        refs = [
-            ImageRef(
-                f.asset_sha256,
-                f.rendition_sha256,
-                f.media_type,
-                f.width,
-                f.height,
-                f.size_bytes,
-                f.file_id,
-            )
-            for f in (facts[s] for s in shas)
-        ]
+            return self._with_uploads(refs, policy, remote, upload)
         if source == "base64":
-            records = {r.sha256: r for r in self.catalogue.records(sorted(set(shas)))}
-            refs = [
-                self._with_bytes(r, records[r.asset_sha256], facts[r.asset_sha256].policy)
-                for r in refs
-            ]
-        if source == "url":
-            refs = [_with_url(r, url_template) for r in refs]
-        return refs
+            return self._with_bytes(refs)
+        return [with_url(r, template) for r in refs]
 
     def blocks(
         self, shas: Sequence[str], *, label: bool = False, source: str = "file", **options
     ) -> list[dict]:
-        """The image content blocks of these assets, in order (``label``: ``Image N:`` before each)."""
+        """The image content blocks of these assets, in order (``label``: ``Image N:`` before
+        each). ``options`` are those of ``images``: policy, upload, url_template, remote."""
         from .blocks import content_blocks
 
         return content_blocks(
@@ -234,7 +218,8 @@ class Library:
         """Messages request bodies covering these assets, split to the API's limits.
 
         Each is a dict to send as ``client.messages.create(**body)``; ``body.assets`` lists
-        the sha256s it covers (not sent), to join answers back to assets.
+        the sha256s it covers (not sent), to join answers back to assets. ``options`` are
+        those of ``images``.
         """
         from .blocks import requests
 
@@ -249,55 +234,75 @@ class Library:
             label=label,
         )
 
-    def _facts(self, shas: Sequence[str], policy: str | None, remote) -> dict[str, ImageFacts]:
+    def send(
+        self, bodies: Iterable[MessageRequest], *, remote: RemoteSpec | None = None
+    ) -> Iterator[tuple[MessageRequest, Answer]]:
+        """Send request bodies to the Messages API of ``remote``, one by one; each with its
+        ``Answer`` (text, token usage, the whole response)."""
+        from .messages_api import client_for, send
+        from .remote import require_credentials
+
+        require_credentials()
+        client = client_for(remote or RemoteSpec.from_env())
+        for body in bodies:
+            yield body, send(client, dict(body))
+
+    def ask(
+        self, shas: Sequence[str], *, prompt: str, model: str, **options
+    ) -> Iterator[tuple[MessageRequest, Answer]]:
+        """``requests`` for these assets, sent: each body with its ``Answer``."""
+        return self.send(
+            self.requests(shas, prompt=prompt, model=model, **options),
+            remote=options.get("remote"),
+        )
+
+    def _images(
+        self, shas: Sequence[str], policy: str | None, remote: RemoteSpec
+    ) -> list[ImageRef]:
+        from .blocks import image_refs
         from .models import utcnow
 
-        by_asset: dict[str, dict[str, ImageFacts]] = {}
-        for f in self.catalogue.image_facts(
-            shas, remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY
-        ):
-            by_asset.setdefault(f.asset_sha256, {})[f.policy] = f
-        chosen = {}
-        for sha in shas:
-            options = by_asset.get(sha, {})
-            wanted = choose(policy, options)
-            if wanted is None:
-                raise NotFound(missing_message(sha, policy))
-            chosen[sha] = options[wanted]
-        return chosen
+        rows = self.catalogue.image_facts(
+            sorted(set(shas)), remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY
+        )
+        return image_refs(shas, rows, policy)
 
     def _with_uploads(
-        self, shas, facts: dict[str, ImageFacts], remote, upload: bool
-    ) -> dict[str, ImageFacts]:
-        missing = sorted({s for s in shas if facts[s].file_id is None})
-        if not missing:
-            return facts
+        self, refs: list[ImageRef], policy: str | None, remote: RemoteSpec, upload: bool
+    ) -> list[ImageRef]:
+        lacking = {r.asset_sha256: r.policy for r in refs if r.file_id is None}
+        if not lacking:
+            return refs
+        missing = sorted(lacking)
         if not upload:
             shown = ", ".join(m[:12] for m in missing[:10]) + (" ..." if len(missing) > 10 else "")
             raise NotFound(
                 f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
                 "run `assetmgr push`, or leave out --no-upload"
             )
-        for policy in sorted({facts[s].policy for s in missing}):
-            self.push(
-                [s for s in missing if facts[s].policy == policy],
-                workspace=remote.workspace,
-                workspace_id=remote.workspace_id,
-                policy=policy,
-            )
-        facts = {**facts, **self._facts(missing, None, remote)}
-        failed = [s for s in missing if facts[s].file_id is None]
+        for under in sorted(set(lacking.values())):
+            self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under)
+        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote)}
+        failed = [s for s in missing if fresh[s].file_id is None]
         if failed:
             raise RemoteError(
                 f"{len(failed)} asset(s) could not be uploaded: {', '.join(f[:12] for f in failed[:10])}"
             )
-        return facts
+        return [fresh.get(r.asset_sha256, r) for r in refs]
 
-    def _with_bytes(self, ref: ImageRef, record: AssetRecord, policy: str) -> ImageRef:
+    def _with_bytes(self, refs: list[ImageRef]) -> list[ImageRef]:
         from dataclasses import replace
 
-        rendition = choose_rendition(record, policy)
-        return replace(ref, data=self._rendition_bytes(record, rendition))
+        records = {
+            r.sha256: r for r in self.catalogue.records(sorted({r.asset_sha256 for r in refs}))
+        }
+        data: dict[str, bytes] = {}
+        for ref in refs:
+            if ref.rendition_sha256 not in data:
+                record = records[ref.asset_sha256]
+                [rendition] = [x for x in record.renditions if x.policy == ref.policy]
+                data[ref.rendition_sha256] = self._rendition_bytes(record, rendition)
+        return [replace(r, data=data[r.rendition_sha256]) for r in refs]
 
     def show(self, reference: str) -> AssetRecord:
         """Everything the catalogue knows about one asset."""
@@ -310,7 +315,7 @@ class Library:
     def rendition(self, reference: str, policy: str | None = None) -> tuple[RenditionRecord, bytes]:
         """The rendition of an asset (under ``policy``, default: vision if it has one) and its bytes."""
         record = self.show(reference)
-        rendition = choose_rendition(record, policy)
+        rendition = choose(record.sha256, policy, {r.policy: r for r in record.renditions})
         return rendition, self._rendition_bytes(record, rendition)
 
     def _rendition_bytes(self, record: AssetRecord, rendition: RenditionRecord) -> bytes:
@@ -343,54 +348,30 @@ class Library:
         return Stats(assets, size, price, policies)
 
     def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
-        """Put the tags ``names`` on the assets named; returns their sha256s."""
-        shas = self.find(references)
-        self.catalogue.add_tags(shas, _tag_names(names))
+        """Put the tags ``names`` on the assets named; returns their sha256s.
+
+        A name that reads as a sha256 (6 or more hex digits) is refused.
+        """
+        names = tag_names(names)
+        shas = self._named(references)
+        self.catalogue.add_tags(shas, names)
         return shas
 
     def untag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
-        """Take the tags ``names`` off the assets named; returns their sha256s."""
-        shas = self.find(references)
-        self.catalogue.remove_tags(shas, _tag_names(names))
+        """Take the tags ``names`` off the assets named; returns their sha256s.
+
+        Any name goes, so that a hash-like tag an older version made can be taken off.
+        """
+        names = tag_names(names, new=False)
+        shas = self._named(references)
+        self.catalogue.remove_tags(shas, names)
         return shas
+
+    def _named(self, references: Sequence[str]) -> list[str]:
+        if not references:
+            raise UsageError("name the assets: references (or --stdin)")
+        return self.resolve_many(references)
 
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
-
-
-def choose_rendition(record: AssetRecord, policy: str | None) -> RenditionRecord:
-    by_policy = {r.policy: r for r in record.renditions}
-    wanted = choose(policy, by_policy)
-    if wanted is None:
-        raise NotFound(missing_message(record.sha256, policy))
-    return by_policy[wanted]
-
-
-def _full_hash(reference: str) -> str | None:
-    """The sha256 a reference spells out in full (not a path on disk), else None."""
-    text = reference.strip().lower()
-    text = text[len(PREFIX) :] if text.startswith(PREFIX) else text
-    if len(text) == 64 and HEX.fullmatch(text) and not os.path.isfile(reference.strip()):
-        return text
-    return None
-
-
-def _with_url(ref: ImageRef, template: str | None) -> ImageRef:
-    from dataclasses import replace
-
-    if not template:
-        raise UsageError(
-            "--source url needs --url-template, e.g. 'https://cdn.example.com/{sha256}.{ext}'"
-        )
-    ext = ref.media_type.split("/")[1].replace("jpeg", "jpg")
-    return replace(
-        ref, url=template.format(sha256=ref.rendition_sha256, asset=ref.asset_sha256, ext=ext)
-    )
-
-
-def _tag_names(names: Sequence[str]) -> list[str]:
-    cleaned = [n.strip() for n in names]
-    if not cleaned or any(not n or len(n) > 200 for n in cleaned):
-        raise UsageError("a tag is 1 to 200 characters and not blank")
-    return cleaned

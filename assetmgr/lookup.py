@@ -1,55 +1,122 @@
-"""The fast path of ``block`` and ``request``: hash in, file ids out, without SQLAlchemy.
+"""The lookup of ``block``, ``request`` and ``ask``: hash in, file ids out, fast when it can be.
 
 Other tools call ``assetmgr block <sha256>`` once per image, so start-up is most of its
-cost, and importing SQLAlchemy alone takes longer than the rest of the work. On a SQLite
-catalogue that is already at the newest schema, this module answers read-only with the
-standard library's ``sqlite3``, when it can answer completely: every reference a full
-hash, a unique prefix, a file path or a tag, and every asset with a live upload in the
-remote. Anything else (a missing or expired upload, an unknown or ambiguous reference,
-an older schema, another database) returns ``None``, and the caller takes the full path
-through ``Library``, which uploads, migrates or explains.
+cost, and importing SQLAlchemy alone takes longer than the rest of the work. ``images``
+therefore first tries ``answer``: on a SQLite catalogue already at the newest schema it
+answers read-only with the standard library's ``sqlite3``, when it can answer completely
+(file sources; every reference naming exactly one asset, by the rule in ``references``;
+every asset with a live upload in the remote). Anything else (a missing or expired upload,
+an unknown or ambiguous reference, an older schema, another database) gives ``None``, and
+``images`` goes through ``Library``, which uploads, migrates or explains.
 
-The queries mirror ``Catalogue.image_facts``; the tests run both paths on one catalogue.
+Both paths build their answer with ``blocks.image_refs`` from rows of one shape; the query
+here mirrors ``Catalogue.image_facts``, and the tests hold the two answers equal.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import re
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import closing
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .blocks import ImageRef
+from .blocks import ImageRef, check_source, image_refs
+from .config import database_url
+from .errors import AssetmgrError, UsageError
 from .limits import EXPIRY_SAFETY
-from .policies import choose
+from .references import parse
+from .remote import RemoteSpec
 from .schema_version import head_revision
 
-HEX = re.compile(r"[0-9a-f]{6,64}")
+if TYPE_CHECKING:
+    from .library import Library
+
 CHUNK = 500
-FACTS = """
-SELECT a.sha256, ar.policy, r.id, r.sha256, r.media_type, r.width, r.height, r.size_bytes
-FROM assets a JOIN asset_renditions ar ON ar.asset_id = a.id JOIN renditions r ON r.id = ar.rendition_id
+TAGGED = """
+SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id"""
+PREFIXED = "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2"
+# The rows of blocks.image_refs: every rendition of the assets, with its live upload if any
+# (at most one: the partial unique index allows one live upload per rendition and remote).
+ROWS = """
+SELECT a.sha256, ar.policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, u.file_id
+FROM assets a
+JOIN asset_renditions ar ON ar.asset_id = a.id
+JOIN renditions r ON r.id = ar.rendition_id
+LEFT JOIN uploads u ON u.rendition_id = r.id AND u.remote_id = ? AND u.state = 'active'
+    AND (u.expires_at IS NULL OR u.expires_at > ?)
 WHERE a.sha256 IN ({marks})"""
-LIVE = """
-SELECT u.rendition_id, u.file_id FROM uploads u
-WHERE u.remote_id = ? AND u.state = 'active' AND (u.expires_at IS NULL OR u.expires_at > ?)
-AND u.rendition_id IN ({marks})"""
+
+
+def images(
+    db: str | None,
+    references: Sequence[str] = (),
+    *,
+    tag: str | None = None,
+    policy: str | None = None,
+    source: str = "file",
+    upload: bool = True,
+    url_template: str | None = None,
+    remote: RemoteSpec | None = None,
+    library: Callable[[], Library] | None = None,
+) -> list[ImageRef]:
+    """The images named (``references`` in order, or ``tag``) in the catalogue ``db``:
+    through ``answer`` when it can, else through the ``Library`` that ``library()`` returns
+    (default: one opened here). The options are those of ``Library.images``."""
+    check_source(source, url_template)
+    if not references and tag is None:
+        raise UsageError("name assets: references, --tag NAME, or --stdin")
+    remote = remote or RemoteSpec.from_env()
+    if source == "file":
+        found = answer(database_url(db), references, tag=tag, policy=policy, remote=remote)
+        if found is not None:
+            return found
+    options = dict(
+        policy=policy, source=source, upload=upload, url_template=url_template, remote=remote
+    )
+    if library is not None:
+        lib = library()
+        return lib.images(lib.find(references, tag=tag), **options)
+    from .library import Library
+
+    with Library.open(db) as lib:
+        return lib.images(lib.find(references, tag=tag), **options)
+
+
+def answer(
+    url: str,
+    references: Sequence[str] = (),
+    *,
+    tag: str | None = None,
+    policy: str | None = None,
+    remote: RemoteSpec,
+) -> list[ImageRef] | None:
+    """The fast path alone: the images named, each with a live file id in ``remote``, read
+    from the catalogue at ``url``; None when it cannot answer all of it."""
+    conn = open_readonly(url)
+    if conn is None:
+        return None
+    with closing(conn):
+        shas = resolve(conn, references, tag)
+        return None if shas is None else live_images(conn, shas, policy, remote)
 
 
 def open_readonly(url: str) -> sqlite3.Connection | None:
     """A read-only connection to a SQLite catalogue at the newest schema, else None."""
     if not url.startswith("sqlite:///"):
         return None
-    path = url[len("sqlite:///") :]
-    if not os.path.isfile(path):
+    path = Path(url[len("sqlite:///") :].partition("?")[0])  # as SQLAlchemy reads the URL
+    if not path.is_file():
         return None
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     except sqlite3.Error:
         return None
+    try:
+        version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+    except sqlite3.Error:
+        version = None
     if not version or version[0] != head_revision():
         conn.close()
         return None
@@ -57,97 +124,51 @@ def open_readonly(url: str) -> sqlite3.Connection | None:
 
 
 def resolve(
-    conn: sqlite3.Connection, references: Sequence[str], tag: str | None
+    conn: sqlite3.Connection, references: Sequence[str], tag: str | None = None
 ) -> list[str] | None:
     """The sha256s named, in order; None unless every reference names exactly one asset."""
     if tag is not None:
-        return (
-            None
-            if references
-            else [
-                r
-                for (r,) in conn.execute(
-                    "SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id",
-                    (tag,),
-                )
-            ]
-        )
-    keys = [_key(r) for r in references]
-    full = {k for k in keys if k and len(k) == 64}
-    known = set()
-    for chunk in _chunks(sorted(full)):
-        known.update(
-            r
-            for (r,) in conn.execute(
-                f"SELECT sha256 FROM assets WHERE sha256 IN ({','.join('?' * len(chunk))})", chunk
-            )
-        )
-    shas = []
-    for key in keys:
-        sha = key if key in known else _prefix(conn, key) if key and len(key) < 64 else None
-        if sha is None:
-            return None
-        shas.append(sha)
-    return shas
-
-
-def images(
-    conn: sqlite3.Connection, shas: Sequence[str], policy: str | None, base_url: str, workspace: str
-) -> list[ImageRef] | None:
-    """Each asset's rendition with its live file id; None if any asset lacks one."""
-    remote = conn.execute(
-        "SELECT id FROM remotes WHERE base_url = ? AND workspace = ?", (base_url, workspace)
-    ).fetchone()
-    if remote is None:
-        return None
-    now = (datetime.now(timezone.utc) + EXPIRY_SAFETY).strftime("%Y-%m-%d %H:%M:%S.%f")
-    by_asset: dict[str, dict[str, tuple]] = {}
-    unique = sorted(set(shas))
-    for chunk in _chunks(unique):
-        rows = conn.execute(FACTS.format(marks=",".join("?" * len(chunk))), chunk).fetchall()
-        ids = [r[2] for r in rows]
-        live = (
-            dict(
-                conn.execute(
-                    LIVE.format(marks=",".join("?" * len(ids))), [remote[0], now, *ids]
-                ).fetchall()
-            )
-            if ids
-            else {}
-        )
-        for asset, rendition_policy, rid, *facts in rows:
-            by_asset.setdefault(asset, {})[rendition_policy] = (*facts, live.get(rid))
-    refs = []
-    for sha in shas:
-        options = by_asset.get(sha, {})
-        chosen = options.get(choose(policy, options))
-        if chosen is None or chosen[-1] is None:
-            return None
-        refs.append(ImageRef(sha, *chosen))
-    return refs
-
-
-def _key(reference: str) -> str | None:
-    text = reference.strip()
-    if os.path.isfile(text):
-        return _hash_file(text)
-    text = text.lower().removeprefix("sha256:")
-    return text if HEX.fullmatch(text) else None
-
-
-def _prefix(conn: sqlite3.Connection, prefix: str) -> str | None:
-    rows = conn.execute(
-        "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2", (prefix, prefix + "g")
-    ).fetchall()
-    return rows[0][0] if len(rows) == 1 else None
-
-
-def _hash_file(path: str) -> str | None:
+        return None if references else [sha for (sha,) in conn.execute(TAGGED, (tag,))]
     try:
-        with open(path, "rb") as f:
-            return hashlib.file_digest(f, "sha256").hexdigest()
-    except OSError:
+        parsed = {text: parse(text) for text in dict.fromkeys(references)}
+    except AssetmgrError:
+        return None  # the library says what is wrong with it
+    full = sorted({p.digits for p in parsed.values() if p.full})
+    shas: dict[str, str] = {}
+    for chunk in _chunks(full):
+        marks = ",".join("?" * len(chunk))
+        query = f"SELECT sha256 FROM assets WHERE sha256 IN ({marks})"
+        shas.update((sha, sha) for (sha,) in conn.execute(query, chunk))
+    for p in parsed.values():
+        if not p.full and p.digits not in shas:
+            matches = [sha for (sha,) in conn.execute(PREFIXED, (p.digits, p.digits + "g"))]
+            if len(matches) == 1:
+                shas[p.digits] = matches[0]
+    found = [shas.get(parsed[r].digits) for r in references]
+    return None if None in found else found
+
+
+def live_images(
+    conn: sqlite3.Connection, shas: Sequence[str], policy: str | None, remote: RemoteSpec
+) -> list[ImageRef] | None:
+    """Each asset's rendition with its live file id in ``remote``; None if any lacks one."""
+    row = conn.execute(
+        "SELECT id FROM remotes WHERE base_url = ? AND workspace = ?",
+        (remote.base_url, remote.workspace),
+    ).fetchone()
+    if row is None:
         return None
+    # The format SQLAlchemy stores UTC timestamps in on SQLite, so that text compares as time.
+    now = (datetime.now(timezone.utc) + EXPIRY_SAFETY).strftime("%Y-%m-%d %H:%M:%S.%f")
+    rows: list[tuple] = []
+    for chunk in _chunks(sorted(set(shas))):
+        query = ROWS.format(marks=",".join("?" * len(chunk)))
+        rows += conn.execute(query, (row[0], now, *chunk)).fetchall()
+    try:
+        refs = image_refs(shas, rows, policy)
+    except AssetmgrError:
+        return None
+    return refs if all(r.file_id for r in refs) else None
 
 
 def _chunks(items: Sequence) -> list[Sequence]:

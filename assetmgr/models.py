@@ -1,6 +1,8 @@
 """The catalogue's tables, as typed SQLAlchemy 2 declarations and nothing else.
 
 No I/O and no imports beyond SQLAlchemy: queries live in ``catalogue.py``.
+There are no ORM relationships: every query is a Core ``select`` (in ``catalogue.py``
+and ``journal.py``), and deleting an asset cascades in the schema (``ondelete``).
 The words are those of DESIGN.md:
 
 - ``Asset``: one distinct source image, keyed by the sha256 of its bytes on disk.
@@ -38,7 +40,7 @@ from sqlalchemy import (
     UniqueConstraint,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -92,14 +94,6 @@ class Asset(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    renditions: Mapped[list[AssetRendition]] = relationship(
-        back_populates="asset", cascade="all, delete-orphan"
-    )
-    sources: Mapped[list[Source]] = relationship(
-        back_populates="asset", cascade="all, delete-orphan"
-    )
-    tags: Mapped[list[Tag]] = relationship(back_populates="asset", cascade="all, delete-orphan")
-
 
 class Rendition(Base):
     __tablename__ = "renditions"
@@ -113,8 +107,6 @@ class Rendition(Base):
     tokens: Mapped[int] = mapped_column(Integer)  # estimate: width*height/750
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    uploads: Mapped[list[Upload]] = relationship(back_populates="rendition")
-
 
 class AssetRendition(Base):
     __tablename__ = "asset_renditions"
@@ -126,9 +118,6 @@ class AssetRendition(Base):
     rendition_id: Mapped[int] = mapped_column(ForeignKey("renditions.id"), index=True)
     warnings: Mapped[str] = mapped_column(Text, default="[]")  # JSON list of strings
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    asset: Mapped[Asset] = relationship(back_populates="renditions")
-    rendition: Mapped[Rendition] = relationship()
 
 
 class Remote(Base):
@@ -192,9 +181,6 @@ class Upload(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)
 
-    rendition: Mapped[Rendition] = relationship(back_populates="uploads")
-    remote: Mapped[Remote] = relationship()
-
 
 class Source(Base):
     __tablename__ = "sources"
@@ -208,8 +194,6 @@ class Source(Base):
     inode: Mapped[int | None] = mapped_column(BigInteger)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    asset: Mapped[Asset] = relationship(back_populates="sources")
 
 
 class Rejection(Base):
@@ -236,5 +220,3 @@ class Tag(Base):
     )
     name: Mapped[str] = mapped_column(String(200), primary_key=True, index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-    asset: Mapped[Asset] = relationship(back_populates="tags")

@@ -1,22 +1,33 @@
-"""Policy names: which rendition of an asset is uploaded. The pixel work is in ``renditions``."""
+"""Policy names, and the one rule for which of an asset's renditions to use.
+
+The pixel work of each policy is in ``renditions``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+from .errors import NotFound
 
 VISION = "vision"  # what Claude reads best, cheapest and safest (see vision.py)
 ORIGINAL = "original"  # the source bytes, when the API takes them
 POLICIES = (VISION, ORIGINAL)
 DEFAULT_POLICY = VISION
 
+T = TypeVar("T")
 
-def choose(asked: str | None, available) -> str | None:
-    """The policy whose rendition to use: the one asked for, else the default when the asset
-    has it, else any it has; None when the asset has no such rendition."""
+
+def choose(sha256: str, asked: str | None, by_policy: Mapping[str, T]) -> T:
+    """Of one asset's renditions (keyed by policy), the one to use: under the policy asked
+    for, else the default policy when the asset has it, else any it has (by name).
+    ``NotFound`` when the asset has no such rendition."""
     wanted = asked or (
-        DEFAULT_POLICY if DEFAULT_POLICY in available else next(iter(available), None)
+        DEFAULT_POLICY if DEFAULT_POLICY in by_policy else min(by_policy, default=None)
     )
-    return wanted if wanted in available else None
-
-
-def missing_message(sha256: str, asked: str | None) -> str:
-    return (
-        f"asset {sha256[:12]} has no {asked or 'rendition'} rendition; "
-        f"run: assetmgr add PATH --policy {asked or DEFAULT_POLICY}"
-    )
+    if wanted not in by_policy:
+        raise NotFound(
+            f"asset {sha256[:12]} has no {asked or 'rendition'} rendition; "
+            f"run: assetmgr add PATH --policy {asked or DEFAULT_POLICY}"
+        )
+    return by_policy[wanted]

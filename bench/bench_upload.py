@@ -18,6 +18,7 @@ from _common import bench_dirs, median, small_pngs, timed, verdict
 
 from assetmgr import Library
 from assetmgr.emulator import running
+from assetmgr.remote import RemoteSpec
 from assetmgr.uploads import DEFAULT_JOBS
 
 TARGET = 6.0
@@ -33,7 +34,7 @@ def push(db: str, emulator, workspace: str, jobs: int | None):
     """
     emulator.reset()
     with Library.open(db) as lib:
-        summary = lib.push(workspace=workspace, jobs=jobs)
+        summary = lib.push(remote=RemoteSpec.from_env(workspace), jobs=jobs)
     return summary
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assetmgr import Library
+from assetmgr import Library, UsageError
 from assetmgr.blocks import ImageRef, fits, request_body, requests, split
 from tests.conftest import write_image
 
@@ -56,7 +56,7 @@ def test_labels_and_order_follow_the_references(uploaded, run):
 
 def test_tag_and_stdin(uploaded, run):
     shas, ids = uploaded
-    run("tag", "add", shas[1], "pick")
+    run("tag", "add", "pick", shas[1])
     assert json.loads(run("block", "--tag", "pick").stdout)[0]["source"]["file_id"] == ids[shas[1]]
     piped = run("block", "--stdin", input="\n".join(reversed(shas)) + "\n")
     assert [b["source"]["file_id"] for b in json.loads(piped.stdout)] == [
@@ -86,6 +86,58 @@ def test_base64_and_url_sources(uploaded, run, tmp_path):
         "source": {"type": "url", "url": f"https://cdn.example/{shas[0]}.png"},
     }
     assert run("block", shas[0], "--source", "url").exit_code == 2
+
+
+HOSTILE_TEMPLATES = [
+    "{0}",
+    "{}",
+    "https://cdn.example/{0}",
+    "https://cdn.example/{sha256.__class__}",
+    "https://cdn.example/{sha256.__class__.__init__.__globals__}",
+    "https://cdn.example/{sha256[0]}",
+    "https://cdn.example/{sha256!r}",
+    "https://cdn.example/{sha256:>99999999}",
+    "https://cdn.example/{sha256:{asset}}",
+    "https://cdn.example/{name}",
+    "https://cdn.example/{",
+    "https://cdn.example/}",
+    "https://cdn.example/{sha256}}",
+    "ftp://cdn.example/{sha256}",
+    "javascript:alert(1)//{sha256}",
+    "/local/{sha256}.png",
+    "https:///{sha256}",
+    "https://cdn.example:port/{sha256}",
+    "https://cdn.example/a b/{sha256}",
+    "https://cdn.example/\n{sha256}",
+    "https://cdn.example/same.png",
+]
+
+
+@pytest.mark.parametrize("template", HOSTILE_TEMPLATES)
+def test_hostile_url_templates_are_one_line_usage_errors(run, template):
+    """Refused before any work (nothing is catalogued here): one line on stderr, exit 2."""
+    for command in (["block", "0" * 64], ["request", "--tag", "x", "--prompt", "p"]):
+        result = run(*command, "--source", "url", "--url-template", template)
+        assert result.exit_code == 2, result.stderr
+        assert result.stdout == "" and "Traceback" not in result.stderr
+        assert result.stderr.startswith("Error: bad --url-template")
+        assert len(result.stderr.splitlines()) == 1
+
+
+def test_hostile_url_templates_are_refused_by_the_library(db_path):
+    with Library.open(db_path) as lib:
+        for template in HOSTILE_TEMPLATES:
+            with pytest.raises(UsageError):
+                lib.images([], source="url", url_template=template)
+
+
+def test_good_url_templates(uploaded, run):
+    shas, _ = uploaded
+    template = "http://cdn.example:8080/{{x}}/{asset}/{sha256}.{ext}?v=1"
+    [block] = json.loads(
+        run("block", shas[0], "--source", "url", "--url-template", template).stdout
+    )
+    assert block["source"]["url"] == f"http://cdn.example:8080/{{x}}/{shas[0]}/{shas[0]}.png?v=1"
 
 
 def test_missing_uploads_are_uploaded_first_or_listed(tmp_path, run, uploading, db_path):
@@ -165,6 +217,28 @@ def test_ask_prints_the_answer_and_usage(uploaded, run):
     assert whole["type"] == "message" and whole["usage"]["input_tokens"] > 80
 
 
+def test_ask_through_the_library(uploaded, db_path):
+    shas, _ = uploaded
+    with Library.open(db_path) as lib:
+        [(body, answer)] = list(lib.ask(shas[:2], prompt="Describe.", model="claude-sonnet-5-5"))
+    assert body.assets == shas[:2] and answer.text.startswith("Image 1: 300x200 image/png")
+    assert answer.input_tokens > 0 and answer.response["type"] == "message"
+
+
+def test_ask_without_a_key_is_one_line(uploaded, run, monkeypatch):
+    shas, _ = uploaded
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    result = run("ask", shas[0], "--prompt", "x")
+    assert result.exit_code == 7 and result.stderr.startswith("Error: no API key")
+    assert len(result.stderr.splitlines()) == 1
+
+
+def test_the_workspace_option_reaches_both_paths(uploaded, run):
+    shas, _ = uploaded
+    result = run("block", shas[0], "--workspace", "elsewhere", "--no-upload")
+    assert result.exit_code == 4 and "no live upload in elsewhere at http" in result.stderr
+
+
 def test_stdin_with_ten_thousand_lines(uploaded, run):
     shas, ids = uploaded
     lines = [shas[i % 3] for i in range(10_000)]
@@ -194,6 +268,9 @@ def test_block_imports_neither_the_sdk_nor_sqlalchemy(uploaded, db_path):
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines()[-1] == "[]", result.stderr
+    code = code.replace(f"'block', {shas[0]!r}", f"'request', {shas[0][:8]!r}, '--prompt', 'p'")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert '"assetmgr"' in result.stdout and result.stdout.splitlines()[-1] == "[]"
 
 
 def test_unknown_references_are_errors(uploaded, run):

@@ -45,16 +45,84 @@ def test_show_text_and_json(two_assets, run):
 def test_tags_add_list_filter_remove(two_assets, run):
     shas, a, _ = two_assets
     sha = shas[str(a)]
-    assert run("tag", "add", sha[:10], "product-shots", "q3").exit_code == 0
+    assert run("tag", "add", "product-shots", sha[:10]).exit_code == 0
+    assert run("tag", "add", "q3", str(a)).exit_code == 0
     assert [r["sha256"] for r in run.json_lines("ls", "--tag", "product-shots")] == [sha]
     assert run.json_lines("show", sha)[0]["tags"] == ["product-shots", "q3"]
     assert run.json_lines("tag", "ls") == [
         {"tag": "product-shots", "assets": 1},
         {"tag": "q3", "assets": 1},
     ]
-    assert run("tag", "rm", sha, "q3").exit_code == 0
+    assert run("tag", "rm", "q3", sha).exit_code == 0
     assert run.json_lines("show", sha)[0]["tags"] == ["product-shots"]
     assert run.json_lines("ls", "--tag", "q3") == []
+
+
+def test_tag_add_takes_the_name_first_then_many_references(two_assets, run):
+    shas, a, b = two_assets
+    both = sorted(shas.values())
+    result = run("tag", "add", "damaged", shas[str(a)][:6], str(b))
+    assert result.exit_code == 0 and "damaged: tagged 2 asset(s)" in result.stderr
+    assert sorted(r["sha256"] for r in run.json_lines("ls", "--tag", "damaged")) == both
+    piped = run("tag", "add", "piped", "--stdin", input="\n".join(both) + "\n\n")
+    assert piped.exit_code == 0
+    assert sorted(r["sha256"] for r in run.json_lines("ls", "--tag", "piped")) == both
+    assert run("tag", "rm", "piped", "--stdin", input=both[0]).exit_code == 0
+    assert [r["sha256"] for r in run.json_lines("ls", "--tag", "piped")] == [both[1]]
+
+
+def test_tag_add_cannot_mistake_a_reference_for_a_tag(two_assets, run):
+    """The old syntax `tag add REF NAME...` made a tag named like the second hash."""
+    shas, a, b = two_assets
+    result = run("tag", "add", shas[str(a)][:6], shas[str(b)][:6], "damaged")
+    assert result.exit_code == 2 and len(result.stderr.splitlines()) == 1
+    assert "cannot be a tag" in result.stderr and "Traceback" not in result.stderr
+    assert run.json_lines("tag", "ls") == []
+
+
+def test_tag_add_needs_references(two_assets, run):
+    result = run("tag", "add", "everything")
+    assert result.exit_code == 2 and "name the assets" in result.stderr
+    assert run.json_lines("tag", "ls") == []
+
+
+HASH_LIKE = ["02fbaa", "DEADBEEF", "sha256:abcdef", "SHA256:0123456789", "0" * 64, " 5692e9 "]
+NOT_HASH_LIKE = ["cafe", "abc12", "q3", "2024-shots", "facade-1", "sha256:abc", "0x1234567"]
+
+
+@pytest.mark.parametrize("name", HASH_LIKE)
+def test_hash_like_tag_names_are_refused_everywhere(two_assets, run, tmp_path, db_path, name):
+    shas, a, _ = two_assets
+    sha = shas[str(a)]
+    tagged = run("tag", "add", name, sha)
+    assert tagged.exit_code == 2 and "cannot be a tag" in tagged.stderr
+    write_image(tmp_path / "new" / "c.png", seed=3)
+    added = run("add", tmp_path / "new", "--tag", name)
+    assert added.exit_code == 2 and "cannot be a tag" in added.stderr
+    assert len(run.json_lines("ls")) == 2  # refused before anything was catalogued
+    from assetmgr import Library, UsageError
+
+    with Library.open(db_path) as lib, pytest.raises(UsageError, match="cannot be a tag"):
+        lib.tag([sha], [name])
+    assert run.json_lines("tag", "ls") == []
+
+
+@pytest.mark.parametrize("name", NOT_HASH_LIKE)
+def test_other_tag_names_are_fine(two_assets, run, name):
+    shas, a, _ = two_assets
+    assert run("tag", "add", name, shas[str(a)]).exit_code == 0
+    assert run.json_lines("tag", "ls") == [{"tag": name, "assets": 1}]
+
+
+def test_a_hash_like_tag_from_before_can_be_taken_off(two_assets, run, db_path):
+    shas, a, _ = two_assets
+    sha = shas[str(a)]
+    from assetmgr import Library
+
+    with Library.open(db_path) as lib:
+        lib.catalogue.add_tags([sha], ["02fbaa"])  # as `tag add REF 02fbaa NAME` used to do
+    assert run("tag", "rm", "02fbaa", sha).exit_code == 0
+    assert run.json_lines("tag", "ls") == []
 
 
 def test_add_with_tag(tmp_path, run):

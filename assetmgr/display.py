@@ -1,4 +1,4 @@
-"""Text for people: the plain (non ``--json``) output of the CLI. Pure functions."""
+"""Text for people (not renditions): the plain, non ``--json`` output of the CLI. Pure functions."""
 
 from __future__ import annotations
 
