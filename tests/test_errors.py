@@ -92,7 +92,7 @@ def test_a_catalogue_from_a_newer_assetmgr_is_refused_and_untouched(catalogue, t
     conn.close()
     before = catalogue.read_bytes()
     write_image(tmp_path / "new" / "x.png", seed=99)
-    for args in (["ls"], ["add", tmp_path / "new"], ["tag", "add", "abcdef12", "t"]):
+    for args in (["ls"], ["add", tmp_path / "new"], ["tag", "add", "t", "abcdef12"]):
         line = error_line(assetmgr(*args, db=catalogue), ExitCode.CATALOGUE)
         assert line == (
             f"Error: catalogue {catalogue} was made by a newer assetmgr (schema {revision}; "
@@ -257,7 +257,7 @@ def tmpfs(tmp_path):
 def test_a_read_only_catalogue_answers_reads_and_refuses_writes(tmpfs, tmp_path):
     mount = tmpfs()
     db = catalogue_at(mount.path / "catalogue.db", tmp_path / "images")
-    Cli(db)("tag", "add", first_sha(db), "kept")
+    Cli(db)("tag", "add", "kept", first_sha(db))
     mount.read_only()
     before = db.read_bytes()
     sha = first_sha(db)
@@ -267,7 +267,7 @@ def test_a_read_only_catalogue_answers_reads_and_refuses_writes(tmpfs, tmp_path)
     assert "3 assets" in assetmgr("stats", db=db).stdout
     assert assetmgr("tag", "ls", db=db).stdout.split() == ["1", "kept"]
     write_image(tmp_path / "more" / "new.png", seed=77)
-    for args in (["tag", "add", sha, "x"], ["tag", "rm", sha, "kept"], ["add", tmp_path / "more"]):
+    for args in (["tag", "add", "x", sha], ["tag", "rm", "kept", sha], ["add", tmp_path / "more"]):
         line = error_line(assetmgr(*args, db=db), ExitCode.CATALOGUE)
         assert line == (
             f"Error: catalogue {db} is read-only: commands that only read it work; "
