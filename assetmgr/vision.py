@@ -75,6 +75,8 @@ def reencode(image: Image.Image, info: ImageInfo) -> Encoded:
     stored = (upright[1], upright[0]) if swapped else upright
     if image.format in ("JPEG", "MPO"):
         image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
+    image.seek(0)
+    image.load()  # here, so that damage shows (what follows may fall back on failures)
     image = to_working_mode(image)
     if image.size != stored:
         image = image.resize(stored, Image.Resampling.LANCZOS)
