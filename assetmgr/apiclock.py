@@ -12,10 +12,15 @@ No SDK here: the lookup path imports this module.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
+from typing import Any
+
+from .limits import EXPIRY_SAFETY
 
 DATE_RESOLUTION = 0.5  # seconds: a Date header is truncated to the second
+PROBE_TIMEOUT = 10.0  # seconds
 
 
 def utcnow() -> datetime:
@@ -42,6 +47,54 @@ class ApiClock:
         if server is not None:
             self.offset = (server - received).total_seconds() + DATE_RESOLUTION
             self.measured = True
+
+
+def probe(base_url: str, timeout: float = PROBE_TIMEOUT) -> ApiClock | None:
+    """The API's clock, read from the ``Date`` header of one small request (no key is sent:
+    a refusal carries the header too); None when the API cannot be reached."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(base_url)
+    kind = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    try:
+        conn = kind(url.netloc, timeout=timeout)
+        try:
+            conn.request("GET", url.path.rstrip("/") + "/v1/files?limit=1")
+            response = conn.getresponse()
+            response.read()
+            header = response.getheader("date")
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException, ValueError):
+        return None
+    clock = ApiClock()
+    clock.observe(header, utcnow())
+    return clock if clock.measured else None
+
+
+def live_rows(rows: Sequence[Sequence[Any]], base_url: str) -> list[tuple] | None:
+    """Catalogue rows ending with (file id, expires_at), without the last column, and with no
+    file id where the upload has expired (or nearly) by the API's clock, read now when any
+    upload expires at all; None when that clock cannot be read."""
+    if not any(row[-1] is not None and row[-2] is not None for row in rows):
+        return [tuple(row[:-1]) for row in rows]
+    clock = probe(base_url)
+    if clock is None:
+        return None
+    now = clock.now() + EXPIRY_SAFETY
+    return [
+        (*row[:-2], None if _moment(row[-1]) is not None and _moment(row[-1]) <= now else row[-2])
+        for row in rows
+    ]
+
+
+def _moment(value: datetime | str | None) -> datetime | None:
+    """A stored time (aware, or naive UTC, or SQLite's text) as an aware datetime."""
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def server_date(header: str | None) -> datetime | None:

@@ -86,6 +86,7 @@ class ImageFacts(NamedTuple):
     height: int
     size_bytes: int
     file_id: str | None
+    expires_at: datetime | None  # of the upload, by the API's clock; None: never
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,13 +262,9 @@ class Catalogue:
         with self.reading() as conn:
             return _ids_by_sha(conn, Rendition, set(shas))
 
-    def image_facts(
-        self, shas: Sequence[str], base_url: str, workspace: str, now: datetime
-    ) -> list[ImageFacts]:
-        """Renditions of ``shas`` (every policy) with their live upload in one remote, if any.
-
-        Live: active, and not expiring before ``now`` by the recorded ``expires_at``.
-        """
+    def image_facts(self, shas: Sequence[str], base_url: str, workspace: str) -> list[ImageFacts]:
+        """Renditions of ``shas`` (every policy) with their active upload in one remote, if
+        any, and when it expires (``apiclock.live_rows`` judges that)."""
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
         with self.reading() as conn:
@@ -290,13 +287,13 @@ class Catalogue:
                     .join(renditions, renditions.c.id == AssetRendition.rendition_id)
                     .where(Asset.sha256.in_(chunk))
                 ).all()
-                live = self._live_uploads(conn, remote_id, {r[2] for r in rows}, now)
-                facts += [ImageFacts(*r[:2], *r[3:], live.get(r[2])) for r in rows]
+                active = self._active_uploads(conn, remote_id, {r[2] for r in rows})
+                facts += [ImageFacts(*r[:2], *r[3:], *active.get(r[2], (None, None))) for r in rows]
         return facts
 
-    def _live_uploads(
-        self, conn: Connection, remote_id: int | None, rendition_ids: set[int], now: datetime
-    ) -> dict[int, str]:
+    def _active_uploads(
+        self, conn: Connection, remote_id: int | None, rendition_ids: set[int]
+    ) -> dict[int, tuple[str, datetime | None]]:
         if remote_id is None or not rendition_ids:
             return {}
         rows = conn.execute(
@@ -306,7 +303,7 @@ class Catalogue:
                 Upload.rendition_id.in_(list(rendition_ids)),
             )
         )
-        return {rid: fid for rid, fid, expires in rows if expires is None or expires > now}
+        return {rid: (fid, expires) for rid, fid, expires in rows}
 
     def existing(self, shas: Sequence[str]) -> set[str]:
         """Which of these full sha256s are catalogued."""

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .catalogue import Catalogue
 from .errors import NotFound, RemoteError, UsageError
-from .limits import DEFAULT_LIMITS, EXPIRY_SAFETY, Limits
+from .limits import DEFAULT_LIMITS, Limits
 from .policies import DEFAULT_POLICY, choose
 from .records import AddResult, AssetRecord, PolicyStats, RenditionRecord, Stats
 from .references import not_catalogued, parse, tag_names
@@ -259,12 +259,18 @@ class Library:
     def _images(
         self, shas: Sequence[str], policy: str | None, remote: RemoteSpec
     ) -> list[ImageRef]:
+        from .apiclock import live_rows
         from .blocks import image_refs
-        from .models import utcnow
 
-        rows = self.catalogue.image_facts(
-            sorted(set(shas)), remote.base_url, remote.workspace, utcnow() + EXPIRY_SAFETY
+        rows = live_rows(
+            self.catalogue.image_facts(sorted(set(shas)), remote.base_url, remote.workspace),
+            remote.base_url,
         )
+        if rows is None:
+            raise RemoteError(
+                f"cannot reach the API at {remote.base_url} to read its clock, by which these "
+                "uploads expire; try again when it answers"
+            )
         return image_refs(shas, rows, policy)
 
     def _with_uploads(

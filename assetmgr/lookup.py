@@ -5,7 +5,8 @@ cost, and importing SQLAlchemy alone takes longer than the rest of the work. ``i
 therefore first tries ``answer``: on a SQLite catalogue already at the newest schema it
 answers read-only with the standard library's ``sqlite3``, when it can answer completely
 (file sources; every reference naming exactly one asset, by the rule in ``references``;
-every asset with a live upload in the remote). Anything else (a missing or expired upload,
+every asset with a live upload in the remote; an upload that expires is judged by the
+API's clock, read with one small request). Anything else (a missing or expired upload,
 an unknown or ambiguous reference, an older schema, another database) gives ``None``, and
 ``images`` goes through ``Library``, which uploads, migrates or explains.
 
@@ -18,14 +19,13 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .apiclock import live_rows
 from .blocks import ImageRef, check_source, image_refs
 from .config import database_url
 from .errors import AssetmgrError, UsageError
-from .limits import EXPIRY_SAFETY
 from .references import parse
 from .remote import RemoteSpec
 from .schema_version import head_revision
@@ -40,12 +40,12 @@ PREFIXED = "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2"
 # The rows of blocks.image_refs: every rendition of the assets, with its live upload if any
 # (at most one: the partial unique index allows one live upload per rendition and remote).
 ROWS = """
-SELECT a.sha256, ar.policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, u.file_id
+SELECT a.sha256, ar.policy, r.sha256, r.media_type, r.width, r.height, r.size_bytes, u.file_id,
+    u.expires_at
 FROM assets a
 JOIN asset_renditions ar ON ar.asset_id = a.id
 JOIN renditions r ON r.id = ar.rendition_id
 LEFT JOIN uploads u ON u.rendition_id = r.id AND u.remote_id = ? AND u.state = 'active'
-    AND (u.expires_at IS NULL OR u.expires_at > ?)
 WHERE a.sha256 IN ({marks})"""
 
 
@@ -158,12 +158,13 @@ def live_images(
     ).fetchone()
     if row is None:
         return None
-    # The format SQLAlchemy stores UTC timestamps in on SQLite, so that text compares as time.
-    now = (datetime.now(timezone.utc) + EXPIRY_SAFETY).strftime("%Y-%m-%d %H:%M:%S.%f")
     rows: list[tuple] = []
     for chunk in _chunks(sorted(set(shas))):
         query = ROWS.format(marks=",".join("?" * len(chunk)))
-        rows += conn.execute(query, (row[0], now, *chunk)).fetchall()
+        rows += conn.execute(query, (row[0], *chunk)).fetchall()
+    rows = live_rows(rows, remote.base_url)  # expiry by the API's clock, read when it matters
+    if rows is None:
+        return None
     try:
         refs = image_refs(shas, rows, policy)
     except AssetmgrError:
