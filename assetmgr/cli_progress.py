@@ -43,8 +43,9 @@ class ProgressLine:
         *,
         stream=None,
         enabled: bool | None = None,
+        show_after: float = SHOW_AFTER,
     ):
-        self.label, self.poll = label, poll
+        self.label, self.poll, self.show_after = label, poll, show_after
         self.stream = stream or sys.stderr
         self.enabled = _is_terminal(self.stream) if enabled is None else enabled
         self.lock = threading.Lock()
@@ -83,7 +84,7 @@ class ProgressLine:
 
     def _run(self) -> None:
         while not self.stop.wait(REDRAW_EVERY):
-            if time.monotonic() - self.started < SHOW_AFTER:
+            if time.monotonic() - self.started < self.show_after:
                 continue
             with self.lock:
                 self.shown = True

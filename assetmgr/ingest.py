@@ -120,7 +120,9 @@ class Ingest:
             for result in pool.map([f.path for f in todo], idle=IDLE):
                 if result is not IDLE:
                     self._count_read(result, stats)
-                    if result.fatal:
+                    if result.fatal:  # the run stops; what finished before is kept and told
+                        outcomes, batch = self._record(batch), []
+                        yield from outcomes
                         raise LocalError(result.fatal)
                     batch.append(result)
                 if batch and (len(batch) >= BATCH or time.monotonic() - since >= FLUSH_SECONDS):

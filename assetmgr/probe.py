@@ -15,6 +15,7 @@ decoded in full. Anything a decoder raises means ``truncated or corrupt image``.
 from __future__ import annotations
 
 import io
+import re
 import warnings
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ OPENED_FORMATS = ["JPEG", "PNG", "GIF", "WEBP"]  # MPO opens through the JPEG pl
 CORRUPT = "truncated or corrupt image"
 BOMB = "decompression bomb"
 NO_MEMORY = "not enough memory to decode it"
+PILLOW_BOMB = re.compile(r"\((\d+) pixels\) exceeds limit")
 JPEG_CHECK_SCALE = 8  # JPEG pictures are checked at 1/8 of their size
 EXIF_ORIENTATION = 0x0112
 
@@ -138,8 +140,8 @@ def _decode_errors():
         yield
     except Rejected:
         raise
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise Rejected(BOMB) from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
+        raise Rejected(f"{BOMB}: {_bomb_detail(e)}") from None
     except MemoryError:
         raise Rejected(NO_MEMORY) from None
     except Exception:  # a decoder's every complaint means the same to the user
@@ -177,8 +179,17 @@ def _open(stream: BinaryIO, head: bytes) -> Image.Image:
 
 
 def _bomb_detail(error: Exception) -> str:
-    limit = Image.MAX_IMAGE_PIXELS or 0
-    return f"over {limit / 1e6:,.0f} MP in one frame (raise the limit with --max-pixels)"
+    """Pillow's own check fired: the same words as ours, from the count in its message."""
+    match = PILLOW_BOMB.search(str(error))
+    if match is None or not Image.MAX_IMAGE_PIXELS:
+        return "too many pixels in one frame"
+    return over_frame_limit(int(match[1]), Image.MAX_IMAGE_PIXELS)
+
+
+def over_frame_limit(pixels: int, limit: int) -> str:
+    return (
+        f"{_mp(pixels)} in one frame, over the limit of {_mp(limit)} (raise it with --max-pixels)"
+    )
 
 
 def _unknown_reason(data: bytes) -> str:
@@ -215,10 +226,7 @@ def _describe(image: Image.Image, limits: Limits) -> ImageInfo:
             f"image is {width}x{height} px; the API accepts at most {MAX_SIDE} px per side"
         )
     if width * height > limits.max_pixels:
-        raise Rejected(
-            f"{BOMB}: {width}x{height} is {_mp(width * height)} in one frame, over the limit "
-            f"of {_mp(limits.max_pixels)} (raise it with --max-pixels)"
-        )
+        raise Rejected(f"{BOMB}: {over_frame_limit(width * height, limits.max_pixels)}")
     frames = _frame_count(image)
     if frames * width * height > limits.max_total_pixels:
         raise Rejected(

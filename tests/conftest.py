@@ -6,6 +6,8 @@ import io
 import json
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,82 @@ def write_image(path: Path, **kwargs) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(image_bytes(**kwargs))
     return path
+
+
+# -- the real command in a subprocess ---------------------------------------------------------
+
+
+def assetmgr(*args, db: Path | str | None = None, env: dict | None = None, **options):
+    """Run ``python -m assetmgr`` (text mode, output captured unless redirected)."""
+    command = [sys.executable, "-m", "assetmgr", *(["--db", str(db)] if db else []), *args]
+    options.setdefault("capture_output", "stdout" not in options)
+    if "stdout" in options:
+        options.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run(
+        [str(a) for a in command],
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+        **options,
+    )
+
+
+def error_line(result, code: int) -> str:
+    """The one ``Error:`` line of a command that failed with ``code``; no traceback."""
+    everything = (result.stdout or "") + result.stderr
+    assert "Traceback" not in everything and "Exception ignored" not in everything, everything
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    return lines[0]
+
+
+# -- real mounts: read-only, disk full --------------------------------------------------------
+
+
+class Tmpfs:
+    """A small tmpfs at ``path``, mounted for one test."""
+
+    def __init__(self, path: Path, size: str):
+        self.path = path
+        path.mkdir()
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+        )
+        if mounted.returncode != 0:
+            pytest.skip(
+                "mounting a tmpfs was refused here, and the read-only and disk-full cases need "
+                f"a real mount: {mounted.stderr.strip()}"
+            )
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
+
+    def fill(self, leave: int = 0) -> Path:
+        """Fill the file system, leaving about ``leave`` bytes free."""
+        filler = self.path / "filler"
+        with open(filler, "wb") as f:
+            try:
+                f.write(b"\0" * max(os.statvfs(self.path).f_bavail * 4096 - leave, 0))
+                f.flush()
+            except OSError:
+                pass
+        return filler
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    mounts: list[Tmpfs] = []
+
+    def mount(size: str = "4m") -> Tmpfs:
+        mounts.append(Tmpfs(tmp_path / f"mnt{len(mounts)}", size))
+        return mounts[-1]
+
+    yield mount
+    for m in mounts:
+        m.unmount()

@@ -21,34 +21,9 @@ import pytest
 
 from assetmgr.db import head_revision
 from assetmgr.errors import ExitCode, exit_code_table
-from tests.conftest import Cli, write_image
+from tests.conftest import Cli, assetmgr, error_line, write_image
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-
-
-def assetmgr(*args, db: Path | str | None = None, env: dict | None = None, **options):
-    """Run ``python -m assetmgr`` (text mode, output captured unless redirected)."""
-    command = [sys.executable, "-m", "assetmgr", *(["--db", str(db)] if db else []), *args]
-    options.setdefault("capture_output", "stdout" not in options)
-    if "stdout" in options:
-        options.setdefault("stderr", subprocess.PIPE)
-    return subprocess.run(
-        [str(a) for a in command],
-        text=True,
-        env={**os.environ, **(env or {})},
-        timeout=120,
-        **options,
-    )
-
-
-def error_line(result, code: int) -> str:
-    """The one ``Error:`` line of a command that failed with ``code``; no traceback."""
-    everything = (result.stdout or "") + result.stderr
-    assert "Traceback" not in everything and "Exception ignored" not in everything, everything
-    assert result.returncode == code, result.stderr
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    return lines[0]
 
 
 def catalogue_at(path: Path, images: Path, count: int = 3) -> Path:
@@ -204,54 +179,6 @@ def test_no_catalogue_can_be_made_in_a_missing_folder(tmp_path):
 
 
 # -- real mounts: read-only, disk full ----------------------------------------------------
-
-
-class Tmpfs:
-    """A small tmpfs at ``path``, mounted for one test."""
-
-    def __init__(self, path: Path, size: str):
-        self.path = path
-        path.mkdir()
-        mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
-            capture_output=True,
-            text=True,
-        )
-        if mounted.returncode != 0:
-            pytest.skip(
-                "mounting a tmpfs was refused here, and the read-only and disk-full cases need "
-                f"a real mount: {mounted.stderr.strip()}"
-            )
-
-    def read_only(self) -> None:
-        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True)
-
-    def fill(self, leave: int = 0) -> Path:
-        """Fill the file system, leaving about ``leave`` bytes free."""
-        filler = self.path / "filler"
-        with open(filler, "wb") as f:
-            try:
-                f.write(b"\0" * max(os.statvfs(self.path).f_bavail * 4096 - leave, 0))
-                f.flush()
-            except OSError:
-                pass
-        return filler
-
-    def unmount(self) -> None:
-        subprocess.run(["umount", "-l", str(self.path)], capture_output=True)
-
-
-@pytest.fixture
-def tmpfs(tmp_path):
-    mounts: list[Tmpfs] = []
-
-    def mount(size: str = "4m") -> Tmpfs:
-        mounts.append(Tmpfs(tmp_path / f"mnt{len(mounts)}", size))
-        return mounts[-1]
-
-    yield mount
-    for m in mounts:
-        m.unmount()
 
 
 def test_a_read_only_catalogue_answers_reads_and_refuses_writes(tmpfs, tmp_path):

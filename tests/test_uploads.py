@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -213,10 +215,12 @@ def test_refused_uploads_are_marked_and_the_run_goes_on(tmp_path, run, uploading
     size = len((tmp_path / "in" / "img000.png").read_bytes())
     uploading.set_faults(quota_bytes=2 * size)  # room for two of the four
     result = run("add", tmp_path / "in")
-    assert "Traceback" not in result.stderr
+    assert "Traceback" not in result.stderr and result.exit_code == 6  # uploads failed
     failed = catalogue_rows(db_path, "SELECT error FROM uploads WHERE state = 'failed'")
     assert failed and all("quota" in error.lower() for (error,) in failed)
-    assert "upload failed" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("upload failed: ")]
+    assert len(lines) == len(failed)
+    assert all(line.startswith(f"upload failed: {tmp_path / 'in'}/img00") for line in lines)
     active = {
         fid
         for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")
@@ -306,3 +310,23 @@ def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, upl
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert "2 already there" in result.stderr
     assert result.stdout.split() == ["exit", "0", "False"], result.stderr
+
+
+def test_an_unreachable_api_still_gets_every_line_and_exit_6(tmp_path, run, monkeypatch, db_path):
+    """Nothing listens at the API's address: every file is catalogued, every JSON line is
+    printed with its upload failed, and the run stops sending instead of trying each file."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: connections are refused
+    monkeypatch.delenv("ASSETMGR_NO_UPLOAD")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", f"http://127.0.0.1:{port}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "0")
+    images(tmp_path / "in", 30)
+    result = run("add", tmp_path / "in", "--json")
+    assert result.exit_code == 6 and "Traceback" not in result.stderr
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert len(records) == 30 and {r["upload"] for r in records} == {"failed"}
+    assert all("no answer from the API" in r["upload_error"] for r in records)
+    assert len(catalogue_rows(db_path, "SELECT * FROM assets")) == 30
+    assert catalogue_rows(db_path, "SELECT count(*) FROM uploads WHERE state = 'active'") == [(0,)]
