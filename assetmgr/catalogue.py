@@ -32,6 +32,7 @@ from .models import (
     Source,
     Tag,
     Upload,
+    UploadState,
     utcnow,
 )
 from .pathnames import exact_bytes, real, shown
@@ -299,7 +300,7 @@ class Catalogue:
         rows = conn.execute(
             select(Upload.rendition_id, Upload.file_id, Upload.expires_at).where(
                 Upload.remote_id == remote_id,
-                Upload.state == "active",
+                Upload.state == UploadState.ACTIVE.value,
                 Upload.rendition_id.in_(list(rendition_ids)),
             )
         )

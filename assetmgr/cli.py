@@ -217,15 +217,9 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
 
     library = open_library(ctx)
     shas = library.find(references, tag=tag) if references or tag else None
+    remote = RemoteSpec.from_env(workspace, workspace_id)
     summary = run_push(
-        library,
-        shas,
-        workspace=workspace,
-        workspace_id=workspace_id,
-        policy=policy,
-        jobs=jobs,
-        expires_in=expires_in,
-        verify=verify,
+        library, shas, remote=remote, policy=policy, jobs=jobs, expires_in=expires_in, verify=verify
     )
     if summary.count("failed"):
         ctx.exit(ExitCode.REMOTE)

@@ -16,7 +16,6 @@ from .cli_progress import ProgressLine, Snapshot
 from .display import outcome_line
 from .library import Library
 from .records import AddSummary, Outcome, to_json
-from .remote import RemoteSpec
 from .uploads import Progress, PushSummary, UploadOutcome
 
 SUBMIT_EVERY = 0.5  # seconds: how often recorded files are handed to the uploads
@@ -233,7 +232,7 @@ class PushPrinter(UploadCounter):
         return Snapshot(self.done, self.files, self.bytes_done, self.size_bytes)
 
 
-def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, expires_in, verify):
+def run_push(library: Library, shas, *, remote, policy, jobs, expires_in, verify):
     """Upload with a progress line of files and bytes; print failures; return the summary."""
     from .uploads import expiry_seconds
 
@@ -241,7 +240,7 @@ def run_push(library: Library, shas, *, workspace, workspace_id, policy, jobs, e
     printer = PushPrinter()
     with ProgressLine("Uploading", printer.snapshot) as line:
         printer.line = line
-        summary = library.push(shas, remote=RemoteSpec.from_env(workspace, workspace_id), policy=policy,
+        summary = library.push(shas, remote=remote, policy=policy,
                                jobs=jobs, expires_in=seconds, verify=verify, progress=printer)  # fmt: skip
     click.echo(str(summary), err=True)
     return summary

@@ -33,6 +33,9 @@ from .owners import is_dead as owner_is_dead
 from .owners import new_owner
 from .remote import RemoteSpec
 
+PENDING, ACTIVE = UploadState.PENDING.value, UploadState.ACTIVE.value
+FAILED, EXPIRED = UploadState.FAILED.value, UploadState.EXPIRED.value
+
 LEASE = timedelta(minutes=15)
 RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
 EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
@@ -98,11 +101,11 @@ class Journal:
                 update(Upload)
                 .where(
                     Upload.remote_id == self.remote_id,
-                    Upload.state == "active",
+                    Upload.state == ACTIVE,
                     Upload.expires_at.is_not(None),
                     Upload.expires_at <= now,
                 )
-                .values(state="expired")
+                .values(state=EXPIRED)
             )
 
     def missing(self, rendition_ids: list[int]) -> list[int]:
@@ -116,7 +119,7 @@ class Journal:
                         select(Upload.rendition_id).where(
                             Upload.remote_id == self.remote_id,
                             Upload.rendition_id.in_(chunk),
-                            Upload.state.in_(("pending", "active")),
+                            Upload.state.in_((PENDING, ACTIVE)),
                         )
                     ).scalars()
                 )
@@ -138,7 +141,7 @@ class Journal:
                 "remote_id": self.remote_id,
                 "filename": filenames[r],
                 "size_bytes": sizes[r],
-                "state": "pending",
+                "state": PENDING,
                 "created_at": now,
                 "expires_in_seconds": expires_in.get(r),
                 "lease_owner": self.owner,
@@ -155,13 +158,13 @@ class Journal:
                 .where(
                     Upload.remote_id == self.remote_id,
                     Upload.lease_owner == self.owner,
-                    Upload.state == "pending",
+                    Upload.state == PENDING,
                 )
             ).all()
         wanted = set(rendition_ids)
         return [Claim(*row) for row in won if row.rendition_id in wanted]
 
-    def leased_by_others(self, state: str = UploadState.PENDING) -> list[PendingRow]:
+    def leased_by_others(self, state: str = PENDING) -> list[PendingRow]:
         """Rows of this remote in ``state`` that another process holds (for ``active`` rows:
         uploads whose extra copies were never swept)."""
         with self.catalogue.reading() as conn:
@@ -177,7 +180,7 @@ class Journal:
                 .where(
                     Upload.remote_id == self.remote_id,
                     Upload.state == state,
-                    or_(Upload.state == "pending", Upload.lease_expires_at.is_not(None)),
+                    or_(Upload.state == PENDING, Upload.lease_expires_at.is_not(None)),
                 )
             ).all()
         return [PendingRow(*r) for r in rows if r.lease_owner != self.owner]
@@ -202,7 +205,7 @@ class Journal:
                     update(Upload)
                     .where(
                         Upload.id == row.upload_id,
-                        Upload.state.in_(("pending", "active")),
+                        Upload.state.in_((PENDING, ACTIVE)),
                         or_(
                             Upload.lease_owner == row.lease_owner,
                             and_(Upload.lease_owner.is_(None), row.lease_owner is None),
@@ -230,7 +233,7 @@ class Journal:
                 update(Upload)
                 .where(Upload.id == upload_id)
                 .values(
-                    state="active",
+                    state=ACTIVE,
                     file_id=file_id,
                     created_at=created_at,
                     expires_at=expires_at,
@@ -246,7 +249,7 @@ class Journal:
             with self.catalogue.writing() as conn:
                 conn.execute(
                     update(Upload)
-                    .where(Upload.id.in_(upload_ids), Upload.state == "active")
+                    .where(Upload.id.in_(upload_ids), Upload.state == ACTIVE)
                     .values(lease_owner=None, lease_expires_at=None)
                 )
 
@@ -256,7 +259,7 @@ class Journal:
             conn.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
-                .values(state="failed", error=message, lease_owner=None, lease_expires_at=None)
+                .values(state=FAILED, error=message, lease_owner=None, lease_expires_at=None)
             )
 
     def forget(self, upload_ids: list[int]) -> None:
@@ -264,7 +267,7 @@ class Journal:
         if upload_ids:
             with self.catalogue.writing() as conn:
                 conn.execute(
-                    delete(Upload).where(Upload.id.in_(upload_ids), Upload.state == "pending")
+                    delete(Upload).where(Upload.id.in_(upload_ids), Upload.state == PENDING)
                 )
 
     def release(self, upload_ids: list[int]) -> None:
@@ -273,7 +276,7 @@ class Journal:
             with self.catalogue.writing() as conn:
                 conn.execute(
                     update(Upload)
-                    .where(Upload.id.in_(upload_ids), Upload.state == "pending")
+                    .where(Upload.id.in_(upload_ids), Upload.state == PENDING)
                     .values(lease_expires_at=self.clock.now())
                 )
 
@@ -283,7 +286,7 @@ class Journal:
             for chunk in _chunks(rendition_ids):
                 found = conn.execute(
                     select(Upload.id)
-                    .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+                    .where(Upload.remote_id == self.remote_id, Upload.state == ACTIVE)
                     .where(Upload.rendition_id.in_(chunk), Upload.expires_at.is_not(None))
                     .limit(1)
                 ).first()
@@ -300,7 +303,7 @@ class Journal:
             for chunk in _chunks(rendition_ids):
                 rows = conn.execute(
                     select(Upload.id, Upload.file_id, Upload.last_verified_at, Upload.expires_at)
-                    .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+                    .where(Upload.remote_id == self.remote_id, Upload.state == ACTIVE)
                     .where(Upload.rendition_id.in_(chunk))
                 )
                 for upload_id, file_id, verified, expires in rows:
@@ -324,7 +327,7 @@ class Journal:
             for upload_id, state in dead.items():
                 conn.execute(
                     update(Upload)
-                    .where(Upload.id == upload_id, Upload.state == "active")
+                    .where(Upload.id == upload_id, Upload.state == ACTIVE)
                     .values(state=state, last_verified_at=now)
                 )
 
@@ -333,7 +336,7 @@ class Journal:
         query = (
             select(Rendition.sha256, Upload.file_id)
             .join(Rendition, Rendition.id == Upload.rendition_id)
-            .where(Upload.remote_id == self.remote_id, Upload.state == "active")
+            .where(Upload.remote_id == self.remote_id, Upload.state == ACTIVE)
         )
         found: dict[str, str] = {}
         with self.catalogue.reading() as conn:

@@ -203,8 +203,8 @@ class Uploader:
 
     def recover(self) -> int:
         """Resolve rows left by processes that died; return extra copies deleted."""
-        held = self.journal.leased_by_others(UploadState.PENDING)
-        held_active = self.journal.leased_by_others(UploadState.ACTIVE)
+        held = self.journal.leased_by_others(UploadState.PENDING.value)
+        held_active = self.journal.leased_by_others(UploadState.ACTIVE.value)
         if not held and not held_active:
             return 0
         if not self.clock.measured:
