@@ -11,9 +11,11 @@ import sys
 import click
 
 from .cli_options import (
+    WHICH_RENDITION,
     checked_tags,
     limit_options,
     lookup_options,
+    policy_option,
     remote_options,
     request_options,
     stdin_option,
@@ -131,12 +133,9 @@ def echo_json(record) -> None:
     callback=checked_tags,
     help="Tag every accepted file (repeatable).",
 )
-@click.option(
-    "--policy",
-    type=click.Choice(["vision", "original"]),
+@policy_option(
+    "vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.",
     default="vision",
-    show_default=True,
-    help="vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.",
 )
 @click.option(
     "--jobs", type=click.IntRange(min=1), help="Worker processes.  [default: number of cores]"
@@ -190,13 +189,7 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
 @cli.command()
 @click.argument("references", nargs=-1)
 @click.option("--tag", metavar="NAME", help="Only assets carrying this tag.")
-@click.option(
-    "--policy",
-    type=click.Choice(["vision", "original"]),
-    default="vision",
-    show_default=True,
-    help="Which renditions to upload.",
-)
+@policy_option("Which renditions to upload.", default="vision")
 @click.option(
     "--jobs", type=click.IntRange(min=1), default=8, show_default=True, help="Parallel uploads."
 )
@@ -396,11 +389,7 @@ def ask(
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file."
 )
-@click.option(
-    "--policy",
-    type=click.Choice(["vision", "original"]),
-    help="Which rendition.  [default: vision, if the asset has one]",
-)
+@policy_option(WHICH_RENDITION)
 @click.pass_context
 def cat(ctx, reference, output, policy) -> None:
     """Write the exact bytes that are (or will be) uploaded for an asset.

@@ -71,11 +71,7 @@ def lookup_options(function):
                 help="With --source url: an http(s) URL with {sha256} (the rendition's), {asset} "
                 "and {ext}, e.g. 'https://cdn.example/{sha256}.{ext}'.",
             ),
-            click.option(
-                "--policy",
-                type=click.Choice(["vision", "original"]),
-                help="Which rendition.  [default: vision, if the asset has one]",
-            ),
+            policy_option(WHICH_RENDITION),
             click.option(
                 "--no-upload",
                 "upload",
@@ -177,3 +173,19 @@ class _Quantity(click.ParamType):
 
 SIZE = _Quantity("size", 1024)
 COUNT = _Quantity("count", 1000)
+
+
+WHICH_RENDITION = "Which rendition.  [default: vision, if the asset has one]"
+
+
+def policy_option(help_text: str, *, default: str | None = None):
+    """--policy: one of ``policies.POLICIES``."""
+    from .policies import POLICIES
+
+    return click.option(
+        "--policy",
+        type=click.Choice(list(POLICIES)),
+        default=default,
+        show_default=default is not None,
+        help=help_text,
+    )

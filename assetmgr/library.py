@@ -63,17 +63,10 @@ class Library:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def add(
-        self,
-        paths: Iterable[str | os.PathLike[str]],
-        *,
-        exclude: Iterable[str] = (),
-        policy: str = DEFAULT_POLICY,
-        jobs: int | None = None,
-        limits: Limits | None = None,
-    ) -> AddResult:
-        """Catalogue files and folders, now: one ``Outcome`` per file, and the summary."""
-        run = self.ingest(paths, exclude=exclude, policy=policy, jobs=jobs, limits=limits)
+    def add(self, paths: Iterable[str | os.PathLike[str]], **options) -> AddResult:
+        """Catalogue files and folders, now: one ``Outcome`` per file, and the summary.
+        ``options`` are those of ``ingest``."""
+        run = self.ingest(paths, **options)
         return AddResult(list(run), run.summary)
 
     def ingest(

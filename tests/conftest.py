@@ -15,20 +15,13 @@ from click.testing import CliRunner
 from PIL import Image
 
 from assetmgr.cli import cli
+from assetmgr.remote import CREDENTIAL_VARIABLES
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ASSETMGR_CORPUS", REPO.parent / "shared" / "corpus"))
 
 
-CREDENTIALS = (
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_PROFILE",
-    "ANTHROPIC_CONFIG_DIR",
-    "ANTHROPIC_IDENTITY_TOKEN",
-    "ANTHROPIC_IDENTITY_TOKEN_FILE",
-    "ANTHROPIC_BASE_URL",
-)
+CREDENTIALS = (*CREDENTIAL_VARIABLES, "ANTHROPIC_BASE_URL")
 
 
 @pytest.fixture(autouse=True)

@@ -24,6 +24,11 @@ from tests.test_upload_crashes import (
 SKEWS = [timedelta(minutes=11), timedelta(minutes=-11), timedelta(hours=2), timedelta(hours=-2)]
 
 
+def places(tmp_path, emulator):
+    """The catalogue, the environment of a CLI talking to ``emulator``, and a log folder."""
+    return tmp_path / "catalogue.db", cli_env(emulator, tmp_path / "home"), tmp_path / "logs"
+
+
 def real_now() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -54,11 +59,7 @@ def test_lost_responses_under_a_skewed_clock_leave_one_file_per_rendition(
 ):
     emulator = anthropic_emulator_factory(drop_rate=0.35, latency_ms=20, seed=11)
     emulator.set_time(real_now() + skew)
-    db, env, logs = (
-        tmp_path / "catalogue.db",
-        cli_env(emulator, tmp_path / "home"),
-        tmp_path / "logs",
-    )
+    db, env, logs = places(tmp_path, emulator)
     make_images(tmp_path / "in", 24)
     first = add(db, env, logs, tmp_path / "in", "--expires-in", "2h")
     assert first.popen.returncode == 0, first.stderr
@@ -79,11 +80,7 @@ def test_an_upload_expired_by_the_apis_clock_is_never_handed_out(
     its hour left, by the API's it is gone. Both lookup paths must replace it."""
     emulator = anthropic_emulator_factory()
     emulator.set_time(real_now() + skew)
-    db, env, logs = (
-        tmp_path / "catalogue.db",
-        cli_env(emulator, tmp_path / "home"),
-        tmp_path / "logs",
-    )
+    db, env, logs = places(tmp_path, emulator)
     write_image(tmp_path / "a.png", seed=3)
     [record] = [json.loads(line) for line in add_json(db, env, logs, tmp_path / "a.png")]
     emulator.advance(3600 + 120)  # an hour passes, as the API sees it
@@ -103,11 +100,7 @@ def test_an_api_clock_behind_this_one_keeps_live_uploads(tmp_path, anthropic_emu
     hour ago, by the API's it has an hour left. It is used, not replaced."""
     emulator = anthropic_emulator_factory()
     emulator.set_time(real_now() - timedelta(hours=2))
-    db, env, logs = (
-        tmp_path / "catalogue.db",
-        cli_env(emulator, tmp_path / "home"),
-        tmp_path / "logs",
-    )
+    db, env, logs = places(tmp_path, emulator)
     write_image(tmp_path / "a.png", seed=4)
     [record] = [json.loads(line) for line in add_json(db, env, logs, tmp_path / "a.png")]
     for _ in range(2):
