@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Table, delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
@@ -57,7 +57,6 @@ class CachedSource(NamedTuple):
     height: int
     format: str
     rendition_id: int | None  # the asset's rendition under the policy asked about
-    path_bytes: bytes | None  # the name's exact bytes, when it is not valid UTF-8
 
     @property
     def has_policy(self) -> bool:
@@ -73,7 +72,6 @@ class CachedRejection(NamedTuple):
     inode: int | None
     reason: str
     sha256: str | None
-    path_bytes: bytes | None
 
 
 class ImageFacts(NamedTuple):
@@ -136,52 +134,69 @@ class Catalogue:
 
     # -- the stat cache -------------------------------------------------
 
+    def stat_caches(
+        self, folders: Sequence[str], files: Sequence[str], policy: str, rules: str
+    ) -> tuple[dict[str, CachedSource], dict[str, CachedRejection]]:
+        """``cached_sources`` and ``cached_rejections``, read on one connection."""
+        with self.reading() as conn:
+            return (
+                self.cached_sources(folders, files, policy, conn=conn),
+                self.cached_rejections(folders, files, rules, conn=conn),
+            )
+
     def cached_sources(
-        self, folders: Sequence[str], files: Sequence[str], policy: str
+        self, folders: Sequence[str], files: Sequence[str], policy: str, *, conn=None
     ) -> dict[str, CachedSource]:
         """The remembered stat of every source under ``folders`` or named in ``files``,
-        keyed by real path.
+        keyed by stored path (``pathnames.shown``).
 
         The hot path of a re-run: plain columns, fetched through the driver's own
-        cursor (SQLAlchemy's row objects would cost as much as the query).
+        cursor (SQLAlchemy's row objects would cost as much as the query), by a statement
+        compiled once per process.
         """
         columns = (
             Source.path, Source.size_bytes, Source.mtime_ns, Source.inode, Asset.sha256,
             Asset.width, Asset.height, Asset.format, AssetRendition.rendition_id,
-            Source.path_bytes,
         )  # fmt: skip
         base = (
             select(*columns)
             .join(Asset, Asset.id == Source.asset_id)
             .outerjoin(
                 AssetRendition,
-                (AssetRendition.asset_id == Source.asset_id) & (AssetRendition.policy == policy),
+                (AssetRendition.asset_id == Source.asset_id)
+                & (AssetRendition.policy == bindparam("policy")),
             )
         )
-        rows = self._under(base, Source.path, folders, files)
-        return {_real(r): r for r in map(CachedSource._make, rows)}
+        rows = self._under(conn, "sources", base, Source.path, folders, files, policy=policy)
+        return {r[0]: r for r in map(CachedSource._make, rows)}
 
     def cached_rejections(
-        self, folders: Sequence[str], files: Sequence[str], rules: str
+        self, folders: Sequence[str], files: Sequence[str], rules: str, *, conn=None
     ) -> dict[str, CachedRejection]:
-        """Rejections made under ``rules`` of paths under ``folders`` or named in ``files``."""
+        """Rejections made under ``rules`` of paths under ``folders`` or named in ``files``,
+        keyed by stored path."""
         columns = (
             Rejection.path, Rejection.size_bytes, Rejection.mtime_ns, Rejection.inode,
-            Rejection.reason, Rejection.sha256, Rejection.path_bytes,
+            Rejection.reason, Rejection.sha256,
         )  # fmt: skip
-        base = select(*columns).where(Rejection.rules == rules)
-        rows = self._under(base, Rejection.path, folders, files)
-        return {_real(r): r for r in map(CachedRejection._make, rows)}
+        base = select(*columns).where(Rejection.rules == bindparam("rules"))
+        rows = self._under(conn, "rejections", base, Rejection.path, folders, files, rules=rules)
+        return {r[0]: r for r in map(CachedRejection._make, rows)}
 
-    def _under(self, base, column, folders: Sequence[str], files: Sequence[str]) -> list[tuple]:
+    def _under(self, conn, kind, base, column, folders, files, **values) -> list[tuple]:
+        if conn is None:
+            with self.reading() as conn:
+                return self._under(conn, kind, base, column, folders, files, **values)
         rows: list[tuple] = []
-        with self.reading() as conn:
-            for folder in folders:
-                low = shown(folder).rstrip(os.sep) + os.sep
-                high = low[:-1] + chr(ord(os.sep) + 1)
-                rows += _fetch_plain(conn, base.where(column >= low, column < high))
-            for chunk in _chunks([shown(f) for f in files]):
-                rows += _fetch_plain(conn, base.where(column.in_(chunk)))
+        by_range = base.where(column >= bindparam("low"), column < bindparam("high"))
+        for folder in folders:
+            low = shown(folder).rstrip(os.sep) + os.sep
+            high = low[:-1] + chr(ord(os.sep) + 1)
+            bounds = {**values, "low": low, "high": high}
+            rows += _fetch_plain(conn, by_range, (kind, "range"), bounds)
+        by_path = base.where(column == bindparam("path"))
+        for path in files:  # files named one by one: usually few
+            rows += _fetch_plain(conn, by_path, (kind, "path"), {**values, "path": shown(path)})
         return rows
 
     def known_renditions(self, shas: Sequence[str]) -> set[str]:
@@ -425,14 +440,29 @@ def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
         yield items[start : start + CHUNK]
 
 
-def _fetch_plain(conn: Connection, statement) -> list[tuple]:
-    """Rows as the driver returns them: only for columns that need no type conversion."""
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    args = [params[name] for name in compiled.positiontup] if compiled.positional else params
+_COMPILED: dict[tuple, tuple[str, Any, dict]] = {}  # (dialect, shape) -> SQL, names, defaults
+
+
+def _fetch_plain(conn: Connection, statement, shape=None, values=None) -> list[tuple]:
+    """Rows as the driver returns them: only for columns that need no type conversion.
+    ``shape`` names a statement whose SQL is the same every time (its values apart): it is
+    compiled once per process. ``values`` fill its bound parameters."""
+    key = (conn.dialect.name, shape)
+    found = _COMPILED.get(key) if shape else None
+    if found is None:
+        statement = statement.params(**values) if values else statement
+        kwargs = {} if shape else {"render_postcompile": True}  # IN lists: rendered in place
+        compiled = statement.compile(dialect=conn.dialect, compile_kwargs=kwargs)
+        names = compiled.positiontup if compiled.positional else None
+        found = (str(compiled), names, compiled.construct_params())
+        if shape:
+            _COMPILED[key] = found
+    sql, names, defaults = found
+    params = {**defaults, **(values or {})}
+    args = [params[name] for name in names] if names is not None else params
     cursor = conn.connection.dbapi_connection.cursor()
     try:
-        cursor.execute(str(compiled), args)
+        cursor.execute(sql, args)
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -484,10 +514,6 @@ def _record_rejections(conn: Connection, batch: IngestBatch, now: datetime) -> N
         index_elements=["path"], set_={k: stmt.excluded[k] for k in (*keep, "rejected_at")}
     )
     conn.execute(stmt, rows)
-
-
-def _real(row) -> str:
-    return row.path if row.path_bytes is None else real(row.path, row.path_bytes)
 
 
 def _ids_by_sha(

@@ -26,6 +26,7 @@ from .catalogue import CachedRejection, CachedSource, Catalogue, IngestBatch
 from .errors import LocalError
 from .inspection import Inspection, Settings, failed, inspect, start_worker
 from .limits import DEFAULT_LIMITS, Limits
+from .pathnames import shown
 from .policies import DEFAULT_POLICY
 from .probe import ImageInfo
 from .records import AddSummary, Outcome, RenditionRecord
@@ -62,8 +63,8 @@ class Ingest:
         named = [r for r in roots if not os.path.isdir(r)]
         with gc_paused():  # tens of thousands of small objects that all stay alive
             self.found = walk(roots, exclude)
-            self.cache = catalogue.cached_sources(folders, named, policy)
-            self.rejections = catalogue.cached_rejections(folders, named, limits.rules(policy))
+            rules = limits.rules(policy)
+            self.cache, self.rejections = catalogue.stat_caches(folders, named, policy, rules)
             self.ready = [self._without_reading(item) for item in self.found]
         self.to_read = [f for f, o in zip(self.found, self.ready) if o is None]
         self.bytes_to_read = sum(f.size for f in self.to_read)
@@ -88,11 +89,12 @@ class Ingest:
     def _without_reading(self, item: Found | Unreadable) -> Outcome | None:
         if isinstance(item, Unreadable):
             return Outcome(item.path, "rejected", reason=item.reason)
-        cached = self.cache.get(item.path)
+        key = item.path if item.path.isascii() else shown(item.path)
+        cached = self.cache.get(key)
         if cached and cached.has_policy and _same_stat(cached, item):
             return Outcome(item.path, "unchanged", cached.sha256, width=cached.width,
                            height=cached.height, format=cached.format)  # fmt: skip
-        rejected = self.rejections.get(item.path)
+        rejected = self.rejections.get(key)
         if rejected and _same_stat(rejected, item):
             return Outcome(item.path, "rejected", rejected.sha256, reason=rejected.reason,
                            known=True)  # fmt: skip
@@ -175,7 +177,7 @@ class Ingest:
                           format=info.format, warnings=r.warnings)  # fmt: skip
         rows.sources.append((i.path, i.sha256, i.size, i.mtime_ns, i.inode))
         rows.accepted_paths.append(i.path)
-        cached = self.cache.get(i.path)
+        cached = self.cache.get(shown(i.path))
         first = self.first_in_run
         if cached is not None and cached.sha256 == i.sha256:
             outcome.outcome = "unchanged"  # touched, but the same bytes
@@ -193,7 +195,7 @@ class Ingest:
         if i.lasting:
             rules = self.limits.rules(self.policy)
             rows.rejections.append((i.path, i.size, i.mtime_ns, i.inode, rules, i.reason, i.sha256))
-        if i.path in self.cache:
+        if shown(i.path) in self.cache:
             rows.rejected_paths.append(i.path)  # the asset it held is not there any more
         warnings = [f"unexpected error: {i.warning}"] if i.warning else []
         return Outcome(i.path, "rejected", i.sha256, reason=i.reason, warnings=warnings)

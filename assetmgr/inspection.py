@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from . import sourcefile
 from .limits import Limits
-from .probe import ImageInfo, Rejected, pillow_checks, probe, verify_pixels
+from .probe import ImageInfo, Rejected, examine, pillow_checks, verify_pixels
 from .records import RenditionRecord
 from .renditions import make
 from .store import RenditionStore
@@ -128,16 +128,16 @@ def _inspect(path: str, settings: Settings) -> Inspection:
 
 def _render(source: sourcefile.SourceFile, settings: Settings):
     with source.open() as stream:
-        info = probe(source.data if source.data is not None else stream, settings.limits)
-    try:
-        with pillow_checks():
-            made = make(settings.policy, source, info)
-    except (Rejected, MemoryError, TimeLimitReached):
-        raise
-    except Exception:
-        verify_pixels(source.open, info)  # damaged pixels are the file's fault: Rejected
-        raise  # they decode: the error is assetmgr's own
-    verify_pixels(source.open, info, first_done=made.decoded)
+        image, info = examine(source.data if source.data is not None else stream, settings.limits)
+        try:
+            with pillow_checks():
+                made = make(settings.policy, source, info)
+        except (Rejected, MemoryError, TimeLimitReached):
+            raise
+        except Exception:
+            verify_pixels(source.open, info)  # damaged pixels are the file's fault: Rejected
+            raise  # they decode: the error is assetmgr's own
+        verify_pixels(source.open, info, first_done=made.decoded, opened=image)
     return info, made
 
 

@@ -93,6 +93,12 @@ def probe(source: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS) -> ImageInf
     """Identify ``source`` (bytes or a binary stream) from its headers and check it against
     ``limits``; raise ``Rejected`` when the API could not take it. No pixel is decoded,
     except a PNG's when only its pixel data can tell whether it carries an orientation."""
+    return examine(source, limits)[1]
+
+
+def examine(source: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS):
+    """``probe``, and the opened image (no pixel loaded, so that ``verify_pixels`` can use
+    it); the stream must stay open while the image is used."""
     stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
     head = stream.read(64)
     stream.seek(0)
@@ -102,23 +108,29 @@ def probe(source: bytes | BinaryIO, limits: Limits = DEFAULT_LIMITS) -> ImageInf
         image = _open(stream, head)
         info = _describe(image, limits)
         raw = source if isinstance(source, (bytes, bytearray)) else None
-        return replace(info, orientation=_orientation(image, raw))
+        return image, replace(info, orientation=_orientation(image, raw))
 
 
 def verify_pixels(
-    open_stream: Callable[[], BinaryIO], info: ImageInfo, *, first_done: bool = False
+    open_stream: Callable[[], BinaryIO],
+    info: ImageInfo,
+    *,
+    first_done: bool = False,
+    opened: Image.Image | None = None,
 ) -> None:
     """Decode every frame of the image ``open_stream()`` gives; ``Rejected`` if one fails.
 
     ``first_done``: the first frame was decoded already (to make a rendition).
+    ``opened``: that image, opened by ``examine`` and not loaded, to use instead of opening
+    it again.
     """
     with pillow_checks(), _decode_errors():
         if info.format == "JPEG":
             for index in range(1 if first_done else 0, info.frames):
-                _decode_jpeg_picture(open_stream, index)
+                _decode_jpeg_picture(open_stream, index, opened if index == 0 else None)
         elif not (first_done and info.frames == 1):
             with open_stream() as stream:
-                image = Image.open(stream, formats=OPENED_FORMATS)
+                image = opened or Image.open(stream, formats=OPENED_FORMATS)
                 for index in range(info.frames):
                     image.seek(index)
                     image.load()
@@ -148,15 +160,24 @@ def _decode_errors():
         raise Rejected(CORRUPT) from None
 
 
-def _decode_jpeg_picture(open_stream: Callable[[], BinaryIO], index: int) -> None:
+def _decode_jpeg_picture(
+    open_stream: Callable[[], BinaryIO], index: int, opened: Image.Image | None
+) -> None:
+    if opened is not None:
+        _decode_at_small_scale(opened)
+        return
     # A fresh image per picture: Pillow's draft mode does not survive a seek.
     with open_stream() as stream:
         image = Image.open(stream, formats=OPENED_FORMATS)
         if index:
             image.seek(index)
-        width, height = image.size
-        image.draft(None, (max(1, width // JPEG_CHECK_SCALE), max(1, height // JPEG_CHECK_SCALE)))
-        image.load()
+        _decode_at_small_scale(image)
+
+
+def _decode_at_small_scale(image: Image.Image) -> None:
+    width, height = image.size
+    image.draft(None, (max(1, width // JPEG_CHECK_SCALE), max(1, height // JPEG_CHECK_SCALE)))
+    image.load()
 
 
 def _open(stream: BinaryIO, head: bytes) -> Image.Image:

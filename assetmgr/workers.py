@@ -3,9 +3,10 @@
 ``concurrent.futures`` cannot kill one stuck task, and its workers may outlive a parent
 killed with ``kill -9``. This pool can:
 
-- each worker runs one task at a time; results come back in the order the items were
-  given, as soon as each is ready, with at most ``window`` items in flight or waiting
-  (so memory stays bounded however many items there are);
+- each worker runs one task at a time, with the next ones already sent (as many as take
+  about ``COVER`` seconds, so it never waits for a parent busy with its own work); results come back in the order the items were given, as soon
+  as each is ready, with at most ``window`` items in flight or waiting (so memory stays
+  bounded however many items there are);
 - a task that runs past ``hard_limit`` seconds has its worker killed and replaced, and
   ``on_failure(item, reason)`` gives its result; so does a worker that dies (a crash in
   a decoder), so one bad item never costs the others;
@@ -21,16 +22,20 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import selectors
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from typing import Any
 
 PARENT_CHECK_SECONDS = 1.0
 POLL_SECONDS = 0.5  # how often a wait for results looks at the clock for overruns
+# Tasks sent ahead to a worker: enough to keep it busy for COVER seconds while the parent
+# is busy itself (recording a batch), between 2 and 16 by how long tasks take.
+COVER, FEWEST_QUEUED, MOST_QUEUED = 0.1, 2, 16
 
 
 class WorkerPool:
@@ -49,9 +54,11 @@ class WorkerPool:
         self.function, self.on_failure, self.hard_limit = function, on_failure, hard_limit
         self.initializer = initializer
         self.jobs = max(1, jobs)
-        self.window = window or self.jobs * 16
+        self.window = window or self.jobs * MOST_QUEUED * 2
+        self.task_seconds = COVER  # a running average of how long a task takes
         self.context = _context()
         self.workers: list[_Worker] = []
+        self.selector = selectors.DefaultSelector()  # one for the pool: cheaper than one a wait
 
     def map(self, items: Iterable[Any], idle: Any = None) -> Iterator[Any]:
         """Results for ``items``, in order; ``idle`` (when given) each time about
@@ -67,11 +74,11 @@ class WorkerPool:
                 while next_out in ready:
                     yield ready.pop(next_out)
                     next_out += 1
-                if exhausted and not waiting and not any(w.busy for w in self.workers):
+                if exhausted and not waiting and not any(w.queue for w in self.workers):
                     if not ready:
                         return
                     continue
-                collected = self._collect()
+                collected = self._collect(waiting)
                 ready.update(collected)
                 if not collected and idle is not None:
                     yield idle
@@ -81,12 +88,13 @@ class WorkerPool:
     def close(self) -> None:
         """Stop every worker now (tasks still running are abandoned)."""
         for worker in self.workers:
+            self.selector.unregister(worker.conn)
             worker.kill()
         self.workers = []
 
     def _fill(self, source, waiting: deque, held: int, exhausted: bool) -> bool:
         """Take items until ``window`` are waiting, running or held back for order."""
-        held += sum(w.busy is not None for w in self.workers)
+        held += sum(len(w.queue) for w in self.workers)
         while not exhausted and len(waiting) + held < self.window:
             item = next(source, None)
             if item is None:
@@ -96,34 +104,54 @@ class WorkerPool:
 
     def _dispatch(self, waiting: deque[tuple[int, Any]]) -> None:
         while len(self.workers) < self.jobs and waiting:
-            self.workers.append(_Worker(self))
-        for worker in self.workers:
-            if worker.busy is None and waiting:
-                worker.send(*waiting.popleft())
+            worker = _Worker(self)
+            self.workers.append(worker)
+            self.selector.register(worker.conn, selectors.EVENT_READ, worker)
+        queued = min(MOST_QUEUED, max(FEWEST_QUEUED, round(COVER / self.task_seconds)))
+        for depth in range(1, queued + 1):  # one task each first, then a second...
+            for worker in self.workers:
+                if len(worker.queue) < depth and waiting:
+                    worker.send(*waiting.popleft())
 
-    def _collect(self) -> dict[int, Any]:
-        busy = {w.conn: w for w in self.workers if w.busy is not None}
+    def _collect(self, waiting: deque[tuple[int, Any]]) -> dict[int, Any]:
+        busy = [w for w in self.workers if w.queue]
         results: dict[int, Any] = {}
-        for conn in wait(list(busy), timeout=POLL_SECONDS):
-            worker = busy[conn]
+        for key, _ in self.selector.select(timeout=POLL_SECONDS):
+            worker = key.data
+            conn = worker.conn
+            if not worker.queue:
+                continue
             try:
-                index, result = conn.recv()
+                while True:  # this answer, and any other already here
+                    index, result, took = conn.recv()
+                    results[index] = result
+                    worker.done()
+                    self.task_seconds = 0.8 * self.task_seconds + 0.2 * max(took, 1e-4)
+                    if not (worker.queue and conn.poll()):
+                        break
             except (EOFError, OSError):
-                index, result = worker.busy[0], self._failed(worker, worker.death())
-            worker.busy = None
-            results[index] = result
+                index = worker.queue[0][0]
+                results[index] = self._failed(worker, worker.death(), waiting)
         if self.hard_limit is not None:
-            for worker in list(busy.values()):
-                if worker.busy is not None and worker.running_for() > self.hard_limit:
-                    index = worker.busy[0]
-                    results[index] = self._failed(worker, f"took over {self.hard_limit:g} s")
+            for worker in busy:
+                if (
+                    worker in self.workers
+                    and worker.queue
+                    and worker.running_for() > self.hard_limit
+                ):
+                    index = worker.queue[0][0]
+                    reason = f"took over {self.hard_limit:g} s"
+                    results[index] = self._failed(worker, reason, waiting)
         return results
 
-    def _failed(self, worker: _Worker, reason: str) -> Any:
-        """Replace a dead or stuck worker; the result its item gets instead."""
-        _, item = worker.busy
+    def _failed(self, worker: _Worker, reason: str, waiting: deque[tuple[int, Any]]) -> Any:
+        """Replace a dead or stuck worker; the result its item gets instead. Items queued
+        behind it go back to wait for another worker."""
+        (_, item), *behind = worker.queue
+        self.selector.unregister(worker.conn)
         worker.kill()
         self.workers.remove(worker)
+        waiting.extendleft(reversed(behind))
         return self.on_failure(item, reason)
 
 
@@ -138,12 +166,19 @@ class _Worker:
         )
         self.process.start()
         child.close()
-        self.busy: tuple[int, Any] | None = None
-        self.started = 0.0
+        self.queue: deque[tuple[int, Any]] = deque()  # sent, not answered; the first runs
+        self.started = 0.0  # when the first of ``queue`` began
 
     def send(self, index: int, item: Any) -> None:
-        self.busy, self.started = (index, item), time.monotonic()
+        if not self.queue:
+            self.started = time.monotonic()
+        self.queue.append((index, item))
         self.conn.send((index, item))
+
+    def done(self) -> None:
+        """The first task answered: the next one began just now."""
+        self.queue.popleft()
+        self.started = time.monotonic()
 
     def running_for(self) -> float:
         return time.monotonic() - self.started
@@ -173,7 +208,9 @@ def _serve(conn: Connection, function, initializer, parent_pid: int) -> None:
             index, item = conn.recv()
         except (EOFError, OSError):
             return
-        conn.send((index, function(item)))
+        started = time.monotonic()
+        result = function(item)
+        conn.send((index, result, time.monotonic() - started))
 
 
 def _die_with_parent(parent_pid: int) -> None:

@@ -1,10 +1,19 @@
-"""Ingest throughput of ``add`` on new JPEGs, against a bare read + sha256 + size loop.
+"""Ingest throughput of ``add`` on new JPEGs, against bare loops on as many processes.
 
-``add`` with ``policy="original"`` reads each file, hashes it, probes it (the
-JPEG is not decoded) and records it, in a process pool over all cores. The
-reference is one core doing, per file: read, ``hashlib.sha256``, and
-``PIL.Image.open(...).size``. Target: ``add`` reaches at least 60% of the
-reference's files/s. Both sides read files already in the page cache.
+``add`` with ``policy="original"`` reads each file, hashes it, probes it, decodes its
+pixels at 1/8 scale (the integrity check: every accepted file must decode) and records
+it, with a worker process per core. The references run on the same number of processes
+and do, per file:
+
+- decode: read, ``hashlib.sha256``, ``Image.open``, ``draft`` to 1/8 scale and ``load``:
+  the same work as ``add`` without the catalogue. Target: ``add`` reaches at least 80%
+  of its files/s.
+- no decode: read, ``hashlib.sha256``, ``Image.open(...).size``: the ratio against it
+  shows what integrity costs.
+
+Both sides read files already in the page cache; each side starts its own processes.
+The catalogue exists (empty, at the newest schema) before ``add`` is timed: making a new
+one is not ingest.
 
     .venv/bin/python bench/bench_ingest.py [--files 2000] [--repeats 3]
 """
@@ -13,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import multiprocessing
 import os
 
 import _common
@@ -21,7 +31,7 @@ from PIL import Image, ImageFilter
 
 from assetmgr import Library
 
-TARGET = 0.60
+TARGET = 0.80
 SIZE = (1024, 768)
 BASES = 4
 FOLDERS = 10
@@ -53,17 +63,34 @@ def make_jpegs(root: str, n: int) -> None:
         image.save(os.path.join(root, f"d{i % FOLDERS}", f"photo{i:05}.jpg"), quality=85)
 
 
-def bare_loop(folder: str) -> int:
-    """Read, sha256 and ``Image.open(...).size`` each file on one core; returns the count."""
-    count = 0
-    for dirpath, _dirs, files in os.walk(folder):
-        for name in files:
-            with open(os.path.join(dirpath, name), "rb") as f:
-                data = f.read()
-            hashlib.sha256(data).hexdigest()
-            _ = Image.open(io.BytesIO(data)).size
-            count += 1
-    return count
+def files_in(folder: str) -> list[str]:
+    return [os.path.join(d, name) for d, _dirs, names in os.walk(folder) for name in names]
+
+
+def read_hash_decode(path: str) -> int:
+    with open(path, "rb") as f:
+        data = f.read()
+    hashlib.sha256(data).hexdigest()
+    image = Image.open(io.BytesIO(data))
+    width, height = image.size
+    image.draft(None, (width // 8, height // 8))
+    image.load()
+    return 1
+
+
+def read_hash_size(path: str) -> int:
+    with open(path, "rb") as f:
+        data = f.read()
+    hashlib.sha256(data).hexdigest()
+    _ = Image.open(io.BytesIO(data)).size
+    return 1
+
+
+def bare_loop(folder: str, work=read_hash_decode) -> int:
+    """``work`` on every file, in one process per core; returns the count."""
+    paths = files_in(folder)
+    with multiprocessing.get_context("fork").Pool(os.cpu_count()) as pool:
+        return sum(pool.map(work, paths, chunksize=max(1, len(paths) // (8 * os.cpu_count()))))
 
 
 def ingest(db: str, folder: str) -> list:
@@ -82,22 +109,29 @@ def main() -> None:
         )
         bare_loop(folder)  # warm-up: every file in the page cache for both sides
 
-        bare, adds = [], []
+        rates: dict[str, list[float]] = {"decode": [], "no decode": [], "add": []}
         for r in range(args.repeats):
-            t_bare, count = timed(bare_loop, folder)
-            t_add, outcomes = timed(ingest, os.path.join(tmp, f"catalogue{r}.db"), folder)
+            t_decode, count = timed(bare_loop, folder)
+            t_plain, _ = timed(bare_loop, folder, read_hash_size)
+            db = os.path.join(tmp, f"catalogue{r}.db")
+            Library.open(db).close()  # an empty catalogue, migrated: creating one is not ingest
+            t_add, outcomes = timed(ingest, db, folder)
             assert count == len(outcomes) == args.files, (count, len(outcomes))
             assert all(o.outcome == "new" for o in outcomes), "expected every file to be new"
-            bare.append(args.files / t_bare), adds.append(args.files / t_add)
+            for name, seconds in (("decode", t_decode), ("no decode", t_plain), ("add", t_add)):
+                rates[name].append(args.files / seconds)
 
-        ratio = median(adds) / median(bare)
+        decode, plain, add = (median(rates[k]) for k in ("decode", "no decode", "add"))
+        ratio = add / decode
         print(f"files: {args.files}, repeats: {args.repeats}, cores: {os.cpu_count()}")
-        print(f"bare read+sha256+size (1 core): {median(bare):7.0f} files/s")
+        print(f"bare read+sha256+decode at 1/8 (all cores): {decode:6.0f} files/s")
+        print(f"bare read+sha256+size, no decode (all cores): {plain:4.0f} files/s")
+        print(f"add, policy=original (all cores): {add:15.0f} files/s")
         print(
-            f"add, policy=original (all cores): {median(adds):5.0f} files/s  ({ratio:.0%} of bare)"
+            f"  {ratio:.0%} of the decoding loop; {add / plain:.0%} of the loop that does not decode"
         )
         print(
-            f"{verdict(ratio >= TARGET)}: add reaches {ratio:.0%} of the bare loop "
+            f"{verdict(ratio >= TARGET)}: add reaches {ratio:.0%} of the bare decoding loop "
             f"(target >= {TARGET:.0%})"
         )
         if args.profile:

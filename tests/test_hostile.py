@@ -237,7 +237,7 @@ def test_a_file_that_turns_bad_loses_its_source(tmp_path, db_path):
 
 def renditions_needed(folder: Path, n: int) -> Path:
     """``n`` PNGs of noise, 1400x1000, that the vision policy downscales: each a new
-    rendition of some 400 KB."""
+    rendition of some 750 KB."""
     folder.mkdir(parents=True)
     rng = random.Random(5)
     for i in range(n):
@@ -247,7 +247,7 @@ def renditions_needed(folder: Path, n: int) -> Path:
 
 
 def test_a_full_rendition_store_stops_the_run_and_keeps_what_finished(tmpfs, tmp_path, db_path):
-    mount = tmpfs("1200k")
+    mount = tmpfs("2600k")  # room for three renditions of some 750 KB
     folder = renditions_needed(tmp_path / "in", 10)
     env = {"ASSETMGR_HOME": str(mount.path)}
     result = assetmgr("add", folder, "--json", db=db_path, env=env)

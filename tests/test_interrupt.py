@@ -60,9 +60,11 @@ def catalogued(db: Path) -> set[str]:
         return set()
 
 
-def wait_until_some_are_recorded(db: Path, proc: subprocess.Popen) -> None:
+def wait_until_some_are_recorded(db: Path, proc: subprocess.Popen, out: Path) -> None:
+    """Until the catalogue holds some of the run's work and a line of it was printed (each
+    line is flushed as it is printed)."""
     deadline = time.monotonic() + 60
-    while not catalogued(db):
+    while not (catalogued(db) and out.stat().st_size):
         assert proc.poll() is None, "add ended before anything was recorded"
         assert time.monotonic() < deadline
         time.sleep(0.02)
@@ -107,7 +109,7 @@ def vision_renditions(db: Path) -> dict[str, str]:
 def test_ctrl_c_keeps_what_finished(noisy, tmp_path):
     db, home, out = tmp_path / "catalogue.db", tmp_path / "home", tmp_path / "out.jsonl"
     proc = start_add(db, home, noisy, out)
-    wait_until_some_are_recorded(db, proc)
+    wait_until_some_are_recorded(db, proc, out)
     os.killpg(proc.pid, signal.SIGINT)
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode == ExitCode.INTERRUPTED, stderr
@@ -124,7 +126,7 @@ def test_ctrl_c_keeps_what_finished(noisy, tmp_path):
 def test_kill_9_keeps_what_was_recorded_and_its_workers_die_with_it(noisy, tmp_path):
     db, home, out = tmp_path / "catalogue.db", tmp_path / "home", tmp_path / "out.jsonl"
     proc = start_add(db, home, noisy, out)
-    wait_until_some_are_recorded(db, proc)
+    wait_until_some_are_recorded(db, proc, out)
     workers = children(proc.pid)
     assert workers, "no worker processes seen"
     os.kill(proc.pid, signal.SIGKILL)  # the parent alone, not its process group
