@@ -124,7 +124,8 @@ def to_working_mode(image: Image.Image) -> Image.Image:
         return image.convert("L")
     if image.mode in ("L", "LA", "La"):
         return image.convert("LA")
-    return image.convert("RGBA" if alpha else "RGB")
+    target = "RGBA" if alpha else "RGB"
+    return image if image.mode == target else image.convert(target)  # no copy when it is
 
 
 def _to_srgb(image: Image.Image, icc: bytes, mode: str) -> Image.Image | None:

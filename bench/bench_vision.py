@@ -20,7 +20,9 @@ from __future__ import annotations
 import io
 import math
 import os
+import tempfile
 import time
+from pathlib import Path
 
 import _common
 from _common import bench_dirs, median, timed, verdict
@@ -28,9 +30,10 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 
 from assetmgr import Library
 from assetmgr.hashing import sha256_bytes
-from assetmgr.ingest import inspect
-from assetmgr.limits import served_size
+from assetmgr.inspection import Settings, inspect
+from assetmgr.limits import DEFAULT_LIMITS, served_size
 from assetmgr.probe import probe
+from assetmgr.store import RenditionStore
 from assetmgr.vision import normalise
 
 TARGET_SPEEDUP = 4.0
@@ -186,8 +189,12 @@ def time_split(paths: list[str]) -> tuple[list[float], list[float]]:
 
 
 def inspect_all(paths: list[str]) -> None:
-    for path in paths:
-        inspect(path, policy="vision", store=None)
+    """What a worker does with each file (read, hash, probe, render, check, stage)."""
+    with tempfile.TemporaryDirectory() as store:
+        settings = Settings("vision", DEFAULT_LIMITS, RenditionStore(Path(store)))
+        settings.store.prepare()
+        for path in paths:
+            inspect(path, settings)
 
 
 def main() -> None:
