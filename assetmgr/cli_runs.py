@@ -15,6 +15,7 @@ import click
 from .cli_progress import ProgressLine, Snapshot
 from .display import outcome_line
 from .library import Library
+from .pathnames import shown
 from .records import AddSummary, Outcome, to_json
 from .uploads import Progress, PushSummary, UploadOutcome
 
@@ -101,7 +102,7 @@ class AddOutput:
 
     def emit(self, outcome: Outcome) -> None:
         for warning in outcome.warnings if outcome.outcome == "rejected" else []:
-            self.talk(f"warning: {outcome_line(outcome).split(': ', 1)[0]}: {warning}")
+            self.talk(f"warning: {shown(outcome.path)}: {warning}")
         if self.json_:
             click.echo(to_json(outcome))
             if outcome.upload == "failed":
@@ -122,8 +123,6 @@ class AddOutput:
 
 
 def upload_line(outcome: Outcome) -> str:
-    from .pathnames import shown
-
     return f"upload failed: {shown(outcome.path)}: {outcome.upload_error}"
 
 
@@ -221,7 +220,9 @@ class PushPrinter(UploadCounter):
     def finished(self, outcome: UploadOutcome) -> None:
         super().finished(outcome)
         if outcome.outcome == "failed":
-            name = outcome.path or f"sha256:{outcome.rendition_sha256[:12]}"
+            name = (
+                shown(outcome.path) if outcome.path else f"sha256:{outcome.rendition_sha256[:12]}"
+            )
             text = f"upload failed: {name}: {outcome.reason}"
             if self.line is not None:
                 self.line.echo(text)

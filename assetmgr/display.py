@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from .limits import human_bytes
+from .pathnames import shown
 from .records import AssetRecord, Outcome, Stats
 
 
 def outcome_line(o: Outcome) -> str:
     if o.outcome == "rejected":
-        return f"rejected  {o.path}: {o.reason}"
+        return f"rejected  {shown(o.path)}: {o.reason}"
     if o.outcome == "duplicate":
-        return f"duplicate {o.path} (same bytes as {o.duplicate_of})"
-    return f"{o.outcome:<9} {o.path}"
+        return f"duplicate {shown(o.path)} (same bytes as {shown(o.duplicate_of or '')})"
+    return f"{o.outcome:<9} {shown(o.path)}"
 
 
 def asset_table(records: list[AssetRecord]) -> str:
@@ -23,7 +24,7 @@ def asset_table(records: list[AssetRecord]) -> str:
             f"{r.width}x{r.height}",
             human_bytes(r.size_bytes),
             ",".join(r.tags),
-            r.sources[0].path if r.sources else "",
+            shown(r.sources[0].path) if r.sources else "",
         )
         for r in records
     ]
@@ -54,7 +55,7 @@ def asset_text(r: AssetRecord) -> str:
     for u in r.uploads:
         lines.append(f"upload    {u.state} {u.file_id or '-'} in {u.workspace} at {u.base_url}")
     for s in r.sources:
-        lines.append(f"source    {s.path}")
+        lines.append(f"source    {shown(s.path)}")
     return "\n".join(lines)
 
 

@@ -67,6 +67,11 @@ def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db_path
     with Library.open(db_path) as lib:  # the library hands back the name os functions take
         [source] = lib.show(records[0]["sha256"]).sources
         assert os.fsencode(source.path) == raw and shown(source.path) == good
+    # text output too: the same printable form, never a traceback
+    assert good in assetmgr("ls", db=db_path).stdout
+    assert f"source    {good}" in assetmgr("show", records[0]["sha256"], db=db_path).stdout
+    text = assetmgr("add", folder, "--list-rejected", db=db_path)
+    assert f"rejected  {folder}/junk\\xe9.png: " in text.stderr and "Traceback" not in text.stderr
 
 
 # -- what is not a regular file ----------------------------------------------------------------
