@@ -112,6 +112,9 @@ def _inspect(path: str, settings: Settings) -> Inspection:
     except Rejected as e:
         result.reason, result.lasting = e.reason, True
         return result
+    except MemoryError:  # this machine's lack, not the file's: judged again next time
+        result.reason = NO_MEMORY
+        return result
     result.info, result.rendition = info, made.record
     if made.data is not None:
         try:
