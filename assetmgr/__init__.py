@@ -35,7 +35,7 @@ _WHERE = {
     "probe": "probe",
     "ImageRef": "blocks",
     "MessageRequest": "blocks",
-    "PushSummary": "uploads",
+    "PushSummary": "records",
 }
 __all__ = sorted(_WHERE)
 
@@ -59,11 +59,11 @@ if TYPE_CHECKING:
         AddSummary,
         AssetRecord,
         Outcome,
+        PushSummary,
         RenditionRecord,
         SourceRecord,
         UploadRecord,
     )
-    from .uploads import PushSummary
 
 
 def __getattr__(name: str):

@@ -84,12 +84,12 @@ def live_rows(rows: Sequence[Sequence[Any]], base_url: str) -> list[tuple] | Non
         return None
     now = clock.now() + EXPIRY_SAFETY
     return [
-        (*row[:-2], None if _moment(row[-1]) is not None and _moment(row[-1]) <= now else row[-2])
+        (*row[:-2], None if moment(row[-1]) is not None and moment(row[-1]) <= now else row[-2])
         for row in rows
     ]
 
 
-def _moment(value: datetime | str | None) -> datetime | None:
+def moment(value: datetime | str | None) -> datetime | None:
     """A stored time (aware, or naive UTC, or SQLite's text) as an aware datetime."""
     if value is None:
         return None

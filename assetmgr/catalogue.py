@@ -38,40 +38,9 @@ from .models import (
 from .pathnames import exact_bytes, real, shown
 from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
 from .references import Reference, parse
+from .statcache import CachedRejection, CachedSource
 
 CHUNK = 500  # ids per IN (...) clause
-
-
-class CachedSource(NamedTuple):
-    """What the catalogue remembers of a path: its stat, and the asset it held.
-
-    A tuple, not a dataclass: a re-run builds one per file, and that shows.
-    """
-
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int | None
-    sha256: str
-    width: int
-    height: int
-    format: str
-    rendition_id: int | None  # the asset's rendition under the policy asked about
-
-    @property
-    def has_policy(self) -> bool:
-        return self.rendition_id is not None
-
-
-class CachedRejection(NamedTuple):
-    """A path whose file was rejected, with the stat it had then, and why."""
-
-    path: str
-    size: int
-    mtime_ns: int
-    inode: int | None
-    reason: str
-    sha256: str | None
 
 
 class ImageFacts(NamedTuple):

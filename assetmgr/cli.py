@@ -170,13 +170,20 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
       assetmgr add ~/photos                     # catalogue and upload what the workspace lacks
       assetmgr add ~/photos --no-upload --exclude '*.tmp'
     """
-    from .cli_runs import run_add
+    from .cli_runs import add_settled, run_add
+    from .limits import expiry_seconds
 
     upload = None
     if not no_upload:
+        from .remote import require_credentials
+
+        require_credentials()
         upload = dict(remote=RemoteSpec.from_env(workspace, workspace_id), jobs=upload_jobs,
-                      expires_in=expires_in)  # fmt: skip
-    report = run_add(open_library(ctx), paths, upload=upload, **take_limits(options))
+                      expires_in=expiry_seconds(expires_in))  # fmt: skip
+    options = take_limits(options)
+    report = add_settled(ctx.find_root().obj["db"], paths, upload=upload, **options)
+    if report is None:  # files to read, or uploads to make: the library does the work
+        report = run_add(open_library(ctx), paths, upload=upload, **options)
     click.echo(str(report.summary), err=True)
     if report.push is not None:
         click.echo(f"uploads: {report.push}", err=True)

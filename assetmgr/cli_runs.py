@@ -9,15 +9,17 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import click
 
 from .cli_progress import ProgressLine, Snapshot
 from .display import outcome_line
-from .library import Library
 from .pathnames import shown
-from .records import AddSummary, Outcome, to_json
-from .uploads import Progress, PushSummary, UploadOutcome
+from .records import AddSummary, Outcome, PushSummary, UploadOutcome, to_json
+
+if TYPE_CHECKING:  # the re-run fast path prints through this module: no SQLAlchemy on import
+    from .library import Library
 
 SUBMIT_EVERY = 0.5  # seconds: how often recorded files are handed to the uploads
 SUBMIT_AT = 2000  # files: or as soon as this many wait
@@ -40,13 +42,25 @@ class AddReport:
         return self.push is not None and self.push.count("failed") > 0
 
 
+def add_settled(db, paths, *, upload, json_, list_rejected, tags, **options) -> AddReport | None:
+    """``add`` when nothing is to be read or uploaded (``rerun.settle``): printed, and its
+    report; None when the library must do the work."""
+    from .rerun import settle
+
+    remote = upload["remote"] if upload is not None else None
+    settled = settle(db, paths, exclude=options["exclude"], policy=options["policy"],
+                     limits=options["limits"], tags=tags, remote=remote)  # fmt: skip
+    if settled is None:
+        return None
+    out = AddOutput(json_, list_rejected)
+    for outcome in settled.outcomes:
+        out.emit(outcome)
+    return AddReport(settled.summary, settled.push, list_rejected)
+
+
 def run_add(library: Library, paths, *, upload, json_, list_rejected, tags, **options) -> AddReport:
     """Run ``add``; with ``upload`` (a dict of push options) upload what the remote lacks as
     files are recorded. Each file's JSON line is printed once its outcome is final."""
-    if upload is not None:
-        from .remote import require_credentials
-
-        require_credentials()
     run = library.ingest(paths, **options)
     uploads = Uploads(library, options.get("policy"), upload) if upload is not None else None
     out = AddOutput(json_, list_rejected)
@@ -190,8 +204,8 @@ class Uploads:
                 out.final(index, outcome)
 
 
-class UploadCounter(Progress):
-    """Counts uploads planned and done, for the progress line."""
+class UploadCounter:
+    """Counts uploads planned and done, for the progress line (an ``uploads.Progress``)."""
 
     def __init__(self):
         self.files = self.size_bytes = self.done = self.bytes_done = 0
@@ -235,7 +249,7 @@ class PushPrinter(UploadCounter):
 
 def run_push(library: Library, shas, *, remote, policy, jobs, expires_in, verify):
     """Upload with a progress line of files and bytes; print failures; return the summary."""
-    from .uploads import expiry_seconds
+    from .limits import expiry_seconds
 
     seconds = expiry_seconds(expires_in)
     printer = PushPrinter()

@@ -15,23 +15,22 @@ run. Every input file yields exactly one ``Outcome``, in walk order.
 
 from __future__ import annotations
 
-import gc
 import os
 import time
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from functools import partial
 
-from .catalogue import CachedRejection, CachedSource, Catalogue, IngestBatch
+from .catalogue import Catalogue, IngestBatch
 from .errors import LocalError
 from .inspection import Inspection, Settings, failed, inspect, start_worker
 from .limits import DEFAULT_LIMITS, Limits
-from .pathnames import shown
 from .policies import DEFAULT_POLICY
 from .probe import ImageInfo
 from .records import AddSummary, Outcome, RenditionRecord
+from .statcache import gc_paused, key, without_reading
 from .store import RenditionStore
-from .walk import Found, Unreadable, walk
+from .walk import Found, walk
 from .workers import WorkerPool
 
 BATCH = 500  # inspections per catalogue transaction, at most
@@ -65,7 +64,7 @@ class Ingest:
             self.found = walk(roots, exclude)
             rules = limits.rules(policy)
             self.cache, self.rejections = catalogue.stat_caches(folders, named, policy, rules)
-            self.ready = [self._without_reading(item) for item in self.found]
+            self.ready = [without_reading(f, self.cache, self.rejections) for f in self.found]
         self.to_read = [f for f, o in zip(self.found, self.ready) if o is None]
         self.bytes_to_read = sum(f.size for f in self.to_read)
         self.files_read = self.bytes_read = 0  # progress, for a bar drawn from another thread
@@ -85,20 +84,6 @@ class Ingest:
                 yield outcome
         finally:
             decided.close()  # records what workers finished; stops them
-
-    def _without_reading(self, item: Found | Unreadable) -> Outcome | None:
-        if isinstance(item, Unreadable):
-            return Outcome(item.path, "rejected", reason=item.reason)
-        key = item.path if item.path.isascii() else shown(item.path)
-        cached = self.cache.get(key)
-        if cached and cached.has_policy and _same_stat(cached, item):
-            return Outcome(item.path, "unchanged", cached.sha256, width=cached.width,
-                           height=cached.height, format=cached.format)  # fmt: skip
-        rejected = self.rejections.get(key)
-        if rejected and _same_stat(rejected, item):
-            return Outcome(item.path, "rejected", rejected.sha256, reason=rejected.reason,
-                           known=True)  # fmt: skip
-        return None
 
     # -- reading, in workers -------------------------------------------------
 
@@ -177,7 +162,7 @@ class Ingest:
                           format=info.format, warnings=r.warnings)  # fmt: skip
         rows.sources.append((i.path, i.sha256, i.size, i.mtime_ns, i.inode))
         rows.accepted_paths.append(i.path)
-        cached = self.cache.get(shown(i.path))
+        cached = self.cache.get(key(i.path))
         first = self.first_in_run
         if cached is not None and cached.sha256 == i.sha256:
             outcome.outcome = "unchanged"  # touched, but the same bytes
@@ -195,30 +180,10 @@ class Ingest:
         if i.lasting:
             rules = self.limits.rules(self.policy)
             rows.rejections.append((i.path, i.size, i.mtime_ns, i.inode, rules, i.reason, i.sha256))
-        if shown(i.path) in self.cache:
+        if key(i.path) in self.cache:
             rows.rejected_paths.append(i.path)  # the asset it held is not there any more
         warnings = [f"unexpected error: {i.warning}"] if i.warning else []
         return Outcome(i.path, "rejected", i.sha256, reason=i.reason, warnings=warnings)
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """No garbage collection while building objects that live on anyway: it would find nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _same_stat(cached: CachedSource | CachedRejection, found: Found) -> bool:
-    return (
-        cached.size == found.size
-        and cached.mtime_ns == found.mtime_ns
-        and cached.inode in (None, found.inode)
-    )
 
 
 def _asset_row(sha256: str, info: ImageInfo, size: int) -> dict:

@@ -27,7 +27,7 @@ from sqlalchemy import and_, delete, or_, select, update
 
 from .apiclock import ApiClock
 from .catalogue import Catalogue, _dialect_insert
-from .limits import EXPIRY_SAFETY
+from .limits import EXPIRY_MARGIN, EXPIRY_SAFETY, RECHECK_AFTER
 from .models import Remote, Rendition, Upload, UploadState, utcnow
 from .owners import is_dead as owner_is_dead
 from .owners import new_owner
@@ -37,8 +37,6 @@ PENDING, ACTIVE = UploadState.PENDING.value, UploadState.ACTIVE.value
 FAILED, EXPIRED = UploadState.FAILED.value, UploadState.EXPIRED.value
 
 LEASE = timedelta(minutes=15)
-RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
-EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
 
 
 @dataclass(frozen=True)

@@ -126,7 +126,8 @@ class Library:
         """An ``UploadSession`` to ``remote`` (default: from the environment): submit assets as
         they are catalogued, learn each upload's outcome as it comes. ``expires_in``: seconds,
         or text such as ``7d``."""
-        from .uploads import DEFAULT_JOBS, Uploader, expiry_seconds
+        from .limits import expiry_seconds
+        from .uploads import DEFAULT_JOBS, Uploader
 
         if isinstance(expires_in, str):
             expires_in = expiry_seconds(expires_in)

@@ -6,8 +6,11 @@ Sources: ../shared/DESIGN.md (Limits) and ../shared/files-api.md.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+
+from .errors import UsageError
 
 MEDIA_TYPES = {  # Pillow format name -> media type the API accepts
     "JPEG": "image/jpeg",
@@ -27,6 +30,9 @@ TARGET_PIXELS = 1_150_000  # ...or beyond about 1.15 megapixels
 SMALL_SIDE = 200  # below this on a side, answers degrade
 TOKEN_DIVISOR = 750
 EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already
+MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000  # seconds: what expires_in_seconds may ask for
+RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
+EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
 
 
 MIB = 1024 * 1024
@@ -76,3 +82,16 @@ def human_bytes(n: int) -> str:
             return f"{n} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n} bytes"
+
+
+def expiry_seconds(text: str | None) -> int | None:
+    """``90m``, ``12h``, ``7d`` or seconds -> seconds, within the API's 1 hour..90 days."""
+    if text is None:
+        return None
+    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
+    if not match:
+        raise UsageError(f"--expires-in {text!r}: give a number with s, m, h or d, e.g. 7d")
+    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+    if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
+        raise UsageError(f"--expires-in {text!r}: the API takes 1h to 90d")
+    return seconds

@@ -148,6 +148,46 @@ class AddResult:
         return iter(self.outcomes)
 
 
+@dataclasses.dataclass
+class UploadOutcome:
+    """What happened to one rendition in one remote."""
+
+    rendition_sha256: str
+    outcome: str  # uploaded | adopted | present | busy | failed
+    file_id: str | None = None
+    reason: str | None = None
+    size_bytes: int = 0
+    path: str | None = None  # a source file of the rendition, to name it to people
+
+
+@dataclasses.dataclass
+class PushSummary:
+    outcomes: list[UploadOutcome] = dataclasses.field(default_factory=list)
+    deleted_duplicates: int = 0
+    renditions: dict[str, str] = dataclasses.field(
+        default_factory=dict
+    )  # asset sha256 -> rendition sha256
+
+    def by_asset(self) -> dict[str, UploadOutcome]:
+        """asset sha256 -> the outcome of its rendition, for every asset the push covered."""
+        by_rendition = {o.rendition_sha256: o for o in self.outcomes}
+        return {a: by_rendition[r] for a, r in self.renditions.items() if r in by_rendition}
+
+    def count(self, outcome: str) -> int:
+        return sum(o.outcome == outcome for o in self.outcomes)
+
+    def __str__(self) -> str:
+        sent = sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
+        parts = [
+            f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)",
+            f"{self.count('present')} already there",
+        ]
+        parts += [f"{self.count(k)} {k}" for k in ("adopted", "busy", "failed") if self.count(k)]
+        if self.deleted_duplicates:
+            parts.append(f"{self.deleted_duplicates} duplicate copies deleted")
+        return ", ".join(parts)
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat().replace("+00:00", "Z")

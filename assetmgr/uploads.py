@@ -29,23 +29,22 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
 from .catalogue import Catalogue
-from .errors import AuthError, RemoteError, UsageError
+from .errors import AuthError, RemoteError
 from .journal import Claim, Journal, PendingRow
 from .limits import EXPIRY_SAFETY
 from .models import UploadState, utcnow
 from .policies import DEFAULT_POLICY
-from .records import AssetRecord, RenditionRecord
+from .records import AssetRecord, PushSummary, RenditionRecord, UploadOutcome
 from .remote import RemoteSpec
 from .renditions import load_bytes
 from .store import RenditionStore
 
 DEFAULT_JOBS = 8
-MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
 RECONCILE_MARGIN = timedelta(minutes=2)  # files created this long before a run began are listed
 UNANSWERED_LIMIT = 4  # requests in a row with no answer, before a session stops sending
 SETTLE_SECONDS = 10  # on Ctrl-C or a fatal error, how long requests in flight may still answer
@@ -53,44 +52,6 @@ HASH_IN_NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.[a-z]+$")
 EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif", "image/webp": "webp"}
 NO_ANSWER = "no answer from the API (it may be unreachable); run again"
 UNSAFE = re.compile(r'[<>:"|?*\\/\x00-\x1f]+')
-
-
-@dataclass
-class UploadOutcome:
-    """What happened to one rendition in one remote."""
-
-    rendition_sha256: str
-    outcome: str  # uploaded | adopted | present | busy | failed
-    file_id: str | None = None
-    reason: str | None = None
-    size_bytes: int = 0
-    path: str | None = None  # a source file of the rendition, to name it to people
-
-
-@dataclass
-class PushSummary:
-    outcomes: list[UploadOutcome] = field(default_factory=list)
-    deleted_duplicates: int = 0
-    renditions: dict[str, str] = field(default_factory=dict)  # asset sha256 -> rendition sha256
-
-    def by_asset(self) -> dict[str, UploadOutcome]:
-        """asset sha256 -> the outcome of its rendition, for every asset the push covered."""
-        by_rendition = {o.rendition_sha256: o for o in self.outcomes}
-        return {a: by_rendition[r] for a, r in self.renditions.items() if r in by_rendition}
-
-    def count(self, outcome: str) -> int:
-        return sum(o.outcome == outcome for o in self.outcomes)
-
-    def __str__(self) -> str:
-        sent = sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
-        parts = [
-            f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)",
-            f"{self.count('present')} already there",
-        ]
-        parts += [f"{self.count(k)} {k}" for k in ("adopted", "busy", "failed") if self.count(k)]
-        if self.deleted_duplicates:
-            parts.append(f"{self.deleted_duplicates} duplicate copies deleted")
-        return ", ".join(parts)
 
 
 class Progress:
@@ -116,19 +77,6 @@ def rendition_in(filename: str) -> str | None:
 
 def _rendition(record: AssetRecord, policy: str) -> RenditionRecord:
     return next(r for r in record.renditions if r.policy == policy)
-
-
-def expiry_seconds(text: str | None) -> int | None:
-    """``90m``, ``12h``, ``7d`` or seconds -> seconds, within the API's 1 hour..90 days."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
-    if not match:
-        raise UsageError(f"--expires-in {text!r}: give a number with s, m, h or d, e.g. 7d")
-    seconds = int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
-    if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:
-        raise UsageError(f"--expires-in {text!r}: the API takes 1h to 90d")
-    return seconds
 
 
 @dataclass

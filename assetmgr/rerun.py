@@ -1,0 +1,163 @@
+"""The fast path of ``add`` re-run over files that have not changed: nothing to read.
+
+A re-run over a library already catalogued is the common case, and its cost is mostly
+start-up: importing SQLAlchemy and the ORM takes longer than the walk and the stat cache
+together. On a SQLite catalogue already at the newest schema, ``settle`` answers read-only
+with the standard library's ``sqlite3``, when it can answer completely:
+
+- every file needs no reading, by ``statcache``'s rule (unchanged, or a known rejection),
+  or is one the walk reports (a FIFO, a broken link);
+- no tag is to be added;
+- when uploading, every rendition is live in the remote: an active upload that never
+  expires (expiry is judged by the API's clock, which needs a request), checked within a
+  day, and no lease held by anyone in the remote (a killed run to recover).
+
+Anything else returns ``None``, and ``add`` goes through the library, which reads, uploads,
+recovers or migrates. The queries mirror ``Catalogue.cached_sources`` and
+``cached_rejections``; the tests hold both paths' answers equal.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+
+from .apiclock import ApiClock, moment
+from .config import database_url
+from .limits import RECHECK_AFTER, Limits
+from .lookup import open_readonly
+from .pathnames import shown
+from .records import AddSummary, Outcome, PushSummary, UploadOutcome
+from .remote import RemoteSpec
+from .statcache import CachedRejection, CachedSource, gc_paused, without_reading
+from .walk import walk
+
+SOURCES = """
+SELECT s.path, s.size_bytes, s.mtime_ns, s.inode, a.sha256, a.width, a.height, a.format,
+    ar.rendition_id
+FROM sources s JOIN assets a ON a.id = s.asset_id
+LEFT JOIN asset_renditions ar ON ar.asset_id = s.asset_id AND ar.policy = ?
+WHERE {where}"""
+REJECTIONS = """
+SELECT path, size_bytes, mtime_ns, inode, reason, sha256 FROM rejections
+WHERE rules = ? AND {where}"""
+ACTIVE = """
+SELECT u.rendition_id, u.file_id, u.expires_at, u.last_verified_at, r.sha256
+FROM uploads u JOIN renditions r ON r.id = u.rendition_id
+WHERE u.remote_id = ? AND u.state = 'active'"""
+RANGE, ONE = "{path} >= ? AND {path} < ?", "{path} = ?"
+
+
+@dataclass
+class Settled:
+    """An ``add`` answered without reading: its outcomes (in walk order) and counts."""
+
+    outcomes: list[Outcome]
+    summary: AddSummary
+    push: PushSummary | None  # when uploading: every rendition already there
+
+
+def settle(
+    db: str | None,
+    paths: Sequence[str],
+    *,
+    exclude: Sequence[str] = (),
+    policy: str,
+    limits: Limits,
+    tags: Sequence[str] = (),
+    remote: RemoteSpec | None = None,
+) -> Settled | None:
+    """The outcomes of ``add paths`` when no file needs reading (and, with ``remote``, no
+    upload is due); None when the library must do the work."""
+    if tags:
+        return None
+    conn = open_readonly(database_url(db))
+    if conn is None:
+        return None
+    with closing(conn):
+        outcomes, sources = _outcomes(conn, paths, exclude, policy, limits)
+        if outcomes is None:
+            return None
+        push = None
+        if remote is not None:
+            push = _present(conn, remote, outcomes, sources)
+            if push is None:
+                return None
+    summary = AddSummary()
+    for outcome in outcomes:
+        summary.count(outcome)
+    return Settled(outcomes, summary, push)
+
+
+def _outcomes(conn, paths, exclude, policy: str, limits: Limits):
+    roots = [os.path.abspath(os.fspath(p)) for p in paths]
+    folders = [r for r in roots if os.path.isdir(r)]
+    named = [r for r in roots if not os.path.isdir(r)]
+    with gc_paused():  # tens of thousands of small objects that all stay alive
+        found = walk(roots, exclude)
+        rows = _rows(conn, SOURCES, "s.path", policy, folders, named)
+        sources = {r[0]: r for r in map(CachedSource._make, rows)}
+        rows = _rows(conn, REJECTIONS, "path", limits.rules(policy), folders, named)
+        rejections = {r[0]: r for r in map(CachedRejection._make, rows)}
+        outcomes = [without_reading(item, sources, rejections) for item in found]
+    return (None, sources) if None in outcomes else (outcomes, sources)
+
+
+def _rows(conn: sqlite3.Connection, query: str, path: str, first, folders, named) -> list[tuple]:
+    """``query``'s rows for paths under ``folders`` (a range an index serves) and ``named``."""
+    rows: list[tuple] = []
+    in_range = query.format(where=RANGE.format(path=path))
+    for folder in folders:
+        low = shown(folder).rstrip(os.sep) + os.sep
+        high = low[:-1] + chr(ord(os.sep) + 1)
+        rows += conn.execute(in_range, (first, low, high)).fetchall()
+    one = query.format(where=ONE.format(path=path))
+    for name in named:
+        rows += conn.execute(one, (first, shown(name))).fetchall()
+    return rows
+
+
+def _present(conn, remote: RemoteSpec, outcomes: list[Outcome], sources) -> PushSummary | None:
+    """Every accepted file's rendition live in ``remote`` and nothing to recover there: the
+    push's summary, with each outcome's upload filled in; else None."""
+    row = conn.execute(
+        "SELECT id, clock_offset_seconds FROM remotes WHERE base_url = ? AND workspace = ?",
+        (remote.base_url, remote.workspace),
+    ).fetchone()
+    if row is None:
+        return None
+    remote_id, offset = row
+    held = "SELECT 1 FROM uploads WHERE remote_id = ? AND lease_owner IS NOT NULL LIMIT 1"
+    if conn.execute(held, (remote_id,)).fetchone() is not None:
+        return None
+    live = _live(conn, remote_id, ApiClock(offset))
+    by_asset = {c.sha256: c.rendition_id for c in sources.values()}
+    summary, used = PushSummary(), set()
+    for outcome in outcomes:
+        if outcome.outcome == "rejected":
+            continue
+        upload = live.get(by_asset.get(outcome.sha256))
+        if upload is None:
+            return None
+        rendition_sha, file_id = upload
+        outcome.upload, outcome.file_id = "present", file_id
+        summary.renditions[outcome.sha256] = rendition_sha
+        used.add(rendition_sha)
+    files = {sha: file_id for sha, file_id in live.values() if sha in used}
+    summary.outcomes = [UploadOutcome(sha, "present", file_id=fid) for sha, fid in files.items()]
+    return summary
+
+
+def _live(conn, remote_id: int, clock: ApiClock) -> dict[int, tuple[str, str]]:
+    """rendition id -> (rendition sha256, file id) of uploads that need no look-up: active,
+    never expiring, checked within a day (by the API's clock, as last seen)."""
+    now = clock.now()
+    live = {}
+    for rendition_id, file_id, expires, verified, sha in conn.execute(ACTIVE, (remote_id,)):
+        checked = moment(verified)
+        if expires is None and checked is not None and now - checked <= RECHECK_AFTER:
+            live[rendition_id] = (sha, file_id)
+    return live
