@@ -26,14 +26,50 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def test_fresh_upgrade_matches_the_models(db_path):
-    catalogue = Catalogue.open(db_path)
-    with catalogue.engine.connect() as conn:
+    from assetmgr.db import make_engine, upgrade
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    upgrade(engine)  # every migration, from nothing
+    with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
         assert set(inspect(conn).get_table_names()) == set(Base.metadata.tables) | {
             "alembic_version"
         }
-    catalogue.close()
+    engine.dispose()
+
+
+def schema(engine) -> dict:
+    """Tables with their columns (in any order: a migration adds a column at the end),
+    keys, indexes (partial ones with their condition) and constraints."""
+    found = {}
+    with engine.connect() as conn:
+        seen = inspect(conn)
+        for table in seen.get_table_names():
+            found[table] = {
+                "columns": sorted((c["name"], str(c["type"]), c["nullable"]) for c in seen.get_columns(table)),
+                "pk": seen.get_pk_constraint(table)["constrained_columns"],
+                "fks": sorted((f["name"], tuple(f["constrained_columns"]), f["referred_table"]) for f in seen.get_foreign_keys(table)),
+                "indexes": sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]), {k: str(v) for k, v in i.get("dialect_options", {}).items()}.get("sqlite_where")) for i in seen.get_indexes(table)),
+                "unique": sorted((u["name"], tuple(u["column_names"])) for u in seen.get_unique_constraints(table)),
+            }  # fmt: skip
+    return found
+
+
+def test_a_new_catalogue_made_from_the_models_equals_a_migrated_one(tmp_path):
+    """A new SQLite catalogue is made from the models and stamped at head (no Alembic on
+    the way); it must be exactly what the migrations make."""
+    from assetmgr.db import make_engine, upgrade
+
+    made = Catalogue.open(tmp_path / "made.db")
+    migrated = make_engine(f"sqlite:///{tmp_path / 'migrated.db'}")
+    upgrade(migrated)
+    assert schema(made.engine) == schema(migrated)
+    with made.engine.connect() as conn:
+        version = conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    assert version == head_revision()
+    made.close()
+    migrated.dispose()
 
 
 def test_head_from_file_names_is_alembics_head():
@@ -111,6 +147,8 @@ def test_wheel_carries_migrations_and_migrates_a_new_catalogue(tmp_path):
     env = {**os.environ, "PYTHONPATH": sysconfig.get_paths()["purelib"]}
     code = (
         "import assetmgr, assetmgr.db as d; from assetmgr import Catalogue\n"
+        f"e = d.make_engine('sqlite:///' + {str(tmp_path / 'new.db')!r}); d.upgrade(e, '0001')\n"
+        "e.dispose()  # an old catalogue: opening it runs the packaged migrations\n"
         f"c = Catalogue.open({str(tmp_path / 'new.db')!r})\n"
         "print(assetmgr.__file__); print(d.migrations_dir())\n"
         "print(c.engine.connect().exec_driver_sql('select version_num from alembic_version').scalar())"
