@@ -32,7 +32,14 @@ from .lookup import open_readonly
 from .pathnames import shown
 from .records import AddSummary, Outcome, PushSummary, UploadOutcome
 from .remote import RemoteSpec
-from .statcache import CachedRejection, CachedSource, gc_paused, without_reading
+from .statcache import (
+    UNCHANGED,
+    CachedRejection,
+    CachedSource,
+    gc_paused,
+    outcome_of,
+    verdict,
+)
 from .walk import walk
 
 SOURCES = """
@@ -48,12 +55,20 @@ ACTIVE = """
 SELECT u.rendition_id, u.file_id, u.expires_at, u.last_verified_at, r.sha256
 FROM uploads u JOIN renditions r ON r.id = u.rendition_id
 WHERE u.remote_id = ? AND u.state = 'active'"""
+# Without details, only what the verdict needs (the join with assets is a third of the time).
+SOURCES_SLIM = """
+SELECT s.path, s.size_bytes, s.mtime_ns, s.inode, NULL, NULL, NULL, NULL, ar.rendition_id
+FROM sources s
+LEFT JOIN asset_renditions ar ON ar.asset_id = s.asset_id AND ar.policy = ?
+WHERE {where}"""
 RANGE, ONE = "{path} >= ? AND {path} < ?", "{path} = ?"
 
 
 @dataclass
 class Settled:
-    """An ``add`` answered without reading: its outcomes (in walk order) and counts."""
+    """An ``add`` answered without reading: its outcomes (in walk order: all of them, or,
+    without ``details``, only the rejected ones, which are all a plain run prints) and the
+    counts of all."""
 
     outcomes: list[Outcome]
     summary: AddSummary
@@ -69,6 +84,7 @@ def settle(
     limits: Limits,
     tags: Sequence[str] = (),
     remote: RemoteSpec | None = None,
+    details: bool = True,
 ) -> Settled | None:
     """The outcomes of ``add paths`` when no file needs reading (and, with ``remote``, no
     upload is due); None when the library must do the work."""
@@ -77,33 +93,62 @@ def settle(
     conn = open_readonly(database_url(db))
     if conn is None:
         return None
-    with closing(conn):
-        outcomes, sources = _outcomes(conn, paths, exclude, policy, limits)
-        if outcomes is None:
+    with closing(conn), gc_paused():  # objects by the ten thousand, all kept: nothing to collect
+        verdicts = _verdicts(
+            conn, paths, exclude, policy, limits, SOURCES if details else SOURCES_SLIM
+        )
+        if verdicts is None:
             return None
-        push = None
+        live = None
         if remote is not None:
-            push = _present(conn, remote, outcomes, sources)
-            if push is None:
+            live = _live(conn, remote)
+            if live is None or any(e[8] not in live for k, _, e in verdicts if k is UNCHANGED):
                 return None
-    summary = AddSummary()
-    for outcome in outcomes:
-        summary.count(outcome)
-    return Settled(outcomes, summary, push)
+        return _settled(verdicts, live, details)
 
 
-def _outcomes(conn, paths, exclude, policy: str, limits: Limits):
+def _verdicts(conn, paths, exclude, policy: str, limits: Limits, query: str = SOURCES):
+    """(verdict, walked item, cache entry) of every file, in walk order; None as soon as one
+    must be read."""
     roots = [os.path.abspath(os.fspath(p)) for p in paths]
     folders = [r for r in roots if os.path.isdir(r)]
     named = [r for r in roots if not os.path.isdir(r)]
-    with gc_paused():  # tens of thousands of small objects that all stay alive
-        found = walk(roots, exclude)
-        rows = _rows(conn, SOURCES, "s.path", policy, folders, named)
-        sources = {r[0]: r for r in map(CachedSource._make, rows)}
-        rows = _rows(conn, REJECTIONS, "path", limits.rules(policy), folders, named)
-        rejections = {r[0]: r for r in map(CachedRejection._make, rows)}
-        outcomes = [without_reading(item, sources, rejections) for item in found]
-    return (None, sources) if None in outcomes else (outcomes, sources)
+    found = walk(roots, exclude)
+    rows = _rows(conn, query, "s.path", policy, folders, named)
+    sources = {r[0]: r for r in map(CachedSource._make, rows)}
+    rows = _rows(conn, REJECTIONS, "path", limits.rules(policy), folders, named)
+    rejections = {r[0]: r for r in map(CachedRejection._make, rows)}
+    verdicts = []
+    for item in found:
+        kind, entry = verdict(item, sources, rejections)
+        if kind is None:
+            return None
+        verdicts.append((kind, item, entry))
+    return verdicts
+
+
+def _settled(verdicts, live: dict[int, tuple[str, str]] | None, details: bool) -> Settled:
+    summary, outcomes = AddSummary(), []
+    push, used = (PushSummary(), {}) if live is not None else (None, {})
+    for kind, item, entry in verdicts:
+        if kind is UNCHANGED:
+            summary.unchanged += 1
+            if live is not None:
+                rendition_sha, file_id = live[entry[8]]
+                if details:  # with the asset's sha256: by asset, for the JSON lines
+                    push.renditions[entry.sha256] = rendition_sha
+                used[rendition_sha] = file_id
+            if not details:
+                continue
+        outcome = outcome_of(item, kind, entry)
+        if kind is not UNCHANGED:
+            summary.count(outcome)
+        elif live is not None:
+            outcome.upload, outcome.file_id = "present", live[entry[8]][1]
+        outcomes.append(outcome)
+    if push is not None:
+        push.outcomes = [UploadOutcome(sha, "present", file_id=fid) for sha, fid in used.items()]
+    return Settled(outcomes, summary, push)
 
 
 def _rows(conn: sqlite3.Connection, query: str, path: str, first, folders, named) -> list[tuple]:
@@ -120,9 +165,11 @@ def _rows(conn: sqlite3.Connection, query: str, path: str, first, folders, named
     return rows
 
 
-def _present(conn, remote: RemoteSpec, outcomes: list[Outcome], sources) -> PushSummary | None:
-    """Every accepted file's rendition live in ``remote`` and nothing to recover there: the
-    push's summary, with each outcome's upload filled in; else None."""
+def _live(conn, remote: RemoteSpec) -> dict[int, tuple[str, str]] | None:
+    """rendition id -> (rendition sha256, file id) of the uploads in ``remote`` that need no
+    look-up: active, never expiring, checked within a day (by the API's clock, as last
+    seen). None when there is something to settle there first: no such remote yet, or a
+    lease held (a run that died, or one at work)."""
     row = conn.execute(
         "SELECT id, clock_offset_seconds FROM remotes WHERE base_url = ? AND workspace = ?",
         (remote.base_url, remote.workspace),
@@ -133,28 +180,7 @@ def _present(conn, remote: RemoteSpec, outcomes: list[Outcome], sources) -> Push
     held = "SELECT 1 FROM uploads WHERE remote_id = ? AND lease_owner IS NOT NULL LIMIT 1"
     if conn.execute(held, (remote_id,)).fetchone() is not None:
         return None
-    live = _live(conn, remote_id, ApiClock(offset))
-    by_asset = {c.sha256: c.rendition_id for c in sources.values()}
-    summary, used = PushSummary(), set()
-    for outcome in outcomes:
-        if outcome.outcome == "rejected":
-            continue
-        upload = live.get(by_asset.get(outcome.sha256))
-        if upload is None:
-            return None
-        rendition_sha, file_id = upload
-        outcome.upload, outcome.file_id = "present", file_id
-        summary.renditions[outcome.sha256] = rendition_sha
-        used.add(rendition_sha)
-    files = {sha: file_id for sha, file_id in live.values() if sha in used}
-    summary.outcomes = [UploadOutcome(sha, "present", file_id=fid) for sha, fid in files.items()]
-    return summary
-
-
-def _live(conn, remote_id: int, clock: ApiClock) -> dict[int, tuple[str, str]]:
-    """rendition id -> (rendition sha256, file id) of uploads that need no look-up: active,
-    never expiring, checked within a day (by the API's clock, as last seen)."""
-    now = clock.now()
+    now = ApiClock(offset).now()
     live = {}
     for rendition_id, file_id, expires, verified, sha in conn.execute(ACTIVE, (remote_id,)):
         checked = moment(verified)

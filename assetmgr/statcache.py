@@ -53,17 +53,42 @@ class CachedRejection(NamedTuple):
     sha256: str | None
 
 
+UNCHANGED, KNOWN, UNREADABLE = "unchanged", "known rejection", "unreadable"
+
+
 def key(path: str) -> str:
     """The form a path is stored (and cached) under."""
     return path if path.isascii() else shown(path)
 
 
-def same_stat(cached: CachedSource | CachedRejection, found: Found) -> bool:
-    return (
-        cached.size == found.size
-        and cached.mtime_ns == found.mtime_ns
-        and cached.inode in (None, found.inode)
-    )
+def verdict(
+    item: Found | Unreadable,
+    sources: dict[str, CachedSource],
+    rejections: dict[str, CachedRejection],
+) -> tuple[str | None, CachedSource | CachedRejection | None]:
+    """What is known of ``item`` without reading it, and the cache entry that says so:
+    ``UNCHANGED`` (its size, mtime and inode are those recorded, and its asset has a
+    rendition under the policy asked about), ``KNOWN`` (a rejection under the same rules,
+    same stat), ``UNREADABLE`` (the walk says why); ``(None, None)``: it must be read.
+
+    The hot loop of a re-run, one call a file: indexes, not attribute names."""
+    if item.__class__ is Unreadable:
+        return UNREADABLE, None
+    path = item.path
+    path_key = path if path.isascii() else shown(path)
+    c = sources.get(path_key)
+    if (
+        c is not None
+        and c[8] is not None  # rendition_id: the asset has this policy's rendition
+        and c[1] == item.size
+        and c[2] == item.mtime_ns
+        and (c[3] is None or c[3] == item.inode)
+    ):
+        return UNCHANGED, c
+    r = rejections.get(path_key)
+    if r is not None and r[1] == item.size and r[2] == item.mtime_ns and r[3] in (None, item.inode):
+        return KNOWN, r
+    return None, None
 
 
 def without_reading(
@@ -71,18 +96,19 @@ def without_reading(
     sources: dict[str, CachedSource],
     rejections: dict[str, CachedRejection],
 ) -> Outcome | None:
-    """The outcome of ``item`` when it needs no reading, else None."""
-    if isinstance(item, Unreadable):
+    """The outcome of ``item`` when it needs no reading (``verdict``), else None."""
+    return outcome_of(item, *verdict(item, sources, rejections))
+
+
+def outcome_of(item: Found | Unreadable, kind: str | None, entry) -> Outcome | None:
+    """The ``Outcome`` a ``verdict`` stands for."""
+    if kind is UNCHANGED:
+        return Outcome(item.path, "unchanged", entry.sha256, width=entry.width,
+                       height=entry.height, format=entry.format)  # fmt: skip
+    if kind is KNOWN:
+        return Outcome(item.path, "rejected", entry.sha256, reason=entry.reason, known=True)
+    if kind is UNREADABLE:
         return Outcome(item.path, "rejected", reason=item.reason)
-    path_key = key(item.path)
-    cached = sources.get(path_key)
-    if cached and cached.has_policy and same_stat(cached, item):
-        return Outcome(item.path, "unchanged", cached.sha256, width=cached.width,
-                       height=cached.height, format=cached.format)  # fmt: skip
-    rejected = rejections.get(path_key)
-    if rejected and same_stat(rejected, item):
-        return Outcome(item.path, "rejected", rejected.sha256, reason=rejected.reason,
-                       known=True)  # fmt: skip
     return None
 
 

@@ -85,26 +85,26 @@ class _Walker:
         except OSError as e:
             found.append(Unreadable(folder, describe_os_error(e)))
             return
+        check_all, is_dir, is_file = self.check_all, stat.S_ISDIR, stat.S_ISREG
+        append, exclude = found.append, self.exclude
         for entry in entries:
             name = entry.name
-            if name[0] == "." or (self.exclude and self._excluded(root, entry.path, name)):
+            if name[0] == "." or (exclude and self._excluded(root, entry.path, name)):
                 continue
             try:
                 st = entry.stat()  # follows symbolic links
             except OSError as e:
                 found.append(Unreadable(entry.path, describe_os_error(e)))
                 continue
-            if entry.is_dir():
+            mode = st.st_mode
+            if is_dir(mode):
                 if self._first_visit(st):
                     self._directory(root, entry.path)
-            elif not stat.S_ISREG(st.st_mode):
-                found.append(Unreadable(entry.path, not_regular(st.st_mode)))
-            elif not self._may_repeat(entry, st) or self._first_visit(st):
-                found.append(Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
-
-    def _may_repeat(self, entry: os.DirEntry[str], st: os.stat_result) -> bool:
-        """Whether this file could be met again: through a link, or named on the command line."""
-        return self.check_all or st.st_nlink > 1 or entry.is_symlink()
+            elif not is_file(mode):
+                found.append(Unreadable(entry.path, not_regular(mode)))
+            # a file can be met again only through a link, or when named beside its folder
+            elif not (check_all or st.st_nlink > 1 or entry.is_symlink()) or self._first_visit(st):
+                append(Found(entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
 
     def _excluded(self, root: str, path: str, name: str) -> bool:
         relative = os.path.relpath(path, root)
