@@ -54,8 +54,11 @@ def add_settled(db, paths, *, upload, json_, list_rejected, tags, **options) -> 
     if settled is None:
         return None
     out = AddOutput(json_, list_rejected)
-    for outcome in settled.outcomes:
-        out.emit(outcome)
+    if json_:  # all known at once: written at once
+        click.echo("".join(to_json(o) + "\n" for o in settled.outcomes), nl=False)
+    else:
+        for outcome in settled.outcomes:
+            out.emit(outcome)
     return AddReport(settled.summary, settled.push, list_rejected)
 
 
