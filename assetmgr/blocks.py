@@ -184,31 +184,51 @@ def request_body(
     )
 
 
-def split(images: Sequence[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
-    """Consecutive chunks of ``images``, each within every per-request limit."""
+def split(images: Iterable[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
+    """Consecutive chunks of ``images``, each within every per-request limit.
+
+    One pass: each image is weighed once (``weigh``) and judged against running counts
+    of the current chunk (images, images over 2000 px, payload bytes), never by looking at
+    the chunk again, so the work grows with the number of images alone."""
     chunks: list[list[ImageRef]] = []
     current: list[ImageRef] = []
+    count = large = 0
+    payload = REQUEST_OVERHEAD
     for image in images:
-        if current and not fits([*current, image], source):
+        big, size = weigh(image)
+        if current and not within(count + 1, large + big, payload + size, source):
             chunks.append(current)
-            current = []
+            current, count, large, payload = [], 0, 0, REQUEST_OVERHEAD
         current.append(image)
+        count, large, payload = count + 1, large + big, payload + size
     if current:
         chunks.append(current)
     return chunks
 
 
+def weigh(image: ImageRef) -> tuple[bool, int]:
+    """What one image adds to a request: whether it is over 2000 px on a side, and its bytes
+    in a base64 body (with room for the JSON around it)."""
+    return max(image.width, image.height) > MAX_SIDE_MANY, 4 * ((image.size_bytes + 2) // 3) + 100
+
+
+def within(count: int, large: int, payload: int, source: str = "file") -> bool:
+    """Whether a request of ``count`` images, ``large`` of them over 2000 px, and ``payload``
+    bytes of base64 body keeps every limit."""
+    if count > MAX_IMAGES_PER_REQUEST or (count > MANY_IMAGES and large):
+        return False
+    return source != "base64" or payload <= MAX_REQUEST_BYTES
+
+
 def fits(images: Sequence[ImageRef], source: str = "file") -> bool:
     """Whether one request may carry all of ``images``."""
-    if len(images) > MAX_IMAGES_PER_REQUEST:
-        return False
-    if len(images) > MANY_IMAGES and any(max(i.width, i.height) > MAX_SIDE_MANY for i in images):
-        return False
-    return source != "base64" or payload_bytes(images) <= MAX_REQUEST_BYTES
+    weights = [weigh(i) for i in images]
+    payload = REQUEST_OVERHEAD + sum(size for _, size in weights)
+    return within(len(weights), sum(big for big, _ in weights), payload, source)
 
 
 def payload_bytes(images: Iterable[ImageRef]) -> int:
-    return REQUEST_OVERHEAD + sum(4 * ((i.size_bytes + 2) // 3) + 100 for i in images)
+    return REQUEST_OVERHEAD + sum(weigh(i)[1] for i in images)
 
 
 def requests(
