@@ -229,14 +229,15 @@ def ls(ctx, tag, json_) -> None:
     Example:
       assetmgr ls --tag product-shots --json | jq .sha256
     """
-    records = open_library(ctx).assets(tag=tag)
+    library = open_library(ctx)
     if json_:
-        for record in records:
+        for record in library.assets(tag=tag):
             echo_json(record)
-    elif records:
-        from .display import asset_table
+        return
+    from .display import asset_table
 
-        click.echo(asset_table(records))
+    for line in asset_table(lambda: library.asset_rows(tag=tag)):
+        click.echo(line)
 
 
 @cli.command()
