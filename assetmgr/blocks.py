@@ -28,9 +28,10 @@ SOURCES = ("file", "base64", "url")
 URL_FIELDS = ("sha256", "asset", "ext")  # rendition sha256, asset sha256, file extension
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageRef:
-    """One image as a request needs it: the asset, its rendition, and where it lives."""
+    """One image as a request needs it: the asset, its rendition, and where it lives.
+    (Slotted: a request over a whole catalogue holds one per asset.)"""
 
     asset_sha256: str
     rendition_sha256: str
@@ -50,12 +51,26 @@ def image_refs(
     """One ``ImageRef`` per asset of ``shas``, in order, from catalogue rows of (asset sha256,
     policy, rendition sha256, media type, width, height, bytes, live file id or None): the
     rendition ``policies.choose`` picks. ``NotFound`` for an asset with no such rendition."""
-    by_asset: dict[str, dict[str, ImageRef]] = {}
+    # An asset's one rendition as itself, several as a dict by policy: most assets have one,
+    # and a dict each would cost more than the ImageRef. One string per policy and media
+    # type, not one per row: the refs outlive the rows.
+    by_asset: dict[str, ImageRef | dict[str, ImageRef]] = {}
+    words: dict[str, str] = {}
     for asset, under, rendition, media_type, width, height, size, file_id in rows:
-        by_asset.setdefault(asset, {})[under] = ImageRef(
-            asset, rendition, media_type, width, height, size, file_id, policy=under
-        )
-    return [choose(sha, policy, by_asset.get(sha, {})) for sha in shas]
+        under, media_type = words.setdefault(under, under), words.setdefault(media_type, media_type)
+        ref = ImageRef(asset, rendition, media_type, width, height, size, file_id, policy=under)
+        found = by_asset.setdefault(asset, ref)
+        if isinstance(found, dict):
+            found[under] = ref
+        elif found is not ref:
+            by_asset[asset] = {found.policy: found, under: ref}
+    return [choose(sha, policy, _by_policy(by_asset.get(sha))) for sha in shas]
+
+
+def _by_policy(found: ImageRef | dict[str, ImageRef] | None) -> dict[str, ImageRef]:
+    if isinstance(found, ImageRef):
+        return {found.policy: found}
+    return found or {}
 
 
 def check_source(source: str, url_template: str | None) -> str | None:
