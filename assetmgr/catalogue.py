@@ -479,10 +479,14 @@ class Catalogue:
         """``fill(conn, rows)`` of the rows of ``query`` (over ``assets``; with ``tag``, those
         carrying it) by ascending id, 500 at a time, on the connection they were read on.
         Pages follow one another by id (keyset), not by offset, so each costs the same; each
-        is filled on its own connection, closed before the caller takes its items."""
+        is filled on its own connection, closed before the caller takes its items. With a
+        tag, the pages between them look at every asset once (a rare tag too)."""
         query = query.order_by(Asset.id).limit(CHUNK)
         if tag is not None:
-            query = query.join(Tag, Tag.asset_id == Asset.id).where(Tag.name == tag)
+            # Assets by id, each tested for the tag (the tags' primary key): a join would
+            # read every asset with the tag for every page, through the index on names.
+            tagged = select(Tag.asset_id).where(Tag.asset_id == Asset.id, Tag.name == tag)
+            query = query.where(tagged.exists())
         after = 0
         while True:
             with self.reading() as conn:
