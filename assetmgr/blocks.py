@@ -64,13 +64,16 @@ def image_refs(
             found[under] = ref
         elif found is not ref:
             by_asset[asset] = {found.policy: found, under: ref}
-    return [choose(sha, policy, _by_policy(by_asset.get(sha))) for sha in shas]
+    return [_pick(sha, policy, by_asset.get(sha)) for sha in shas]
 
 
-def _by_policy(found: ImageRef | dict[str, ImageRef] | None) -> dict[str, ImageRef]:
+def _pick(sha: str, policy: str | None, found: ImageRef | dict[str, ImageRef] | None) -> ImageRef:
+    """``policies.choose`` over an asset's renditions, as ``image_refs`` keeps them."""
     if isinstance(found, ImageRef):
-        return {found.policy: found}
-    return found or {}
+        if policy is None or policy == found.policy:
+            return found  # what choose gives when the only rendition is the one asked for
+        found = {found.policy: found}
+    return choose(sha, policy, found or {})
 
 
 def check_source(source: str, url_template: str | None) -> str | None:
