@@ -225,6 +225,10 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
 def ls(ctx, tag, json_) -> None:
     """List catalogued assets.
 
+    Both forms read the catalogue 500 assets at a time, so memory stays flat however many
+    there are: --json prints each line as it goes; the table reads twice, for the width of
+    its columns, then for its lines.
+
     \b
     Example:
       assetmgr ls --tag product-shots --json | jq .sha256
