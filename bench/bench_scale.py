@@ -30,7 +30,7 @@ the memory each added asset costs (peak at 100k minus peak at 10k, over 90,000 a
 Targets: exponent <= 1.15 (start-up taken out; an increase under 50 ms counts as flat) and
 about 1 KB of memory per asset at most (1 KiB give or take a tenth: <= 1,126 bytes).
 
-    .venv/bin/python bench/bench_scale.py [--sizes 1000,10000,100000] [--repeats 3]
+    .venv/bin/python bench/bench_scale.py [--sizes 1000,10000,100000] [--repeats 5]
 """
 
 from __future__ import annotations
@@ -207,7 +207,7 @@ def verdicts(results: dict[str, dict[int, tuple]], sizes: list[int]) -> bool:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="three catalogue sizes")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each command per size")
+    parser.add_argument("--repeats", type=int, default=5, help="runs of each command per size")
     parser.add_argument("--build", nargs=3, metavar=("DB", "N", "SHAS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.build:  # in a child process: see build()
