@@ -28,9 +28,10 @@ SOURCES = ("file", "base64", "url")
 URL_FIELDS = ("sha256", "asset", "ext")  # rendition sha256, asset sha256, file extension
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ImageRef:
-    """One image as a request needs it: the asset, its rendition, and where it lives."""
+    """One image as a request needs it: the asset, its rendition, and where it lives.
+    (Slotted: a request over a whole catalogue holds one per asset.)"""
 
     asset_sha256: str
     rendition_sha256: str
@@ -50,12 +51,29 @@ def image_refs(
     """One ``ImageRef`` per asset of ``shas``, in order, from catalogue rows of (asset sha256,
     policy, rendition sha256, media type, width, height, bytes, live file id or None): the
     rendition ``policies.choose`` picks. ``NotFound`` for an asset with no such rendition."""
-    by_asset: dict[str, dict[str, ImageRef]] = {}
+    # An asset's one rendition as itself, several as a dict by policy: most assets have one,
+    # and a dict each would cost more than the ImageRef. One string per policy and media
+    # type, not one per row: the refs outlive the rows.
+    by_asset: dict[str, ImageRef | dict[str, ImageRef]] = {}
+    words: dict[str, str] = {}
     for asset, under, rendition, media_type, width, height, size, file_id in rows:
-        by_asset.setdefault(asset, {})[under] = ImageRef(
-            asset, rendition, media_type, width, height, size, file_id, policy=under
-        )
-    return [choose(sha, policy, by_asset.get(sha, {})) for sha in shas]
+        under, media_type = words.setdefault(under, under), words.setdefault(media_type, media_type)
+        ref = ImageRef(asset, rendition, media_type, width, height, size, file_id, policy=under)
+        found = by_asset.setdefault(asset, ref)
+        if isinstance(found, dict):
+            found[under] = ref
+        elif found is not ref:
+            by_asset[asset] = {found.policy: found, under: ref}
+    return [_pick(sha, policy, by_asset.get(sha)) for sha in shas]
+
+
+def _pick(sha: str, policy: str | None, found: ImageRef | dict[str, ImageRef] | None) -> ImageRef:
+    """``policies.choose`` over an asset's renditions, as ``image_refs`` keeps them."""
+    if isinstance(found, ImageRef):
+        if policy is None or policy == found.policy:
+            return found  # what choose gives when the only rendition is the one asked for
+        found = {found.policy: found}
+    return choose(sha, policy, found or {})
 
 
 def check_source(source: str, url_template: str | None) -> str | None:
@@ -184,31 +202,51 @@ def request_body(
     )
 
 
-def split(images: Sequence[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
-    """Consecutive chunks of ``images``, each within every per-request limit."""
+def split(images: Iterable[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
+    """Consecutive chunks of ``images``, each within every per-request limit.
+
+    One pass: each image is weighed once (``weigh``) and judged against running counts
+    of the current chunk (images, images over 2000 px, payload bytes), never by looking at
+    the chunk again, so the work grows with the number of images alone."""
     chunks: list[list[ImageRef]] = []
     current: list[ImageRef] = []
+    count = large = 0
+    payload = REQUEST_OVERHEAD
     for image in images:
-        if current and not fits([*current, image], source):
+        big, size = weigh(image)
+        if current and not within(count + 1, large + big, payload + size, source):
             chunks.append(current)
-            current = []
+            current, count, large, payload = [], 0, 0, REQUEST_OVERHEAD
         current.append(image)
+        count, large, payload = count + 1, large + big, payload + size
     if current:
         chunks.append(current)
     return chunks
 
 
+def weigh(image: ImageRef) -> tuple[bool, int]:
+    """What one image adds to a request: whether it is over 2000 px on a side, and its bytes
+    in a base64 body (with room for the JSON around it)."""
+    return max(image.width, image.height) > MAX_SIDE_MANY, 4 * ((image.size_bytes + 2) // 3) + 100
+
+
+def within(count: int, large: int, payload: int, source: str = "file") -> bool:
+    """Whether a request of ``count`` images, ``large`` of them over 2000 px, and ``payload``
+    bytes of base64 body keeps every limit."""
+    if count > MAX_IMAGES_PER_REQUEST or (count > MANY_IMAGES and large):
+        return False
+    return source != "base64" or payload <= MAX_REQUEST_BYTES
+
+
 def fits(images: Sequence[ImageRef], source: str = "file") -> bool:
     """Whether one request may carry all of ``images``."""
-    if len(images) > MAX_IMAGES_PER_REQUEST:
-        return False
-    if len(images) > MANY_IMAGES and any(max(i.width, i.height) > MAX_SIDE_MANY for i in images):
-        return False
-    return source != "base64" or payload_bytes(images) <= MAX_REQUEST_BYTES
+    weights = [weigh(i) for i in images]
+    payload = REQUEST_OVERHEAD + sum(size for _, size in weights)
+    return within(len(weights), sum(big for big, _ in weights), payload, source)
 
 
 def payload_bytes(images: Iterable[ImageRef]) -> int:
-    return REQUEST_OVERHEAD + sum(4 * ((i.size_bytes + 2) // 3) + 100 for i in images)
+    return REQUEST_OVERHEAD + sum(weigh(i)[1] for i in images)
 
 
 def requests(

@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 import os
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.engine import Connection, Engine
@@ -40,7 +40,8 @@ from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
 from .references import Reference, parse
 from .statcache import CachedRejection, CachedSource
 
-CHUNK = 500  # ids per IN (...) clause
+CHUNK = 500  # ids per IN (...) clause, and assets per page of a listing
+T = TypeVar("T")
 
 
 class ImageFacts(NamedTuple):
@@ -55,6 +56,47 @@ class ImageFacts(NamedTuple):
     size_bytes: int
     file_id: str | None
     expires_at: datetime | None  # of the upload, by the API's clock; None: never
+
+
+class RenditionFacts(NamedTuple):
+    """What uploading a rendition needs to know of it (and ``renditions.load_bytes`` reads)."""
+
+    id: int
+    sha256: str
+    policy: str
+    media_type: str
+    size_bytes: int
+
+
+class SourcePath(NamedTuple):
+    """A path where an asset was seen, as ``os`` functions take it."""
+
+    path: str
+
+
+class AssetSources(NamedTuple):
+    """An asset's sha256 and its source paths (in path order): what re-deriving a rendition
+    from its source needs (``renditions.load_bytes``), and no more."""
+
+    sha256: str
+    paths: tuple[str, ...]  # as ``os`` functions take them
+
+    @property
+    def sources(self) -> tuple[SourcePath, ...]:
+        """The paths as ``renditions.load_bytes`` reads an asset's sources (``.path``)."""
+        return tuple(map(SourcePath, self.paths))
+
+
+class AssetRow(NamedTuple):
+    """What a line of ``assetmgr ls`` shows of an asset: plain values, no renditions or uploads."""
+
+    sha256: str
+    format: str
+    width: int
+    height: int
+    size_bytes: int
+    tags: tuple[str, ...]  # by name
+    path: str | None  # the first source path, as ``os`` functions take it; None: none left
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,18 +272,62 @@ class Catalogue:
             )
             _record_rejections(conn, batch, now)
 
-    def renditions_of(self, shas: Sequence[str], policy: str) -> list[tuple[str, str]]:
-        """(asset sha256, rendition sha256) of these assets' renditions under ``policy``."""
-        pairs: list = []
+    def renditions_of(self, shas: Sequence[str], policy: str) -> Iterator[tuple[str, str]]:
+        """(asset sha256, rendition sha256) of these assets' renditions under ``policy``, read
+        500 assets at a time as the pairs are taken. Each asset sha256 is the very string
+        given in ``shas`` (not a copy read back), so that callers that keep both keep one."""
+        query = (
+            select(Asset.sha256, Rendition.sha256)
+            .join(AssetRendition, AssetRendition.asset_id == Asset.id)
+            .join(Rendition, Rendition.id == AssetRendition.rendition_id)
+            .where(Asset.sha256.in_(bindparam("chunk", expanding=True)))
+            .where(AssetRendition.policy == policy)
+        )
+        for chunk in _chunks(shas):
+            given = {sha: sha for sha in chunk}
+            with self.reading() as conn:
+                pairs = conn.execute(query, {"chunk": list(given)}).all()
+            yield from ((given[asset], rendition) for asset, rendition in pairs)
+
+    def rendition_facts(self, shas: Sequence[str], policy: str) -> dict[str, RenditionFacts]:
+        """rendition sha256 -> its ``RenditionFacts`` (as made under ``policy``), for those of
+        ``shas`` the catalogue records; one query per 500. Each sha256 in the facts is the
+        string given in ``shas``, not a copy: callers hold many of these at once."""
+        renditions = Rendition.__table__
+        columns = (renditions.c.id, renditions.c.sha256, renditions.c.media_type,
+                   renditions.c.size_bytes)  # fmt: skip
+        facts: dict[str, RenditionFacts] = {}
+        media_types: dict[str, str] = {}  # one string per media type, not one per row
         with self.reading() as conn:
             for chunk in _chunks(shas):
-                pairs += conn.execute(
-                    select(Asset.sha256, Rendition.sha256)
-                    .join(AssetRendition, AssetRendition.asset_id == Asset.id)
-                    .join(Rendition, Rendition.id == AssetRendition.rendition_id)
-                    .where(Asset.sha256.in_(chunk), AssetRendition.policy == policy)
-                ).all()
-        return pairs
+                given = {sha: sha for sha in chunk}
+                rows = conn.execute(select(*columns).where(renditions.c.sha256.in_(list(given))))
+                for id_, sha, media_type, size in rows:
+                    media_type = media_types.setdefault(media_type, media_type)
+                    sha = given[sha]
+                    facts[sha] = RenditionFacts(id_, sha, policy, media_type, size)
+        return facts
+
+    def source_paths(self, shas: Sequence[str]) -> dict[str, AssetSources]:
+        """asset sha256 -> ``AssetSources`` (its paths in path order, as ``records`` lists
+        them), for each of ``shas`` catalogued; one query per 500. Each sha256 is the string
+        given in ``shas``."""
+        query = (
+            select(Asset.sha256, Source.path, Source.path_bytes)
+            .join(Source, Source.asset_id == Asset.id, isouter=True)
+            .order_by(Source.path)
+        )
+        paths: dict[str, list[str]] = {}
+        with self.reading() as conn:
+            for chunk in _chunks(shas):
+                given = {sha: sha for sha in chunk}
+                for sha, path, path_bytes in conn.execute(
+                    query.where(Asset.sha256.in_(list(given)))
+                ):
+                    found = paths.setdefault(given[sha], [])
+                    if path is not None:
+                        found.append(real(path, path_bytes))
+        return {sha: AssetSources(sha, tuple(found)) for sha, found in paths.items()}
 
     def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
         with self.reading() as conn:
@@ -337,6 +423,48 @@ class Catalogue:
                     order[row.sha256] = row.id
             _attach_details(conn, assets)
         return [assets[order[s]] for s in shas if s in order]
+
+    def iter_records(self, tag: str | None = None) -> Iterator[AssetRecord]:
+        """Full records of every asset (with ``tag``, those carrying it), oldest first, read
+        500 at a time as they are taken: five queries a chunk, and one chunk in memory."""
+
+        def records(conn: Connection, rows: list) -> Iterable[AssetRecord]:
+            assets = {row.id: _asset_record(row) for row in rows}
+            _attach_details(conn, assets)
+            return assets.values()
+
+        return self._pages(select(Asset.__table__), tag, records)
+
+    def asset_rows(self, tag: str | None = None) -> Iterator[AssetRow]:
+        """``AssetRow``s of every asset (with ``tag``, those carrying it), oldest first, read
+        500 at a time as they are taken: three queries a chunk."""
+        columns = (Asset.id, Asset.sha256, Asset.format, Asset.width, Asset.height,
+                   Asset.size_bytes)  # fmt: skip
+        return self._pages(select(*columns), tag, _asset_rows)
+
+    def _pages(
+        self, query, tag: str | None, fill: Callable[[Connection, list], Iterable[T]]
+    ) -> Iterator[T]:
+        """``fill(conn, rows)`` of the rows of ``query`` (over ``assets``; with ``tag``, those
+        carrying it) by ascending id, 500 at a time, on the connection they were read on.
+        Pages follow one another by id (keyset), not by offset, so each costs the same; each
+        is filled on its own connection, closed before the caller takes its items. With a
+        tag, the pages between them look at every asset once (a rare tag too)."""
+        query = query.order_by(Asset.id).limit(CHUNK)
+        if tag is not None:
+            # Assets by id, each tested for the tag (the tags' primary key): a join would
+            # read every asset with the tag for every page, through the index on names.
+            tagged = select(Tag.asset_id).where(Tag.asset_id == Asset.id, Tag.name == tag)
+            query = query.where(tagged.exists())
+        after = 0
+        while True:
+            with self.reading() as conn:
+                rows = conn.execute(query.where(Asset.id > after)).all()
+                if not rows:
+                    return
+                page = fill(conn, rows)
+            yield from page
+            after = rows[-1].id
 
     def totals(self) -> tuple[int, int, list[tuple[str, int, int, int, int]]]:
         """(assets, asset bytes, [(policy, assets, distinct renditions, bytes, tokens)])."""
@@ -493,6 +621,25 @@ def _ids_by_sha(
         rows = conn.execute(select(model.sha256, model.id).where(model.sha256.in_(chunk)))
         ids.update((sha, id_) for sha, id_ in rows)
     return ids
+
+
+def _asset_rows(conn: Connection, rows: list) -> list[AssetRow]:
+    """``AssetRow``s of asset rows (id, sha256, format, width, height, bytes): their first
+    source path and their tags, in two queries."""
+    ids = [row[0] for row in rows]
+    paths: dict[int, str] = {}
+    query = (
+        select(Source.asset_id, Source.path, Source.path_bytes)
+        .where(Source.asset_id.in_(ids))
+        .order_by(Source.path)
+    )
+    for asset_id, path, path_bytes in conn.execute(query):
+        paths.setdefault(asset_id, real(path, path_bytes))
+    tags: dict[int, list[str]] = defaultdict(list)
+    query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(ids)).order_by(Tag.name)
+    for asset_id, name in conn.execute(query):
+        tags[asset_id].append(name)
+    return [AssetRow(*facts, tuple(tags.get(id_, ())), paths.get(id_)) for id_, *facts in rows]
 
 
 def _asset_record(row: Any) -> AssetRecord:

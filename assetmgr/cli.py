@@ -232,18 +232,23 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
 def ls(ctx, tag, json_) -> None:
     """List catalogued assets.
 
+    Both forms read the catalogue 500 assets at a time, so memory stays flat however many
+    there are: --json prints each line as it goes; the table reads twice, for the width of
+    its columns, then for its lines.
+
     \b
     Example:
       assetmgr ls --tag product-shots --json | jq .sha256
     """
-    records = open_library(ctx).assets(tag=tag)
+    library = open_library(ctx)
     if json_:
-        for record in records:
+        for record in library.assets(tag=tag):
             echo_json(record)
-    elif records:
-        from .display import asset_table
+        return
+    from .display import asset_table
 
-        click.echo(asset_table(records))
+    for line in asset_table(lambda: library.asset_rows(tag=tag)):
+        click.echo(line)
 
 
 @cli.command()

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
 from .limits import human_bytes
 from .pathnames import shown
 from .records import AssetRecord, Outcome, Stats
+
+if TYPE_CHECKING:
+    from .catalogue import AssetRow
 
 
 def outcome_line(o: Outcome) -> str:
@@ -15,26 +21,34 @@ def outcome_line(o: Outcome) -> str:
     return f"{o.outcome:<9} {shown(o.path)}"
 
 
-def asset_table(records: list[AssetRecord]) -> str:
-    header = ("SHA256", "FORMAT", "PIXELS", "BYTES", "TAGS", "PATH")
-    rows = [
-        (
-            r.sha256[:12],
-            r.format,
-            f"{r.width}x{r.height}",
-            human_bytes(r.size_bytes),
-            ",".join(r.tags),
-            shown(r.sources[0].path) if r.sources else "",
-        )
-        for r in records
-    ]
-    return table([header, *rows])
+ASSET_HEADER = ("SHA256", "FORMAT", "PIXELS", "BYTES", "TAGS", "PATH")
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
-    return "\n".join(lines)
+def asset_table(rows: Callable[[], Iterable[AssetRow]]) -> Iterator[str]:
+    """The lines of ``assetmgr ls``'s table (nothing when there are no rows), in two passes
+    over ``rows()``: the first finds the width of every column, the second writes the
+    lines, so neither holds more than one row. A row that changed between the passes (a
+    tag put on meanwhile) may stand out of line; nothing is cut."""
+    widths = [len(name) for name in ASSET_HEADER]
+    empty = True
+    for cells in map(asset_cells, rows()):
+        widths = [max(w, len(cell)) for w, cell in zip(widths, cells)]
+        empty = False
+    if empty:
+        return
+    yield table_line(ASSET_HEADER, widths)
+    for cells in map(asset_cells, rows()):
+        yield table_line(cells, widths)
+
+
+def asset_cells(r: AssetRow) -> tuple[str, ...]:
+    path = shown(r.path) if r.path is not None else ""
+    pixels, size = f"{r.width}x{r.height}", human_bytes(r.size_bytes)
+    return (r.sha256[:12], r.format, pixels, size, ",".join(r.tags), path)
+
+
+def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:
+    return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
 
 
 def asset_text(r: AssetRecord) -> str:

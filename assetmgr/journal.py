@@ -147,20 +147,22 @@ class Journal:
             }
             for r in rendition_ids
         ]
+        mine = (
+            select(Upload.id, Upload.rendition_id, Rendition.sha256)
+            .join(Rendition, Rendition.id == Upload.rendition_id)
+            .where(
+                Upload.remote_id == self.remote_id,
+                Upload.lease_owner == self.owner,
+                Upload.state == PENDING,
+            )
+        )
+        won = []
         with self.catalogue.writing() as conn:
             if rows:
                 conn.execute(_dialect_insert(conn, Upload.__table__).on_conflict_do_nothing(), rows)
-            won = conn.execute(
-                select(Upload.id, Upload.rendition_id, Rendition.sha256)
-                .join(Rendition, Rendition.id == Upload.rendition_id)
-                .where(
-                    Upload.remote_id == self.remote_id,
-                    Upload.lease_owner == self.owner,
-                    Upload.state == PENDING,
-                )
-            ).all()
-        wanted = set(rendition_ids)
-        return [Claim(*row) for row in won if row.rendition_id in wanted]
+            for chunk in _chunks(sorted(set(rendition_ids))):  # the rows this call is about
+                won += conn.execute(mine.where(Upload.rendition_id.in_(chunk))).all()
+        return [Claim(*row) for row in won]
 
     def leased_by_others(self, state: str = PENDING) -> list[PendingRow]:
         """Rows of this remote in ``state`` that another process holds (for ``active`` rows:
@@ -341,7 +343,10 @@ class Journal:
             if shas is None:
                 return dict(conn.execute(query).all())
             for chunk in _chunks(shas):
-                found.update(conn.execute(query.where(Rendition.sha256.in_(chunk))).all())
+                # By rendition id, through its index: matched on the hash after the join,
+                # SQLite would walk every upload of the remote for each chunk.
+                ids = select(Rendition.id).where(Rendition.sha256.in_(chunk))
+                found.update(conn.execute(query.where(Upload.rendition_id.in_(ids))).all())
         return found
 
     def lifetimes(self, rendition_ids: list[int]) -> dict[int, int]:

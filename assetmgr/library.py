@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
-from .catalogue import Catalogue
+from .catalogue import AssetRow, Catalogue
 from .errors import NotFound, RemoteError, UsageError
 from .limits import DEFAULT_LIMITS, Limits
 from .policies import DEFAULT_POLICY, choose
@@ -308,9 +308,17 @@ class Library:
         """Everything the catalogue knows about one asset."""
         return self.catalogue.records([self.resolve(reference)])[0]
 
-    def assets(self, *, tag: str | None = None) -> list[AssetRecord]:
-        """Every asset (with ``tag``, those carrying it), oldest first."""
-        return self.catalogue.records(self.catalogue.shas(tag=tag))
+    def assets(self, *, tag: str | None = None) -> Iterator[AssetRecord]:
+        """Every asset (with ``tag``, those carrying it), oldest first, as full records.
+
+        Streamed: read from the catalogue 500 at a time as you iterate, so memory stays
+        flat however many there are (``list(...)`` for a list)."""
+        return self.catalogue.iter_records(tag)
+
+    def asset_rows(self, *, tag: str | None = None) -> Iterator[AssetRow]:
+        """``assets`` as a listing needs them: sha256, format, size, bytes, tags and the first
+        source path of each, streamed the same way at a fraction of the cost."""
+        return self.catalogue.asset_rows(tag)
 
     def rendition(self, reference: str, policy: str | None = None) -> tuple[RenditionRecord, bytes]:
         """The rendition of an asset (under ``policy``, default: vision if it has one) and its bytes."""

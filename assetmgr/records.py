@@ -148,7 +148,7 @@ class AddResult:
         return iter(self.outcomes)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class UploadOutcome:
     """What happened to one rendition in one remote."""
 

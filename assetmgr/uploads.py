@@ -33,18 +33,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePath
 
-from .catalogue import Catalogue
+from .catalogue import AssetSources, Catalogue, RenditionFacts
 from .errors import AuthError, RemoteError
 from .journal import Claim, Journal, PendingRow
 from .limits import EXPIRY_SAFETY
 from .models import UploadState, utcnow
 from .policies import DEFAULT_POLICY
-from .records import AssetRecord, PushSummary, RenditionRecord, UploadOutcome
+from .records import PushSummary, UploadOutcome
 from .remote import RemoteSpec
 from .renditions import load_bytes
 from .store import RenditionStore
 
 DEFAULT_JOBS = 8
+PLAN_CHUNK = 500  # renditions planned and claimed at a time
 RECONCILE_MARGIN = timedelta(minutes=2)  # files created this long before a run began are listed
 UNANSWERED_LIMIT = 4  # requests in a row with no answer, before a session stops sending
 SETTLE_SECONDS = 10  # on Ctrl-C or a fatal error, how long requests in flight may still answer
@@ -75,17 +76,35 @@ def rendition_in(filename: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _rendition(record: AssetRecord, policy: str) -> RenditionRecord:
-    return next(r for r in record.renditions if r.policy == policy)
-
-
-@dataclass
+@dataclass(slots=True)
 class _Job:
-    claim: Claim
-    asset: AssetRecord
-    rendition: RenditionRecord
-    filename: str
+    """One upload to make: its claim, the rendition's facts, and the asset's source paths
+    (to derive the bytes again when the store has none), not the asset's whole record. A
+    plan holds one per upload until it is sent, so nothing here is held twice."""
+
+    upload_id: int  # of the pending row claimed for it
+    rendition: RenditionFacts
+    asset: AssetSources
     expires_in: int | None
+
+    @property
+    def claim(self) -> Claim:
+        return Claim(self.upload_id, self.rendition.id, self.rendition.sha256)
+
+    @property
+    def path(self) -> str | None:
+        """A source path of the rendition, to name it to people."""
+        return self.asset.paths[0] if self.asset.paths else None
+
+    @property
+    def filename(self) -> str:
+        """The name it is uploaded under (made again when needed, not kept)."""
+        return _filename(self.rendition, self.asset)
+
+
+def _filename(rendition: RenditionFacts, asset: AssetSources) -> str:
+    path = asset.paths[0] if asset.paths else None
+    return upload_filename(path, rendition.sha256, rendition.media_type)
 
 
 class Uploader:
@@ -186,16 +205,18 @@ class Uploader:
 
     # -- 2. plan and 3. claim -------------------------------------------------
 
-    def _check(self, rendition_ids: list[int], verify: bool) -> None:
+    def _check(self, rendition_ids: list[int], verify: bool, expired: bool) -> bool:
         """Look active uploads up on the remote; mark the missing and expired ones dead. Where
-        uploads expire, first learn the API's clock: expiry is judged by it."""
-        if verify or self.journal.any_expiring(rendition_ids):
+        uploads expire, first learn the API's clock (expiry is judged by it) and mark those
+        past their time, unless ``expired`` says that was done; returns whether it was."""
+        if not expired and (verify or self.journal.any_expiring(rendition_ids)):
             if not self.clock.measured:
                 self.client.measure_clock()
             self.journal.expire_outdated()
+            expired = True
         due = self.journal.due_for_check(rendition_ids, verify)
         if not due:
-            return
+            return expired
         found = self.client.lookup([file_id for _, file_id in due])
         now = self.clock.now() + EXPIRY_SAFETY  # just measured: the API's own time
         alive, dead = {}, {}
@@ -208,47 +229,62 @@ class Uploader:
             else:
                 alive[upload_id] = remote_file.expires_at
         self.journal.checked(alive, dead)
+        return expired
 
     def _plan(
         self, wanted: dict[str, str], policy: str, verify: bool
     ) -> tuple[list[_Job], list[UploadOutcome]]:
         """Claim what the remote lacks of ``wanted`` (rendition sha256 -> an asset that has
-        it). Full records (for source paths) only of those assets."""
-        ids = self.catalogue.rendition_ids(list(wanted))
-        self._check(list(ids.values()), verify)
-        lacking = set(self.journal.missing(list(ids.values())))
-        missing = {sha for sha in wanted if ids[sha] in lacking}
-        active = self.journal.active_files([sha for sha in wanted if sha not in missing])
-        present = [UploadOutcome(sha, "present", file_id=fid) for sha, fid in active.items()]
-        records = {
-            r.sha256: r for r in self.catalogue.records(sorted({wanted[sha] for sha in missing}))
-        }
-        chosen = {
-            sha: (records[wanted[sha]], _rendition(records[wanted[sha]], policy)) for sha in missing
-        }
-        names = {
-            ids[sha]: upload_filename(a.sources[0].path if a.sources else None, sha, r.media_type)
-            for sha, (a, r) in chosen.items()
-        }
-        lifetimes = self._lifetimes([ids[sha] for sha in missing])
+        it), ``PLAN_CHUNK`` renditions at a time: each chunk is checked, looked up in the
+        journal and claimed on its own, with a fixed number of queries, and keeps of each
+        rendition it claims only what its upload needs (``_Job``)."""
+        shas = list(wanted)
+        jobs: list[_Job] = []
+        known: list[UploadOutcome] = []
+        expired = False  # outdated uploads marked dead: once a plan is enough
+        for start in range(0, len(shas), PLAN_CHUNK):
+            chunk = shas[start : start + PLAN_CHUNK]
+            facts = self.catalogue.rendition_facts(chunk, policy)
+            ids = [facts[sha].id for sha in chunk]
+            expired = self._check(ids, verify, expired)
+            lacking = set(self.journal.missing(ids))
+            missing = [sha for sha in chunk if facts[sha].id in lacking]
+            active = self.journal.active_files(
+                [sha for sha in chunk if facts[sha].id not in lacking]
+            )
+            # The chunk's own strings, not the copies the query read back: these outcomes
+            # stay until the session ends, and one string per rendition is enough.
+            known += [
+                UploadOutcome(sha, "present", file_id=active[sha]) for sha in chunk if sha in active
+            ]
+            if missing:
+                jobs += self._claim([facts[sha] for sha in missing], wanted, known)
+        return jobs, known
+
+    def _claim(
+        self, renditions: list[RenditionFacts], wanted: dict[str, str], known: list[UploadOutcome]
+    ) -> list[_Job]:
+        """Claim ``renditions`` (which this remote lacks); a job for each one won, and a
+        ``busy`` outcome in ``known`` for each another process holds."""
+        origins = self.catalogue.source_paths(sorted({wanted[r.sha256] for r in renditions}))
+        chosen = {r.id: (r, origins[wanted[r.sha256]]) for r in renditions}
+        lifetimes = self._lifetimes(list(chosen))
         claims = self.journal.claim(
-            [ids[sha] for sha in missing],
-            names,
-            {ids[sha]: r.size_bytes for sha, (_, r) in chosen.items()},
+            list(chosen),
+            {id_: _filename(r, asset) for id_, (r, asset) in chosen.items()},
+            {r.id: r.size_bytes for r in renditions},
             lifetimes,
         )
-        won = {c.rendition_sha256 for c in claims}
-        busy = [
-            UploadOutcome(sha, "busy", reason="another process is uploading it")
-            for sha in missing - won
+        won = {c.rendition_id for c in claims}
+        known += [
+            UploadOutcome(r.sha256, "busy", reason="another process is uploading it")
+            for r in renditions
+            if r.id not in won
         ]
-        jobs = [
-            _Job(
-                c, *chosen[c.rendition_sha256], names[c.rendition_id], lifetimes.get(c.rendition_id)
-            )
+        return [
+            _Job(c.upload_id, *chosen[c.rendition_id], lifetimes.get(c.rendition_id))
             for c in claims
         ]
-        return jobs, present + busy
 
     def _lifetimes(self, rendition_ids: list[int]) -> dict[int, int | None]:
         """The lifetime each upload asks for: the one given, else what the upload it
@@ -271,7 +307,7 @@ class Uploader:
         from .files_api import RemoteUnsure, UploadRefused
 
         sha, upload_id = job.rendition.sha256, job.claim.upload_id
-        path = job.asset.sources[0].path if job.asset.sources else None
+        path = job.path
         try:
             result = future.result()
         except AuthError:
@@ -351,7 +387,7 @@ class Uploader:
         outcomes = {}
         for job in unsure:
             sha = job.rendition.sha256
-            path = job.asset.sources[0].path if job.asset.sources else None
+            path = job.path
             outcomes[sha] = (
                 UploadOutcome(
                     sha, "adopted", active[sha], size_bytes=job.rendition.size_bytes, path=path
@@ -400,7 +436,9 @@ class UploadSession:
         self.futures: dict[Future, _Job] = {}
         self.unsure: list[_Job] = []
         self.in_flight: set[str] = set()  # renditions sent or unsure, not yet decided
-        self.assets_of: dict[str, set[str]] = defaultdict(set)  # rendition -> assets
+        # rendition -> its assets; a list (a rendition rarely has more than one asset), which
+        # costs a quarter of a set: a push of every asset keeps one per rendition
+        self.assets_of: dict[str, list[str]] = defaultdict(list)
         self.decided: dict[str, UploadOutcome] = {}  # rendition -> its outcome
         self.fresh: list[tuple[str, UploadOutcome]] = []  # (asset, outcome) not yet polled
         self.unanswered = 0  # requests in a row that got no answer
@@ -422,7 +460,9 @@ class UploadSession:
         wanted: dict[str, str] = {}
         for asset, rendition in self.uploader.catalogue.renditions_of(asset_shas, self.policy):
             self.summary.renditions[asset] = rendition
-            self.assets_of[rendition].add(asset)
+            assets = self.assets_of[rendition]
+            if asset not in assets:
+                assets.append(asset)
             if rendition in self.decided:
                 self.fresh.append((asset, self.decided[rendition]))
             elif rendition not in self.in_flight:
