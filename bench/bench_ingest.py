@@ -35,6 +35,14 @@ from PIL import Image, ImageFilter
 from assetmgr import Library, vision
 from assetmgr.limits import served_size
 
+RUN_ALL_ARGS = [
+    "--files",
+    "2000",
+    "--exif-files",
+    "500",
+    "--repeats",
+    "3",
+]  # what bench/run_all passes
 TARGET = 0.80
 SIZE = (1024, 768)
 BASES = 4

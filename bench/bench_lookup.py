@@ -27,6 +27,7 @@ from _common import bench_dirs, median, small_pngs, timed, verdict
 from assetmgr import Library
 from assetmgr.emulator import running
 
+RUN_ALL_ARGS = ["--files", "1000", "--repeats", "10"]  # what bench/run_all passes
 CLI_TARGET = 0.30
 API_TARGET = 0.050
 API_REPEATS = 7

@@ -27,6 +27,7 @@ from _loops import walk as bare_walk
 
 from assetmgr import Library
 
+RUN_ALL_ARGS = ["--files", "10000", "100000", "--repeats", "3"]  # what bench/run_all passes
 TARGET = 3.0
 FOLDERS = 50
 CLI_GOALS = ((10_000, 0.35), (100_000, 1.0))  # (files, seconds) for the whole process

@@ -23,6 +23,7 @@ from assetmgr.emulator import running
 from assetmgr.remote import RemoteSpec
 from assetmgr.uploads import DEFAULT_JOBS
 
+RUN_ALL_ARGS = ["--files", "200", "--repeats", "1"]  # what bench/run_all passes
 TARGET = 6.0
 LATENCY_MS = 100
 

@@ -41,6 +41,7 @@ from assetmgr.probe import probe
 from assetmgr.store import RenditionStore
 from assetmgr.vision import JPEG_OPTIMIZE, JPEG_QUALITY, normalise
 
+RUN_ALL_ARGS = ["--files", "40", "--repeats", "3"]  # what bench/run_all passes
 TARGET_SPEEDUP = 5.0
 TARGET_PSNR = 40.0  # dB
 SIZE = (4000, 3000)  # 12 MP, as stored (before EXIF orientation)
