@@ -6,7 +6,8 @@ stats, and compares with the stat cache in the catalogue. Both ``add`` runs use
 
 - whole process: ``python -m assetmgr --db DB add FOLDER --policy original --no-upload``,
   start to exit, as a user runs it. Goal: at most 0.35 s for 10,000 files and 1 s for
-  100,000 (in between and beyond, the line through those two points);
+  100,000 (in between and beyond, the line through those two points). The same command over
+  an empty folder shows its fixed cost (start-up and exit);
 - in-process, after imports: ``Library.open`` + ``list(lib.add(...))`` takes at most 3x a
   bare recursive ``os.scandir`` walk that stats the same files.
 
@@ -84,7 +85,9 @@ def measure(files: int, repeats: int, profile: str | None) -> None:
             list(first)
             print(f"first add: {first.summary}")
 
-        walks, opens, adds, clis, bare_clis = [], [], [], [], []
+        empty = os.path.join(tmp, "empty")
+        os.mkdir(empty)
+        walks, opens, adds, clis, bare_clis, empties = [], [], [], [], [], []
         for _ in range(repeats):
             t_walk, count = timed(bare_walk, folder)
             t_open, t_add, outcomes = rerun(db, folder)
@@ -93,6 +96,7 @@ def measure(files: int, repeats: int, profile: str | None) -> None:
             assert all(o.outcome == "unchanged" for o in outcomes), "rerun found changed files"
             clis.append(cli_rerun(db, folder, files))
             bare_clis.append(_common.bare("walk", folder)[0])
+            empties.append(_common.assetmgr(*cli_args(db, empty))[0])
             walks.append(t_walk), opens.append(t_open), adds.append(t_add)
 
         totals = [o + a for o, a in zip(opens, adds)]
@@ -102,6 +106,10 @@ def measure(files: int, repeats: int, profile: str | None) -> None:
         print("whole process, start to exit (medians):")
         print(f"  python -m assetmgr add (re-run): {cli * 1000:8.1f} ms")
         print(f"  python bench/_loops.py walk:     {median(bare_clis) * 1000:8.1f} ms")
+        print(
+            f"  the same add over an empty folder: {median(empties) * 1000:6.1f} ms  "
+            "(start-up and exit alone)"
+        )
         print("in-process, after imports (medians):")
         print(f"  bare scandir walk + stat:     {walk * 1000:8.1f} ms")
         print(f"  rerun open + add:             {total * 1000:8.1f} ms  ({total / walk:.2f}x walk)")
