@@ -33,6 +33,7 @@ from .limits import MAX_IMAGE_BYTES, served_size
 from .probe import ImageInfo
 
 JPEG_QUALITY = 85
+JPEG_OPTIMIZE = False  # optimized Huffman tables: 6-7% smaller, 2-2.5x the encode time
 SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
 TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
@@ -182,7 +183,7 @@ def _encode_once(image: Image.Image, photo: bool) -> tuple[bytes, str]:
     if few is not None:
         _exact_palette(image, len(few)).save(buffer, "PNG", compress_level=9)
         return buffer.getvalue(), "image/png"
-    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
+    image.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=JPEG_OPTIMIZE)
     return buffer.getvalue(), "image/jpeg"
 
 

@@ -1,4 +1,6 @@
-"""Shared pieces of the assetmgr benchmarks: temp folders, timing, medians, profiling."""
+"""Shared pieces of the assetmgr benchmarks: temp folders, timing, medians, profiling, the
+whole-process runs of the commands a user types, and the ``RESULT`` lines ``bench/run_all``
+reads."""
 
 from __future__ import annotations
 
@@ -9,13 +11,18 @@ import os
 import pstats
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from contextlib import contextmanager
 
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+LOOPS = os.path.join(BENCH, "_loops.py")
+
 # Run from a checkout without installing: make ``import assetmgr`` find the repo.
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, REPO)
 
 
 @contextmanager
@@ -63,11 +70,25 @@ def median(values) -> float:
     return statistics.median(values)
 
 
-def arguments(doc: str, files: int, repeats: int) -> argparse.Namespace:
+def arguments(doc: str, files: int | list[int], repeats: int, extra=None) -> argparse.Namespace:
+    """The options every benchmark takes; ``extra(parser)`` adds a script's own.
+
+    ``files`` as a list lets ``--files`` take several sizes, each measured in turn.
+    """
     parser = argparse.ArgumentParser(description=doc.strip().splitlines()[0])
-    parser.add_argument(
-        "--files", type=int, default=files, help=f"number of files (default {files})"
-    )
+    if isinstance(files, list):
+        shown = " ".join(str(n) for n in files)
+        parser.add_argument(
+            "--files",
+            type=int,
+            nargs="+",
+            default=files,
+            help=f"numbers of files (default {shown})",
+        )
+    else:
+        parser.add_argument(
+            "--files", type=int, default=files, help=f"number of files (default {files})"
+        )
     parser.add_argument(
         "--repeats", type=int, default=repeats, help=f"timed repeats (default {repeats})"
     )
@@ -76,6 +97,8 @@ def arguments(doc: str, files: int, repeats: int) -> argparse.Namespace:
         metavar="FILE",
         help="also write the top 25 cumulative cProfile entries of one run to FILE",
     )
+    if extra is not None:
+        extra(parser)
     return parser.parse_args()
 
 
@@ -91,3 +114,74 @@ def profile_to(path: str, fn, *args, **kwargs) -> None:
     pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(25)
     with open(path, "w") as f:
         f.write(out.getvalue())
+
+
+def load() -> str:
+    """The machine's load averages over 1, 5 and 15 minutes, for the record of a run."""
+    return " ".join(f"{v:.2f}" for v in os.getloadavg())
+
+
+def result(name: str, value: str, goal: str, passed: bool) -> None:
+    """Print the line ``bench/run_all`` collects: ``RESULT <name> <value> <goal> <PASS|FAIL>``.
+
+    ``name`` is one word (``rerun_cli_10000``); ``value`` a number with its unit (``0.31s``,
+    ``2.70x``, ``83%``, ``17.9ms``, ``41.1dB``); ``goal`` the comparison it must meet, in
+    the same unit (``<=0.35s``, ``>=80%``); none of them holds a space.
+    """
+    for part in (name, value, goal):
+        if not part or any(c.isspace() for c in part):
+            raise ValueError(f"a RESULT field must be one word: {part!r}")
+    print(f"RESULT {name} {value} {goal} {verdict(passed)}", flush=True)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """This process's environment (``ASSETMGR_HOME`` included), the checkout first on the path."""
+    path = os.environ.get("PYTHONPATH")
+    return {**os.environ, "PYTHONPATH": REPO + (os.pathsep + path if path else ""), **extra}
+
+
+def run_process(command: list[str], ok=(0,), **extra_env: str):
+    """Seconds from start to exit of ``command`` (stdout and stderr to pipes), and the
+    ``subprocess.CompletedProcess`` (text). It must exit with one of the codes in ``ok``."""
+    start = time.perf_counter()
+    done = subprocess.run(command, env=subprocess_env(**extra_env), capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in ok:
+        raise RuntimeError(
+            f"{' '.join(command[:6])} ... exited with {done.returncode}: {done.stderr.strip()[-2000:]}"
+        )
+    return elapsed, done
+
+
+def assetmgr(*args: str, ok=(0,), **extra_env: str):
+    """A whole ``python -m assetmgr ARGS...`` run, as a user starts it: seconds, the process."""
+    return run_process([sys.executable, "-m", "assetmgr", *args], ok=ok, **extra_env)
+
+
+def bare(*args: str):
+    """A whole run of a reference loop, ``python bench/_loops.py ARGS...``: seconds, the process."""
+    return run_process([sys.executable, LOOPS, *args])
+
+
+def fresh_home(tmp: str, name: str) -> str:
+    """Point ``ASSETMGR_HOME`` at a new folder under ``tmp`` (so an empty rendition store: no
+    run finds another's renditions already written) and return a catalogue path inside it."""
+    home = os.path.join(tmp, name)
+    os.makedirs(home)
+    os.environ["ASSETMGR_HOME"] = home
+    return os.path.join(home, "catalogue.db")
+
+
+def pair_ratios(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the ratios of runs taken side by side (pairwise: load drift cancels)."""
+    return median([n / d for n, d in zip(numerators, denominators)])
+
+
+def alternately(repeat: int, *runs):
+    """Call each of ``runs`` once: in order on even repeats, reversed on odd ones, so that no
+    side always goes first. Returns their results in the order given."""
+    order = list(range(len(runs)))
+    results = [None] * len(runs)
+    for i in order if repeat % 2 == 0 else reversed(order):
+        results[i] = runs[i]()
+    return results
