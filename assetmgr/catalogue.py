@@ -26,6 +26,7 @@ from . import config, db
 from .models import (
     Asset,
     AssetRendition,
+    Columns,
     Rejection,
     Remote,
     Rendition,
@@ -329,10 +330,6 @@ class Catalogue:
                         found.append(real(path, path_bytes))
         return {sha: AssetSources(sha, tuple(found)) for sha, found in paths.items()}
 
-    def rendition_ids(self, shas: Sequence[str]) -> dict[str, int]:
-        with self.reading() as conn:
-            return _ids_by_sha(conn, Rendition, set(shas))
-
     def image_facts(self, shas: Sequence[str], base_url: str, workspace: str) -> list[ImageFacts]:
         """Renditions of ``shas`` (every policy) with their active upload in one remote, if
         any, and when it expires (``apiclock.live_rows`` judges that)."""
@@ -613,9 +610,7 @@ def _record_rejections(conn: Connection, batch: IngestBatch, now: datetime) -> N
     conn.execute(stmt, rows)
 
 
-def _ids_by_sha(
-    conn: Connection, model: type[Asset] | type[Rendition], shas: set[str]
-) -> dict[str, int]:
+def _ids_by_sha(conn: Connection, model: Columns, shas: set[str]) -> dict[str, int]:
     ids: dict[str, int] = {}
     for chunk in _chunks(sorted(shas)):
         rows = conn.execute(select(model.sha256, model.id).where(model.sha256.in_(chunk)))

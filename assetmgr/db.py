@@ -228,13 +228,13 @@ def create(engine: Engine) -> bool:
     result equal to what the migrations make). Another process creating it at the same time
     waits for this one's write transaction, then finds it made. False when the database is
     not empty after all: the migrations take it from there."""
-    from .models import Base
+    from .models import metadata
 
     with engine.connect().execution_options(write=True) as conn, conn.begin():
         tables = inspect(conn).get_table_names()
         if tables:
             return "alembic_version" in tables and current_revision(conn) is not None
-        Base.metadata.create_all(conn)
+        metadata.create_all(conn)
         conn.exec_driver_sql(
             "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL, "
             "CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num))"

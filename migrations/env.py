@@ -8,10 +8,10 @@ assetmgr passes its own connection in ``config.attributes["connection"]`` (see
 from alembic import context
 from sqlalchemy import create_engine
 
-from assetmgr.models import Base
+from assetmgr.models import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _configure(**kwargs) -> None:

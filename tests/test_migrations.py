@@ -20,7 +20,7 @@ from sqlalchemy import inspect
 
 from assetmgr import Catalogue
 from assetmgr.db import head_revision, migrations_dir
-from assetmgr.models import Base
+from assetmgr.models import metadata
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -32,8 +32,8 @@ def test_fresh_upgrade_matches_the_models(db_path):
     upgrade(engine)  # every migration, from nothing
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
-        assert compare_metadata(context, Base.metadata) == []
-        assert set(inspect(conn).get_table_names()) == set(Base.metadata.tables) | {
+        assert compare_metadata(context, metadata) == []
+        assert set(inspect(conn).get_table_names()) == set(metadata.tables) | {
             "alembic_version"
         }
     engine.dispose()
