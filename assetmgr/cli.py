@@ -117,6 +117,19 @@ def echo_json(record) -> None:
     click.echo(to_json(record))
 
 
+def echo_lines(lines, every: int = 500) -> None:
+    """Print lines in writes of ``every`` lines: one write (and flush) per line costs more
+    than making a line of JSON, and a reader sees no difference but fewer, fuller reads."""
+    chunk: list[str] = []
+    for line in lines:
+        chunk.append(line)
+        if len(chunk) == every:
+            click.echo("\n".join(chunk))
+            chunk.clear()
+    if chunk:
+        click.echo("\n".join(chunk))
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
@@ -233,8 +246,8 @@ def ls(ctx, tag, json_) -> None:
     """List catalogued assets.
 
     Both forms read the catalogue 500 assets at a time, so memory stays flat however many
-    there are: --json prints each line as it goes; the table reads twice, for the width of
-    its columns, then for its lines.
+    there are: --json prints each 500 lines as they are made; the table reads twice, for
+    the width of its columns, then for its lines.
 
     \b
     Example:
@@ -242,13 +255,13 @@ def ls(ctx, tag, json_) -> None:
     """
     library = open_library(ctx)
     if json_:
-        for record in library.assets(tag=tag):
-            echo_json(record)
+        from .records import to_json
+
+        echo_lines(map(to_json, library.assets(tag=tag)))
         return
     from .display import asset_table
 
-    for line in asset_table(lambda: library.asset_rows(tag=tag)):
-        click.echo(line)
+    echo_lines(asset_table(lambda: library.asset_rows(tag=tag)))
 
 
 @cli.command()

@@ -198,8 +198,7 @@ def to_json(record: Any) -> str:
     """One line of JSON; file names that are not valid UTF-8 in their printable form."""
     if type(record) is Outcome:  # one a file, by the hundred thousand: no deep copy
         return _ENCODER.encode(_outcome_dict(record))
-    data = dataclasses.asdict(record) if dataclasses.is_dataclass(record) else record
-    return _ENCODER.encode(_printable(data))
+    return _ENCODER.encode(_printable(record))
 
 
 def _outcome_dict(o: Outcome) -> dict[str, Any]:
@@ -216,10 +215,24 @@ _ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False)
 
 
 def _printable(value: Any) -> Any:
+    """``value`` as JSON-ready data: dataclasses as dicts (like ``dataclasses.asdict``, but
+    without its deep copies: nothing here is mutable but containers), text in its printable
+    form."""
     if isinstance(value, str):
         return value if is_plain(value) else shown(value)
+    if isinstance(value, (list, tuple)):
+        return [_printable(v) for v in value]
     if isinstance(value, dict):
         return {k: _printable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_printable(v) for v in value]
+    names = _field_names(type(value))
+    if names is not None:
+        return {name: _printable(getattr(value, name)) for name in names}
     return value
+
+
+def _field_names(cls: type, cache: dict[type, tuple[str, ...] | None] = {}) -> tuple | None:  # noqa: B006
+    """The field names of a dataclass, None for any other type; looked up once per type."""
+    if cls not in cache:
+        is_record = dataclasses.is_dataclass(cls)
+        cache[cls] = tuple(f.name for f in dataclasses.fields(cls)) if is_record else None
+    return cache[cls]

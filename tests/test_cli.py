@@ -32,6 +32,33 @@ def test_ls_json_is_one_object_per_asset(two_assets, run):
     assert first["uploads"] == [] and first["tags"] == []
 
 
+def test_record_json_is_asdict_with_printable_names():
+    """``to_json`` walks records itself (no deep copies); it must say what ``asdict`` says."""
+    import dataclasses
+    from datetime import datetime, timezone
+
+    from assetmgr.records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord, to_json
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    odd = "/in/caf\udce9 \\ \u00e9.png"  # a name with a byte that is not UTF-8
+    record = AssetRecord(
+        "a" * 64, "PNG", "image/png", 3, 2, "RGB", 1, None, 99, when,
+        renditions=[RenditionRecord("vision", "b" * 64, "image/png", 3, 2, 99, 4, ["w"])],
+        uploads=[UploadRecord("b" * 64, "http://x", "default", "file_1", "f.png", "active",
+                              when, None, when, None)],
+        sources=[SourceRecord(odd, 99, 7, when)],
+        tags=["t"],
+    )  # fmt: skip
+    expected = dataclasses.asdict(record)
+    for key in ("created_at",):
+        expected[key] = "2026-01-02T03:04:05Z"
+    expected["uploads"][0].update(created_at="2026-01-02T03:04:05Z",
+                                  last_verified_at="2026-01-02T03:04:05Z")  # fmt: skip
+    expected["sources"][0].update(path="/in/caf\\xe9 \\\\ \u00e9.png",
+                                  last_seen_at="2026-01-02T03:04:05Z")  # fmt: skip
+    assert json.loads(to_json(record)) == expected
+
+
 def test_show_text_and_json(two_assets, run):
     shas, _, b = two_assets
     sha = shas[str(b)]
