@@ -114,11 +114,18 @@ def outcome_of(item: Found | Unreadable, kind: str | None, entry) -> Outcome | N
 
 @contextmanager
 def gc_paused() -> Iterator[None]:
-    """No garbage collection while building objects that live on anyway: it would find nothing."""
+    """No garbage collection while building objects that live on anyway: it would find nothing.
+
+    On the way out the objects built go straight to the oldest generation (``gc.freeze`` then
+    ``gc.unfreeze``), so that the first young collection after ``gc.enable`` does not walk
+    over all of them: at 100,000 files that walk cost a quarter of a second. They are
+    collected as usual from there on (``unfreeze`` keeps them tracked)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
         if enabled:
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
