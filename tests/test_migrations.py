@@ -33,9 +33,7 @@ def test_fresh_upgrade_matches_the_models(db_path):
     with engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, metadata) == []
-        assert set(inspect(conn).get_table_names()) == set(metadata.tables) | {
-            "alembic_version"
-        }
+        assert set(inspect(conn).get_table_names()) == set(metadata.tables) | {"alembic_version"}
     engine.dispose()
 
 
