@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -98,6 +98,12 @@ class FileRecord:
     deleted: bool = False
     width: int | None = None
     height: int | None = None
+    # Whether the image decodes in full: learnt on first use in Messages; not saved.
+    decodable: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return (self.width, self.height) if self.width and self.height else None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -255,6 +261,7 @@ class Store:
 
 def _record_to_json(record: FileRecord) -> dict:
     data = asdict(record)
+    data.pop("decodable")
     data["data"] = base64.b64encode(record.data).decode()
     data["created_at"] = rfc3339(record.created_at)
     data["expires_at"] = rfc3339(record.expires_at) if record.expires_at else None
@@ -262,7 +269,7 @@ def _record_to_json(record: FileRecord) -> dict:
 
 
 def _record_from_json(data: dict) -> FileRecord:
-    data = dict(data)
+    data = {k: v for k, v in data.items() if k in _FIELDS}
     data["data"] = base64.b64decode(data["data"])
     data["created_at"] = _parse_time(data["created_at"])
     data["expires_at"] = _parse_time(data["expires_at"]) if data["expires_at"] else None
@@ -271,3 +278,6 @@ def _record_from_json(data: dict) -> FileRecord:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_FIELDS = {f.name for f in fields(FileRecord)} - {"decodable"}
