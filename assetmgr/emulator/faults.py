@@ -1,12 +1,14 @@
 """Fault injection: latency, error responses and lost upload responses.
 
 Every decision draws from one ``random.Random(seed)`` under a lock, so a run with a seed makes
-the same decisions in the same request order. Injected errors carry ``retry-after-ms`` and
-``retry-after`` headers; the SDK honours ``retry-after-ms`` first, which keeps retries fast.
+the same decisions in the same request order. Injected errors carry ``retry-after-ms`` (exact)
+and ``retry-after`` (whole seconds, rounded up, at least 1); the SDKs honour ``retry-after-ms``
+first, which keeps retries fast.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -26,6 +28,12 @@ SETTINGS = (
     "error_statuses",
     "retry_after_ms",
 )
+
+
+def retry_after_seconds(milliseconds: float) -> int:
+    """``retry-after`` is a whole number of seconds (as the API sends it): rounded up, and at
+    least 1, so a client that reads only this header never retries at once."""
+    return max(1, math.ceil(milliseconds / 1000))
 
 
 class Faults:
@@ -86,7 +94,7 @@ class Faults:
             status = self._random.choice(self.error_statuses)
         headers = {
             "retry-after-ms": f"{self.retry_after_ms:g}",
-            "retry-after": f"{self.retry_after_ms / 1000:g}",
+            "retry-after": str(retry_after_seconds(self.retry_after_ms)),
         }
         return ApiError(status, FAULT_MESSAGES[status], headers=headers)
 
