@@ -162,6 +162,11 @@ class Emulator:
     def workspace_id(self, name: str = DEFAULT_WORKSPACE) -> str:
         return workspace_id(name)
 
+    def workspace_id_of(self, workspace: str) -> str:
+        """The ``wrkspc_`` id a workspace answers to (``anthropic-workspace-id``): derived from
+        its name, or the id itself for a workspace first named by an unknown id."""
+        return workspace if workspace.startswith("wrkspc_") else workspace_id(workspace)
+
     def workspace_named(self, requested: str) -> str:
         """The workspace an ``anthropic-workspace-id`` value selects: by id, else by name."""
         names = {DEFAULT_WORKSPACE, *self.workspaces.values(), *self.store.workspaces()}
