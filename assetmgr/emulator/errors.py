@@ -32,7 +32,7 @@ def type_for(status: int) -> str:
 
 
 def new_id(prefix: str) -> str:
-    """An id shaped like the real ones (``file_011CNha8iCJcU1wXNR6q4V8w``): ``_011`` and 21 base62."""
+    """An id shaped like the real ones (``file_011CNha8iCJcU1wXNR6q4V8w``): ``_011``, 21 base62."""
     return f"{prefix}_011" + "".join(secrets.choice(_BASE62) for _ in range(21))
 
 

@@ -1,4 +1,4 @@
-"""What the emulator knows about image bytes: their type, their size, whether they decode, their cost.
+"""What the emulator knows about image bytes: type, size, whether they decode, and their cost.
 
 Types are decided by content (magic bytes), never by a name or a declared type, as the API does.
 

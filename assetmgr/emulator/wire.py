@@ -189,6 +189,8 @@ class Spooled:
         self.remaining = self.length
 
     def read(self, size: int = -1) -> bytes:
+        if not self.remaining:
+            return b""
         data = self.file.read(size if size >= 0 else -1)
         self.remaining -= len(data)
         if not self.remaining:
