@@ -197,7 +197,7 @@ class Handler(BaseHTTPRequestHandler):
             if exc.close:
                 self.close_connection = True
             self._send_json(exc.status, exc.body(self.request_id), exc.headers)
-        except (OSError, wire.ClientGone):
+        except (ConnectionError, TimeoutError, wire.ClientGone):
             raise  # the client's socket: handled by the request loop
         except Exception:  # an emulator bug must still answer like the API would
             traceback.print_exc(file=sys.stderr)
