@@ -27,6 +27,7 @@ from .conformance import CASES, SERVERS, build_blobs, check, lane_input, python_
 HERE = Path(__file__).resolve().parent
 NPM_TIMEOUT = 300
 NODE_TIMEOUT = 300
+MIN_NODE = 18
 
 
 def _servers() -> dict[str, Emulator]:
@@ -62,6 +63,12 @@ def typescript_sdk(tmp_path_factory) -> Path:
     """A folder whose node_modules holds @anthropic-ai/sdk (1.15 or later)."""
     if not shutil.which("node"):
         pytest.skip("Node is not installed: the TypeScript lane needs node and npm")
+    version = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout
+    major = int(version.strip().lstrip("v").split(".")[0] or 0)
+    if major < MIN_NODE:
+        pytest.skip(
+            f"Node {version.strip()} is too old for the lane (fetch, streams): need {MIN_NODE}+"
+        )
     preinstalled = os.environ.get("ASSETMGR_TS_SDK")
     if preinstalled:
         return Path(preinstalled)
