@@ -175,15 +175,19 @@ class Handler(BaseHTTPRequestHandler):
     # -- one request --------------------------------------------------------------------
 
     def _dispatch(self) -> None:
-        url = urlsplit(self.path)
-        self.route = unquote(url.path).rstrip("/") or "/"
-        self.query = parse_qs(url.query, keep_blank_values=True)
+        url = _target(self.path)
+        self.route = (unquote(url.path).rstrip("/") or "/") if url else ""
+        self.query = parse_qs(url.query, keep_blank_values=True) if url else {}
         if self._browser():
             self.extra_headers.update(
                 {"Access-Control-Allow-Origin": "*", "Access-Control-Expose-Headers": "*"}
             )
         try:
+            if url is None:
+                raise ApiError(400, "Invalid request target.", close=True)
             self.body = wire.frame(self.headers, self.rfile, self._limit())
+            if "Transfer-Encoding" in self.headers and "Content-Length" in self.headers:
+                self.close_connection = True  # a smuggling pattern: answer, then close
             if self.body_unsent:
                 raise wire.too_large()
             if self.command == "OPTIONS":
@@ -222,7 +226,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _limit(self) -> int:
         """The edge's request-size limit for this path: 500 MB for uploads, else 32 MB."""
-        emu, path = self.server.emulator, urlsplit(self.path).path.rstrip("/")
+        url = _target(self.path)
+        emu, path = self.server.emulator, url.path.rstrip("/") if url else ""
         uploads = ("/v1/files", "/_emulator/files")
         return emu.max_file_bytes if path in uploads else emu.max_message_bytes
 
@@ -234,11 +239,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _preflight(self) -> None:
         """A CORS preflight: what a browser needs before the real request (no key needed)."""
-        asked = self.headers.get("Access-Control-Request-Headers")
+        asked = " ".join((self.headers.get("Access-Control-Request-Headers") or "").split())
         headers = {
             "Access-Control-Allow-Origin": "*",
             "Access-Control-Allow-Methods": CORS_METHODS,
-            "Access-Control-Allow-Headers": asked.strip() if asked else CORS_HEADERS,
+            "Access-Control-Allow-Headers": asked or CORS_HEADERS,
             "Access-Control-Max-Age": "86400",
             "Allow": CORS_METHODS,
         }
@@ -397,6 +402,14 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD" and status != 204:
             self.wfile.write(data)
         return status
+
+
+def _target(path: str):
+    """The request target split into its parts, or None when it cannot be."""
+    try:
+        return urlsplit(path)
+    except ValueError:
+        return None
 
 
 def _bearer(value: str | None) -> str | None:
