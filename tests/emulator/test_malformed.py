@@ -156,19 +156,38 @@ def still_up(address) -> None:
 
 # -- the request line -------------------------------------------------------------------------
 
-METHODS = st.sampled_from(
-    [b"GET", b"POST", b"PUT", b"DELETE", b"HEAD", b"OPTIONS", b"PATCH", b"BREW", b"get", b"\x00"]
-)
-PATHS = st.sampled_from(
-    [b"/v1/files", b"/v1/files/file_011x", b"/v1/files/x/content", b"/v1/messages", b"/", b"*"]
-    + [
-        b"/v1/files?limit=abc",
-        b"/v1/files?ids[]=a&limit=2",
-        b"/%zz",
-        b"/v1/files/%00",
-        b"/_emulator/x",
-    ]
-)
+METHOD_LIST = [
+    b"GET",
+    b"POST",
+    b"PUT",
+    b"DELETE",
+    b"HEAD",
+    b"OPTIONS",
+    b"PATCH",
+    b"BREW",
+    b"get",
+    b"\x00",
+]
+PATH_LIST = [
+    b"/v1/files",
+    b"/v1/files/file_011x",
+    b"/v1/files/x/content",
+    b"/v1/messages",
+    b"/",
+    b"*",
+] + [
+    b"//[",
+    b"http://[::1/v1/files",
+    b"http://x.example/v1/files",
+    b"//a]b?c",
+    b"/v1/files?limit=abc",
+    b"/v1/files?ids[]=a&limit=2",
+    b"/%zz",
+    b"/v1/files/%00",
+    b"/_emulator/x",
+]
+METHODS = st.sampled_from(METHOD_LIST)
+PATHS = st.sampled_from(PATH_LIST)
 VERSIONS = st.sampled_from(
     [b"HTTP/1.1", b"HTTP/1.0", b"HTTP/2.0", b"HTTP/1.x", b"HTTP", b"FTP/1.1"]
 )
@@ -185,6 +204,15 @@ VERSIONS = st.sampled_from(
 def test_request_lines(server, method, path, version, separator, words):
     line = separator.join([method, path, version, b"extra"][:words])
     judge(server, line + b"\r\nHost: fuzz\r\n" + KEY + b"\r\n", head=method == b"HEAD")
+
+
+def test_every_method_on_every_path(server):
+    """The sampled methods and paths, every pair, deterministically."""
+    for method in METHOD_LIST:
+        for path in PATH_LIST:
+            line = method + b" " + path + b" HTTP/1.1\r\nHost: fuzz\r\n" + KEY + b"\r\n"
+            judge(server, line, head=method == b"HEAD")
+    still_up(server)
 
 
 def test_request_line_edge_cases(server):
@@ -205,65 +233,74 @@ def _chunked(data: bytes, size: int) -> bytes:
     return b"".join(b"%x\r\n%s\r\n" % (len(c), c) for c in chunks) + b"0\r\n\r\n"
 
 
-HEADER_LINES = st.sampled_from(
-    [
-        b"Content-Length: 10\r\n",
-        b"Content-Length: -1\r\n",
-        b"Content-Length: 0x10\r\n",
-        b"Content-Length: 99999999999999999999999\r\n",
-        b"Content-Length: 5\r\nContent-Length: 6\r\n",
-        b"Content-Length: 1, 1\r\n",
-        b"Transfer-Encoding: chunked\r\n",
-        b"Transfer-Encoding: gzip\r\n",
-        b"Transfer-Encoding: gzip, chunked\r\n",
-        b"Transfer-Encoding: chunked, identity\r\n",
-        b"Content-Encoding: gzip\r\n",
-        b"Content-Encoding: br\r\n",
-        b"Content-Encoding: gzip, gzip\r\n",
-        b"Content-Type: application/json\r\n",
-        b"Content-Type: multipart/form-data; boundary=\r\n",
-        b"Expect: 100-continue\r\n",
-        b"Connection: close\r\n",
-        b"Connection: keep-alive\r\n",
-        b"Origin: https://x.example\r\n",
-        b"anthropic-dangerous-direct-browser-access: true\r\n",
-        b"anthropic-workspace-id: wrkspc_011nope\r\n",
-        b"anthropic-beta: files-api-2025-04-14\r\n",
-        b"Authorization: Bearer\r\n",
-        b"no colon here\r\n",
-        b" folded continuation\r\n",
-        b"X-Long: " + b"a" * 70000 + b"\r\n",
-        b"X-Bytes: \xff\xfe\x00\r\n",
-        KEY,
-    ]
-)
-BODIES = st.sampled_from(
-    [
-        b"",
-        BODY,
-        gzip.compress(BODY),
-        _chunked(BODY, 7),
-        _chunked(gzip.compress(BODY), 5),
-        b"zz\r\nhello\r\n0\r\n\r\n",
-        b"5\r\nhel",
-        b"ffffffffffffffffff\r\n",
-        b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n",
-        b"\x1f\x8b\x08\x00garbage",
-    ]
-) | st.binary(max_size=300)
+HEADER_LIST = [
+    b"Content-Length: 10\r\n",
+    b"Content-Length: -1\r\n",
+    b"Content-Length: 0x10\r\n",
+    b"Content-Length: 99999999999999999999999\r\n",
+    b"Content-Length: 5\r\nContent-Length: 6\r\n",
+    b"Content-Length: 1, 1\r\n",
+    b"Transfer-Encoding: chunked\r\n",
+    b"Transfer-Encoding: gzip\r\n",
+    b"Transfer-Encoding: gzip, chunked\r\n",
+    b"Transfer-Encoding: chunked, identity\r\n",
+    b"Content-Encoding: gzip\r\n",
+    b"Content-Encoding: br\r\n",
+    b"Content-Encoding: gzip, gzip\r\n",
+    b"Content-Type: application/json\r\n",
+    b"Content-Type: multipart/form-data; boundary=\r\n",
+    b"Expect: 100-continue\r\n",
+    b"Connection: close\r\n",
+    b"Connection: keep-alive\r\n",
+    b"Origin: https://x.example\r\n",
+    b"anthropic-dangerous-direct-browser-access: true\r\n",
+    b"anthropic-workspace-id: wrkspc_011nope\r\n",
+    b"anthropic-beta: files-api-2025-04-14\r\n",
+    b"Access-Control-Request-Headers: a,\r\n b\r\n",
+    b"Authorization: Bearer\r\n",
+    b"no colon here\r\n",
+    b" folded continuation\r\n",
+    b"X-Long: " + b"a" * 70000 + b"\r\n",
+    b"X-Bytes: \xff\xfe\x00\r\n",
+    KEY,
+]
+BODY_LIST = [
+    b"",
+    BODY,
+    gzip.compress(BODY),
+    _chunked(BODY, 7),
+    _chunked(gzip.compress(BODY), 5),
+    b"zz\r\nhello\r\n0\r\n\r\n",
+    b"5\r\nhel",
+    b"ffffffffffffffffff\r\n",
+    b"5;ext=1\r\nhello\r\n0\r\nTrailer: x\r\n\r\n",
+    b"\x1f\x8b\x08\x00garbage",
+]
+HEADER_LINES = st.sampled_from(HEADER_LIST)
+BODIES = st.sampled_from(BODY_LIST) | st.binary(max_size=300)
 
 
 @SETTINGS
 @given(
+    method=st.sampled_from([b"POST", b"OPTIONS", b"GET"]),
     path=st.sampled_from([b"/v1/messages", b"/v1/messages/count_tokens", b"/v1/files"]),
     headers=st.lists(HEADER_LINES, max_size=6),
     body=BODIES,
 )
-def test_headers_and_framing(server, path, headers, body):
+def test_headers_and_framing(server, method, path, headers, body):
     judge(
         server,
-        b"POST " + path + b" HTTP/1.1\r\nHost: fuzz\r\n" + b"".join(headers) + b"\r\n" + body,
+        method + b" " + path + b" HTTP/1.1\r\nHost: fuzz\r\n" + b"".join(headers) + b"\r\n" + body,
     )
+
+
+def test_every_header_with_every_body(server):
+    """Each header line of HEADER_LIST alone (with a key), before each body of BODY_LIST."""
+    for header in HEADER_LIST:
+        for body in BODY_LIST:
+            request = b"POST /v1/messages HTTP/1.1\r\nHost: fuzz\r\n" + KEY + header
+            judge(server, request + b"\r\n" + body)
+    still_up(server)
 
 
 def test_too_many_headers(server):
