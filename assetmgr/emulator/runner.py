@@ -143,9 +143,14 @@ class Emulator:
     def set_faults(self, **settings) -> dict:
         """Change latency_ms, error_rate, drop_rate, error_statuses, retry_after_ms or
         quota_bytes (None: no quota) live."""
-        if "quota_bytes" in settings:
-            self.store.quota_bytes = settings.pop("quota_bytes")
-        return {**self.faults.update(**settings), "quota_bytes": self.store.quota_bytes}
+        quota = settings.pop("quota_bytes", self.store.quota_bytes)
+        if quota is not None and (
+            not isinstance(quota, int) or isinstance(quota, bool) or quota < 0
+        ):
+            raise ValueError("quota_bytes must be a whole number of bytes, or null for none")
+        updated = self.faults.update(**settings)
+        self.store.quota_bytes = quota
+        return {**updated, "quota_bytes": quota}
 
     def save(self) -> None:
         if self.state_path:
