@@ -654,3 +654,20 @@ def test_json_edge_cases(server):
 def test_the_server_is_still_up_after_all_of_it(server):
     still_up(server)
     # the module fixture then checks stderr for tracebacks
+
+
+def test_the_admin_surface_refuses_wrong_values(server):
+    """The admin routes take JSON bodies too: wrong ones are 400, never 500."""
+    bodies = [b"", b"[" * 100_000, b"{", b"[]", b"5"]
+    for value in WRONG + ["2030-13-45", 1e308, -1e308]:
+        for key in ("advance", "set", "error_rate", "latency_ms", "quota_bytes", "nothing"):
+            bodies.append(json.dumps({key: value}).encode())
+    for path in (b"/_emulator/clock", b"/_emulator/faults"):
+        for body in bodies:
+            request = b"POST " + path + b" HTTP/1.1\r\nHost: fuzz\r\n"
+            judge(server, request + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    # put the faults back as they were: nothing injected
+    reset = json.dumps({"error_rate": 0, "latency_ms": 0, "drop_rate": 0, "quota_bytes": None})
+    request = b"POST /_emulator/faults HTTP/1.1\r\nHost: fuzz\r\n"
+    judge(server, request + b"Content-Length: %d\r\n\r\n" % len(reset) + reset.encode())
+    still_up(server)
