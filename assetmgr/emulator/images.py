@@ -11,7 +11,9 @@ passed the side limits, so at most 8000x8000 px reaches a decoder: PNG by inflat
 chunk through zlib (CRCs, the deflate stream and its Adler-32 checksum, and the exact number of
 scanline bytes the header promises) without keeping pixels; JPEG by Pillow at 1/8 scale (every
 entropy-coded byte is still read; a truncated file fails); GIF (first frame) and WebP by Pillow
-in full, one decode at a time. Results are cached by content digest.
+in full up to 4096x4096 px, and above that by checking that the container is complete (neither
+has a reduced-scale decoder, and a tiny WebP can ask for a gigabyte). One decode runs at a time;
+results are cached by content digest.
 
 Token cost follows the current vision rules (vision-2026.md): an image is seen as 28x28-pixel
 patches, one token each. A model's tier bounds the long edge and the patch count (standard: 1568
@@ -50,6 +52,10 @@ TIERS = {"standard": (1568, 1568), "high": (2576, 4784)}
 UNKNOWN_SIZE = (1092, 1092)
 # Nothing larger reaches a decoder (the Messages API refuses sides over 8000 px first).
 MAX_DECODE_PIXELS = 8000 * 8000
+# GIF and WebP have no reduced-scale decoding: Pillow holds the whole RGBA frame and more (an
+# 8000x8000 WebP of 2.5 KB takes about 1 GB and 1 s). Above this many pixels only their
+# container is checked: complete, not cut short.
+FULL_DECODE_PIXELS = 4096 * 4096
 
 _MODEL_VERSION = re.compile(r"^claude-(?:[a-z]+-)+?(\d+)(?:-(\d{1,2}))?(?:-|$)")
 
@@ -148,6 +154,8 @@ def _decodes(data: bytes) -> bool:
         width, height = image.size
         if width * height > MAX_DECODE_PIXELS:
             return False
+        if mime in ("image/gif", "image/webp") and width * height > FULL_DECODE_PIXELS:
+            return _container_complete(data, mime)
         try:
             if mime == "image/png":
                 return _png_inflates(data)
@@ -157,6 +165,13 @@ def _decodes(data: bytes) -> bool:
         except Exception:  # a decoder's complaint, whatever its class, means "cannot process"
             return False
     return True
+
+
+def _container_complete(data: bytes, mime: str) -> bool:
+    """WebP: the RIFF size covers the file exactly. GIF: the blocks run to the trailer."""
+    if mime == "image/webp":
+        return struct.unpack("<I", data[4:8])[0] + 8 == len(data)
+    return data.rstrip(b"\0").endswith(b";")
 
 
 _PNG_CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}

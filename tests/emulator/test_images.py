@@ -126,3 +126,14 @@ def test_the_size_the_server_reads_matches_the_vision_table(size, standard, high
 )
 def test_model_tiers(model, expected):
     assert tier(model) == expected
+
+
+@pytest.mark.parametrize("fmt", ["WEBP", "GIF"])
+def test_large_gif_and_webp_are_checked_for_completeness_only(fmt):
+    """Over 4096x4096 px these two are not decoded (a tiny WebP can ask for a gigabyte), but a
+    file cut short is still refused."""
+    options = {"lossless": True} if fmt == "WEBP" else {}
+    whole = save(Image.new("RGB" if fmt == "WEBP" else "P", (5000, 4000)), fmt, **options)
+    assert len(whole) < 200_000
+    assert decodes(whole)
+    assert not decodes(whole[:-9])
