@@ -15,6 +15,9 @@ text and plain-text documents; each image costs its 28x28 patches after the serv
 the model's tier (see :mod:`.images`). A ``url`` image is not fetched: it is named by its URL and
 costed as a 1092x1092 image. PDF pages count towards the media limit but cost nothing.
 
+``count_tokens`` refuses any ``file`` source (image, document or ``container_upload``) with the
+real API's 400 "File sources are not supported in the token counting endpoint.".
+
 Checks run in this order: the envelope (model, max_tokens, messages, roles); then each block as
 it comes, in order (shape, base64, the 5 MB limit, media type, the file behind a ``file_id``);
 then the request as a whole: the number of images and document pages, the 8000 px side limit,
@@ -50,6 +53,7 @@ MAX_SIDE, MANY_IMAGES, MANY_IMAGES_SIDE = 8000, 20, 2000
 # Counted on the base64 text, as the API does ("5577016 bytes > 5242880 bytes" for a 4 MB file).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _TYPES_TEXT = "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+FILES_NOT_COUNTED = "File sources are not supported in the token counting endpoint."
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 
@@ -77,6 +81,7 @@ class Walk:
     """What a request's content holds: images, PDF pages, and text characters."""
 
     tier: str
+    counting: bool = False  # the token counting endpoint, which takes no file sources
     images: list[Seen] = field(default_factory=list)
     pages: int = 0
     chars: int = 0
@@ -133,7 +138,7 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
 def count_tokens(raw: bytes, store: Store, workspace: str) -> dict:
     body = _parse(raw)
     _check_envelope(body, needs_max_tokens=False)
-    return {"input_tokens": _walk(body, store, workspace).tokens()}
+    return {"input_tokens": _walk(body, store, workspace, counting=True).tokens()}
 
 
 def _parse(raw: bytes) -> dict:
@@ -168,9 +173,9 @@ def _check_envelope(body: dict, *, needs_max_tokens: bool) -> None:
 # -- walking the content ----------------------------------------------------------------
 
 
-def _walk(body: dict, store: Store, workspace: str) -> Walk:
+def _walk(body: dict, store: Store, workspace: str, counting: bool = False) -> Walk:
     """Every image and document block (tool results included), then the request's limits."""
-    walk = Walk(tier(body["model"]))
+    walk = Walk(tier(body["model"]), counting)
     walk.chars += _system_chars(body.get("system"))
     for i, message in enumerate(body["messages"]):
         prefix = f"messages.{i}.content"
@@ -197,6 +202,8 @@ def _blocks(content, where: str, path: str, walk: Walk, store: Store, workspace:
             walk.images.append(_image(block, f"{at}.image", pos, walk, store, workspace))
         elif kind == "document":
             _document(block, at, walk, store, workspace)
+        elif kind == "container_upload" and walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
         elif kind == "tool_result":
             inner = block.get("content")
             if inner is None:
@@ -252,6 +259,8 @@ def _image(block: dict, where: str, path: str, walk: Walk, store: Store, workspa
     if kind == "base64":
         seen = _base64_image(source, f"{where}.source.base64", number)
     elif kind == "file":
+        if walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
         record = _file(source, f"{where}.source.file", store, workspace)
         if record.mime_type not in IMAGE_TYPES:
             raise _wrong_block(where, record, "an image block", _TYPES_TEXT)
@@ -354,6 +363,8 @@ def _document(block: dict, at: str, walk: Walk, store: Store, workspace: str) ->
     where = f"{at}.document"
     source, kind = _source(block, where)
     if kind == "file":
+        if walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
         record = _file(source, f"{where}.source.file", store, workspace)
         if record.mime_type not in DOCUMENT_TYPES:
             raise _wrong_block(

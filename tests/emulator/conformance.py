@@ -365,6 +365,15 @@ CASES = [
         {"status": 200, "model": "MessageTokensCount", "body": {"input_tokens": 6}},
     ),
     case(
+        "count-tokens-refuses-file-sources",
+        "The token counting endpoint takes no file sources: 400 'File sources are not "
+        "supported in the token counting endpoint.'",
+        _ISSUE + "pydantic/pydantic-ai/issues/7867; vision-2026.md",
+        "messages.count_tokens",
+        {"model": MODEL, "messages": [{"role": "user", "content": [_file_image("png")]}]},
+        _error(400, *_ERROR_BAD, "File sources are not supported in the token counting endpoint."),
+    ),
+    case(
         "image-by-file-id-is-named",
         "An image block may reference an uploaded file by file_id",
         f"{DOC_FILES}; SDK types/image_block_param.py",

@@ -66,8 +66,10 @@ def test_all_three_sources_are_named_and_counted(client):
     assert message.id.startswith("msg_")
     expected = tokens_for(640, 480) + tokens_for(3000, 2000) + tokens_for(1092, 1092)
     assert message.usage.input_tokens == expected + math.ceil(len(prompt) / 4)
-    standard = client.messages.count_tokens(model=STANDARD, messages=user(file_block(big.id)))
-    assert standard.input_tokens == tokens_for(3000, 2000, 1568, 1568) == 1536
+    standard = client.messages.create(
+        model=STANDARD, max_tokens=50, messages=user(file_block(big.id))
+    )
+    assert standard.usage.input_tokens == tokens_for(3000, 2000, 1568, 1568) == 1536
     assert message.usage.output_tokens > 0
 
 
