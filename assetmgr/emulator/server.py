@@ -251,11 +251,11 @@ class Handler(BaseHTTPRequestHandler):
 
     def _respond(self) -> int:
         emu = self.server.emulator
-        emu.faults.delay()
-        if self.route.startswith("/_emulator/"):
+        if self.route.startswith("/_emulator/"):  # never delayed or faulted
             raw = self._read_body(self._limit())
             status, body = admin.handle(emu, self.command, self.route, self.query, raw)
             return self._send_json(status, body)
+        emu.faults.delay()
         self._check_browser()
         workspace = self._authenticate()
         injected = emu.faults.injected_error()
