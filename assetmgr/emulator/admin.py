@@ -24,7 +24,10 @@ def handle(emu: Emulator, method: str, path: str, query: dict, raw: bytes) -> tu
     handler = ROUTES.get(route)
     if handler is None:
         raise ApiError(404, f"No admin route {method} {path}.")
-    return 200, handler(emu, query, raw)
+    try:
+        return 200, handler(emu, query, raw)
+    except (ValueError, TypeError, OverflowError, AttributeError) as exc:
+        raise bad_request(f"Invalid admin request for {method} {path}: {exc}") from None
 
 
 def state(emu: Emulator, query: dict, raw: bytes) -> dict:
@@ -42,14 +45,10 @@ def clock(emu: Emulator, query: dict, raw: bytes) -> dict:
 
 
 def faults(emu: Emulator, query: dict, raw: bytes) -> dict:
-    body = _json(raw)
-    quota = body.pop("quota_bytes", emu.store.quota_bytes)
     try:
-        settings = emu.set_faults(**body)
+        return emu.set_faults(**_json(raw))
     except (ValueError, TypeError) as exc:
         raise bad_request(str(exc)) from None
-    emu.store.quota_bytes = quota
-    return {**settings, "quota_bytes": quota}
 
 
 def reset(emu: Emulator, query: dict, raw: bytes) -> dict:
@@ -80,7 +79,7 @@ def faults_get(emu: Emulator, query: dict, raw: bytes) -> dict:
 def _json(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"{}")
-    except ValueError:
+    except (ValueError, RecursionError):
         raise bad_request("The admin request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The admin request body must be a JSON object.")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import signal
 import socket
+import sys
 import threading
 
 import click
@@ -94,7 +95,7 @@ def emulator_command(workspaces, error_statuses, **options):
     except OSError as e:
         raise _cannot_listen(e, options["host"], options["port"]) from e
     click.echo(emulator.base_url)
-    click.get_text_stream("stdout").flush()
+    sys.stdout.flush()
     click.echo(
         f"export ANTHROPIC_BASE_URL={emulator.base_url} ANTHROPIC_API_KEY=test-key", err=True
     )

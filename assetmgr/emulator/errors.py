@@ -26,8 +26,13 @@ ERROR_TYPES = {
 }
 
 
+def type_for(status: int) -> str:
+    """error.type for a status: the API's own, else by class (4xx invalid request, 5xx api)."""
+    return ERROR_TYPES.get(status, "invalid_request_error" if status < 500 else "api_error")
+
+
 def new_id(prefix: str) -> str:
-    """An id shaped like the real ones (``file_011CNha8iCJcU1wXNR6q4V8w``): ``_011`` and 21 base62."""
+    """An id shaped like the real ones (``file_011CNha8iCJcU1wXNR6q4V8w``): ``_011``, 21 base62."""
     return f"{prefix}_011" + "".join(secrets.choice(_BASE62) for _ in range(21))
 
 
@@ -43,20 +48,24 @@ class ApiError(Exception):
         details: dict | None = None,
         headers: dict | None = None,
         error_type: str | None = None,
+        edge: bool = False,
+        close: bool = False,
     ):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.error_type = error_type or ERROR_TYPES.get(status, "api_error")
+        self.error_type = error_type or type_for(status)
+        self.edge = edge  # answered by the edge proxy, before the API: its bare body shape
+        self.close = close  # the connection cannot carry another request after this one
         self.details = dict(details or {})
         if error_code:
             self.details["error_code"] = error_code
         self.headers = dict(headers or {})
 
     def body(self, request_id: str) -> dict:
-        """The JSON body; 413 mimics the edge proxy, which answers before the API does."""
+        """The JSON body; the edge proxy's has no top-level type or request_id."""
         error = {"type": self.error_type, "message": self.message}
-        if self.status == 413:
+        if self.edge:
             return {"error": error}
         if self.details:
             error["details"] = self.details
@@ -72,5 +81,6 @@ def not_found(file_id: str) -> ApiError:
 
 
 def too_large() -> ApiError:
-    # Cloudflare's wording; the body has no top-level type or request_id.
-    return ApiError(413, "Request exceeds the maximum size")
+    # Cloudflare's wording; the body has no top-level type or request_id. The rest of the body
+    # is not read, so the connection closes.
+    return ApiError(413, "Request exceeds the maximum size", edge=True, close=True)

@@ -1,12 +1,14 @@
 """Fault injection: latency, error responses and lost upload responses.
 
 Every decision draws from one ``random.Random(seed)`` under a lock, so a run with a seed makes
-the same decisions in the same request order. Injected errors carry ``retry-after-ms`` and
-``retry-after`` headers; the SDK honours ``retry-after-ms`` first, which keeps retries fast.
+the same decisions in the same request order. Injected errors carry ``retry-after-ms`` (exact)
+and ``retry-after`` (whole seconds, rounded up, at least 1); the SDKs honour ``retry-after-ms``
+first, which keeps retries fast.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -26,6 +28,39 @@ SETTINGS = (
     "error_statuses",
     "retry_after_ms",
 )
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _statuses(value) -> tuple:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise ValueError(
+            f"error_statuses must be a list of statuses among {sorted(FAULT_MESSAGES)}"
+        )
+    return tuple(value)
+
+
+def _check(values: dict) -> None:
+    for name in ("error_rate", "drop_rate"):
+        if not _number(values[name]) or not 0.0 <= values[name] <= 1.0:
+            raise ValueError(f"{name} must be a number between 0 and 1")
+    for name in ("latency_ms", "retry_after_ms"):
+        if not _number(values[name]) or not 0 <= values[name] <= 3_600_000:
+            raise ValueError(f"{name} must be a number of milliseconds between 0 and 3600000")
+    drop_next = values["drop_next"]
+    if not isinstance(drop_next, int) or isinstance(drop_next, bool) or drop_next < 0:
+        raise ValueError("drop_next must be a whole number, 0 or more")
+    statuses = values["error_statuses"]
+    if not statuses or any(s not in FAULT_MESSAGES or isinstance(s, bool) for s in statuses):
+        raise ValueError(f"error_statuses must be among {sorted(FAULT_MESSAGES)}")
+
+
+def retry_after_seconds(milliseconds: float) -> int:
+    """``retry-after`` is a whole number of seconds (as the API sends it): rounded up, and at
+    least 1, so a client that reads only this header never retries at once."""
+    return max(1, math.ceil(milliseconds / 1000))
 
 
 class Faults:
@@ -53,20 +88,19 @@ class Faults:
         self.update()
 
     def update(self, **settings) -> dict:
+        """Change settings; all are checked before any is applied, so a refused update changes
+        nothing."""
         unknown = set(settings) - set(SETTINGS)
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
-        for name, value in settings.items():
-            setattr(self, name, tuple(value) if name == "error_statuses" else value)
-        self._check()
+        values = {name: getattr(self, name, None) for name in SETTINGS}
+        values.update(settings)
+        values["error_statuses"] = _statuses(values["error_statuses"])
+        _check(values)
+        with self._lock:
+            for name, value in values.items():
+                setattr(self, name, value)
         return self.settings()
-
-    def _check(self) -> None:
-        for name in ("error_rate", "drop_rate"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1")
-        if not self.error_statuses or set(self.error_statuses) - set(FAULT_MESSAGES):
-            raise ValueError(f"error_statuses must be among {sorted(FAULT_MESSAGES)}")
 
     def settings(self) -> dict:
         return {
@@ -86,7 +120,7 @@ class Faults:
             status = self._random.choice(self.error_statuses)
         headers = {
             "retry-after-ms": f"{self.retry_after_ms:g}",
-            "retry-after": f"{self.retry_after_ms / 1000:g}",
+            "retry-after": str(retry_after_seconds(self.retry_after_ms)),
         }
         return ApiError(status, FAULT_MESSAGES[status], headers=headers)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import tempfile
 from typing import BinaryIO
 
 import multipart
@@ -24,6 +25,9 @@ MAX_IDS = 100
 DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
 FILES_BETA = "files-api-2025-04-14"
 AGENTS_BETA = "managed-agents-2026-04-01"
+# Parts beyond the two an upload uses are ignored, up to this many in all.
+MAX_PARTS = 1000
+MAX_FIELD = 1024
 _FORBIDDEN = re.compile(r'[<>:"|?*\\/\x00-\x1f]')
 
 
@@ -34,24 +38,20 @@ def upload(
     store: Store,
     workspace: str,
     stream: BinaryIO,
-    length: int,
     content_type: str,
     *,
     beta: bool,
     max_file_bytes: int,
 ) -> dict:
-    fields = _parse_form(stream, length, content_type, max_file_bytes)
-    part = fields.get("file")
-    if part is None:
+    form = _parse_form(stream, content_type, max_file_bytes)
+    if form.file is None:
         raise bad_request("file: Field required")
-    if beta and part.headers.get("Content-Type") is None:
+    if beta and form.file_type is None:
         raise bad_request("file: a Content-Type is required for each file part")
-    expires_in = _expires_in(fields.get("expires_in_seconds"))
-    data = part.raw
-    if len(data) > max_file_bytes:
-        raise too_large()
-    mime = _mime_type(data, part.headers.get("Content-Type"))
-    filename = clean_filename(part.filename, mime)
+    expires_in = _expires_in(form.expires_in)
+    data = form.data()
+    mime = _mime_type(data, form.file_type)
+    filename = clean_filename(form.filename, mime)
     size = dimensions(data) if mime in IMAGE_TYPES else None
     try:
         record = store.add(workspace, filename, mime, data, expires_in=expires_in, size=size)
@@ -60,32 +60,82 @@ def upload(
     return record.metadata(beta=beta)
 
 
-def _parse_form(stream: BinaryIO, length: int, content_type: str, max_file_bytes: int) -> dict:
+class _Form:
+    """What an upload's form holds: the one ``file`` part and ``expires_in_seconds``."""
+
+    def __init__(self):
+        self.file = None  # the file part's bytes, in a spooled temporary file
+        self.filename: str | None = None
+        self.file_type: str | None = None
+        self.expires_in: str | None = None
+        self.parts = 0
+
+    def data(self) -> bytes:
+        self.file.seek(0)
+        return self.file.read()
+
+
+def _parse_form(stream: BinaryIO, content_type: str, max_file_bytes: int) -> _Form:
+    """Parse the multipart body as it streams in. Fields other than ``file`` and
+    ``expires_in_seconds`` are read and ignored (up to MAX_PARTS parts); a second ``file``
+    part is refused."""
     kind, options = multipart.parse_options_header(content_type or "")
-    if kind != "multipart/form-data" or not options.get("boundary"):
+    boundary = options.get("boundary")
+    if kind != "multipart/form-data" or not boundary:
         raise bad_request("Expected a multipart/form-data request body with a `file` part.")
-    parser = multipart.MultipartParser(
-        stream,
-        options["boundary"],
-        content_length=length,
-        part_limit=32,
-        spool_limit=1 << 20,
-        memory_limit=64 << 20,
-        partsize_limit=max_file_bytes + 1,
-    )
+    form, current, field = _Form(), None, b""
     try:
-        return {part.name: part for part in parser}
+        parser = multipart.PushMultipartParser(
+            boundary, max_segment_count=MAX_PARTS, max_header_count=16
+        )
+        with parser:
+            while not parser.closed:
+                chunk = stream.read(1 << 16)
+                for event in parser.parse(chunk):
+                    if isinstance(event, multipart.MultipartSegment):
+                        current, field = _start_part(form, event), b""
+                    elif event is None:
+                        if current == "expires_in_seconds":
+                            form.expires_in = field.decode("utf-8", "replace")
+                        current = None
+                    elif current == "file":
+                        if form.file.tell() + len(event) > max_file_bytes:
+                            raise too_large()
+                        form.file.write(event)
+                    elif current == "expires_in_seconds" and len(field) < MAX_FIELD:
+                        field += event[: MAX_FIELD - len(field)]
+                if not chunk:
+                    break
     except multipart.ParserLimitReached:
-        raise too_large() from None
+        raise bad_request(
+            f"The multipart body has more than {MAX_PARTS} parts; an upload needs only "
+            "`file` (and optionally `expires_in_seconds`)."
+        ) from None
     except multipart.MultipartError as exc:
         raise bad_request(f"Malformed multipart body: {exc}") from None
+    return form
 
 
-def _expires_in(part) -> int | None:
+def _start_part(form: _Form, segment) -> str | None:
+    """The name of the part that starts, if the upload uses it."""
+    form.parts += 1
+    if segment.name == "file":
+        if form.file is not None:
+            raise bad_request("file: only one file can be uploaded per request.")
+        form.file = tempfile.SpooledTemporaryFile(max_size=16 << 20)
+        form.filename = segment.filename
+        form.file_type = segment.header("Content-Type")
+        return "file"
+    if segment.name == "expires_in_seconds":
+        return "expires_in_seconds"
+    return None
+
+
+def _expires_in(part: str | None) -> int | None:
     if part is None:
         return None
     try:
-        seconds = int(part.value.strip())
+        seconds = int(part.strip())
     except ValueError:
         raise bad_request("expires_in_seconds: Input should be a valid integer") from None
     if not MIN_EXPIRY <= seconds <= MAX_EXPIRY:

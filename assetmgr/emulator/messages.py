@@ -1,10 +1,28 @@
-"""``POST /v1/messages`` and ``/v1/messages/count_tokens``: image blocks checked as the API does.
+"""``POST /v1/messages`` and ``/v1/messages/count_tokens``: image and document blocks checked as
+the API does, with the API's wording.
 
 No model runs. The reply is a well-formed Message whose text names every image received
-(``Image 1: 640x480 image/jpeg (base64)``), so a caller can see exactly what arrived. Token
-counts: text costs ceil(characters / 4) over the system prompt and all text blocks; each image
-costs ceil(w*h/750) after the documented downscale (see :mod:`.images`). A ``url`` image is not
-fetched: it is named by its URL and costed as a 1092x1092 image.
+(``Image 1: 640x480 image/jpeg (base64)``), so a caller can see exactly what arrived.
+
+Paths in messages follow the real error bodies: a block is named by its position and its type,
+``messages.7.content.2.image.source.base64.data``, and an image inside a tool result by both,
+``messages.83.content.0.tool_result.content.1.image.source.base64``. The ``paths`` of an
+``image_dimensions_too_large`` error are positions only (``messages.0.content.1.content.0``), as
+the SDK's ``ImageDimensionsTooLargeErrorDetails`` documents.
+
+Token counts: text costs ceil(characters / 4) over the system prompt, text blocks, tool result
+text and plain-text documents; each image costs its 28x28 patches after the server's resize for
+the model's tier (see :mod:`.images`). A ``url`` image is not fetched: it is named by its URL and
+costed as a 1092x1092 image. PDF pages count towards the media limit but cost nothing.
+
+``count_tokens`` refuses any ``file`` source (image, document or ``container_upload``) with the
+real API's 400 "File sources are not supported in the token counting endpoint.".
+
+Checks run in this order: the envelope (model, max_tokens, messages, roles); then each block as
+it comes, in order (shape, base64, the 5 MB limit, media type, the file behind a ``file_id``);
+then the request as a whole: the number of images and document pages, the 8000 px side limit,
+the 2000 px limit of requests with more than 20 images, decoding every image fully, and last
+``oversized_image: "error"``.
 """
 
 from __future__ import annotations
@@ -13,43 +31,64 @@ import base64
 import binascii
 import json
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from .errors import ApiError, bad_request, new_id, not_found
 from .images import (
+    DOCUMENT_TYPES,
     IMAGE_TYPES,
-    MAX_LONG_EDGE,
-    MAX_PIXELS,
     UNKNOWN_SIZE,
+    decodes,
     dimensions,
+    fitted,
     image_tokens,
     sniff,
+    tier,
 )
-from .store import Store
+from .store import FileRecord, Store
 
-MAX_IMAGES = 100
+MAX_MEDIA = 100
 MAX_SIDE, MANY_IMAGES, MANY_IMAGES_SIDE = 8000, 20, 2000
+# Counted on the base64 text, as the API does ("5577016 bytes > 5242880 bytes" for a 4 MB file).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _TYPES_TEXT = "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
+FILES_NOT_COUNTED = "File sources are not supported in the token counting endpoint."
+_PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 
 @dataclass
 class Seen:
     """One image block as received."""
 
-    path: str
+    path: str  # position only, for error details: messages.0.content.1.content.0
+    where: str  # position and types, for messages: messages.0.content.1.tool_result.content.0.image
+    source: str  # where the pixels came from, for messages: ....image.source.base64.data
     label: str
     width: int | None = None
     height: int | None = None
     oversized: str = "downsize"
-
-    @property
-    def tokens(self) -> int:
-        return image_tokens(*(self.size or UNKNOWN_SIZE))
+    data: bytes | None = field(default=None, repr=False)
+    record: FileRecord | None = field(default=None, repr=False)
 
     @property
     def size(self) -> tuple[int, int] | None:
         return (self.width, self.height) if self.width else None
+
+
+@dataclass
+class Walk:
+    """What a request's content holds: images, PDF pages, and text characters."""
+
+    tier: str
+    counting: bool = False  # the token counting endpoint, which takes no file sources
+    images: list[Seen] = field(default_factory=list)
+    pages: int = 0
+    chars: int = 0
+
+    def tokens(self) -> int:
+        sizes = [i.size or UNKNOWN_SIZE for i in self.images]
+        return math.ceil(self.chars / 4) + sum(image_tokens(w, h, self.tier) for w, h in sizes)
 
 
 def create_message(raw: bytes, store: Store, workspace: str) -> dict:
@@ -60,8 +99,8 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
             "stream: streaming is not supported by the assetmgr emulator; "
             "send the request without `stream`."
         )
-    images, text_tokens = _walk(body, store, workspace)
-    reply = _describe(images)
+    walk = _walk(body, store, workspace)
+    reply = _describe(walk.images)
     output_tokens = math.ceil(len(reply) / 4)
     stop_reason = "end_turn"
     if output_tokens > body["max_tokens"]:
@@ -75,14 +114,23 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "text", "text": reply}],
+        "content": [{"type": "text", "text": reply, "citations": None}],
         "stop_reason": stop_reason,
         "stop_sequence": None,
+        "stop_details": None,
+        "container": None,
+        "diagnostics": None,
         "usage": {
-            "input_tokens": text_tokens + sum(i.tokens for i in images),
+            "input_tokens": walk.tokens(),
             "output_tokens": output_tokens,
             "cache_creation_input_tokens": 0,
             "cache_read_input_tokens": 0,
+            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+            "server_tool_use": None,
+            "service_tier": "standard",
+            "inference_geo": None,
+            "output_tokens_details": None,
+            "speed": None,
         },
     }
 
@@ -90,14 +138,13 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
 def count_tokens(raw: bytes, store: Store, workspace: str) -> dict:
     body = _parse(raw)
     _check_envelope(body, needs_max_tokens=False)
-    images, text_tokens = _walk(body, store, workspace)
-    return {"input_tokens": text_tokens + sum(i.tokens for i in images)}
+    return {"input_tokens": _walk(body, store, workspace, counting=True).tokens()}
 
 
 def _parse(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise bad_request("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise bad_request("The request body must be a JSON object.")
@@ -126,153 +173,302 @@ def _check_envelope(body: dict, *, needs_max_tokens: bool) -> None:
 # -- walking the content ----------------------------------------------------------------
 
 
-def _walk(body: dict, store: Store, workspace: str) -> tuple[list[Seen], int]:
-    """Every image block (tool results included) and the text token count."""
-    images: list[Seen] = []
-    chars = _text_chars(body.get("system"))
+def _walk(body: dict, store: Store, workspace: str, counting: bool = False) -> Walk:
+    """Every image and document block (tool results included), then the request's limits."""
+    walk = Walk(tier(body["model"]), counting)
+    walk.chars += _system_chars(body.get("system"))
     for i, message in enumerate(body["messages"]):
-        chars += _walk_blocks(message["content"], f"messages.{i}.content", images, store, workspace)
-    _check_limits(images)
-    return images, math.ceil(chars / 4)
+        prefix = f"messages.{i}.content"
+        _blocks(message["content"], prefix, prefix, walk, store, workspace)
+    _check_limits(walk)
+    return walk
 
 
-def _walk_blocks(content, path: str, images: list, store: Store, workspace: str) -> int:
+def _blocks(content, where: str, path: str, walk: Walk, store: Store, workspace: str) -> None:
+    """``where`` names positions and block types (for messages); ``path`` positions only."""
     if isinstance(content, str):
-        return len(content)
-    chars = 0
-    for j, block in enumerate(content if isinstance(content, list) else []):
-        kind = block.get("type") if isinstance(block, dict) else None
+        walk.chars += len(content)
+        return
+    for j, block in enumerate(content):
+        at, pos = f"{where}.{j}", f"{path}.{j}"
+        if not isinstance(block, dict):
+            raise bad_request(f"{at}: Input should be a valid dictionary or object")
+        kind = block.get("type")
+        if not isinstance(kind, str):
+            raise bad_request(f"{at}: Unable to extract tag using discriminator 'type'")
         if kind == "text":
-            chars += len(block.get("text") or "")
+            walk.chars += len(_string(block, "text", f"{at}.text"))
         elif kind == "image":
-            images.append(_image(block, f"{path}.{j}", len(images) + 1, store, workspace))
+            walk.images.append(_image(block, f"{at}.image", pos, walk, store, workspace))
+        elif kind == "document":
+            _document(block, at, walk, store, workspace)
+        elif kind == "container_upload" and walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
         elif kind == "tool_result":
-            chars += _walk_blocks(
-                block.get("content") or "", f"{path}.{j}.content", images, store, workspace
-            )
+            inner = block.get("content")
+            if inner is None:
+                continue
+            if not isinstance(inner, (str, list)):
+                raise bad_request(
+                    f"{at}.tool_result.content: Input should be a valid string or a valid list"
+                )
+            _blocks(inner, f"{at}.tool_result.content", f"{pos}.content", walk, store, workspace)
+        # Other block types (tool_use, thinking, ...) are accepted and not interpreted.
+
+
+def _string(block: dict, name: str, where: str) -> str:
+    value = block.get(name)
+    if value is None:
+        raise bad_request(f"{where}.{name}: Field required")
+    if not isinstance(value, str):
+        raise bad_request(f"{where}.{name}: Input should be a valid string")
+    return value
+
+
+def _system_chars(system) -> int:
+    if system is None:
+        return 0
+    if isinstance(system, str):
+        return len(system)
+    if not isinstance(system, list):
+        raise bad_request("system: Input should be a valid string or a valid list")
+    chars = 0
+    for k, block in enumerate(system):
+        if not isinstance(block, dict) or block.get("type") != "text":
+            raise bad_request(f"system.{k}: Input should be a text block")
+        chars += len(_string(block, "text", f"system.{k}"))
     return chars
 
 
-def _text_chars(system) -> int:
-    if isinstance(system, str):
-        return len(system)
-    if isinstance(system, list):
-        return sum(len(b.get("text") or "") for b in system if isinstance(b, dict))
-    return 0
-
-
-def _image(block: dict, path: str, number: int, store: Store, workspace: str) -> Seen:
-    source = block.get("source") if isinstance(block.get("source"), dict) else {}
+def _source(block: dict, where: str) -> tuple[dict, str]:
+    source = block.get("source")
+    if source is None:
+        raise bad_request(f"{where}.source: Field required")
+    if not isinstance(source, dict):
+        raise bad_request(f"{where}.source: Input should be a valid dictionary or object")
     kind = source.get("type")
-    oversized = (block.get("transformations") or {}).get("oversized_image", "downsize")
+    if not isinstance(kind, str):
+        raise bad_request(f"{where}.source: Unable to extract tag using discriminator 'type'")
+    return source, kind
+
+
+def _image(block: dict, where: str, path: str, walk: Walk, store: Store, workspace: str) -> Seen:
+    number = len(walk.images) + 1
+    oversized = _oversized(block, where)
+    source, kind = _source(block, where)
     if kind == "base64":
-        seen = _base64_image(source, f"{path}.image.source.base64", number)
+        seen = _base64_image(source, f"{where}.source.base64", number)
     elif kind == "file":
-        seen = _file_image(source, f"{path}.image.source", number, store, workspace)
+        if walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
+        record = _file(source, f"{where}.source.file", store, workspace)
+        if record.mime_type not in IMAGE_TYPES:
+            raise _wrong_block(where, record, "an image block", _TYPES_TEXT)
+        size = record.size
+        if size is None:
+            raise bad_request("Could not process image")
+        label = f"Image {number}: {_size_text(size)} {record.mime_type} (file {record.id})"
+        seen = Seen("", "", f"{where}.source.file", label, *size)
+        seen.record = record
     elif kind == "url":
-        seen = _url_image(source, f"{path}.image.source.url", number)
+        url = source.get("url")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise bad_request(f"{where}.source.url.url: Input should be a valid http or https URL")
+        seen = Seen("", "", f"{where}.source.url", f"Image {number}: url {url} (not fetched)")
     else:
         raise bad_request(
-            f"{path}.image.source: Input tag '{kind}' found using 'type' does not "
-            "match any of the expected tags: 'base64', 'file', 'url'"
+            f"{where}.source: Input tag '{kind}' found using 'type' does not match any of the "
+            "expected tags: 'base64', 'file', 'url'"
         )
-    seen.path, seen.oversized = path, oversized
+    seen.path, seen.where, seen.oversized = path, where, oversized
     return seen
 
 
-def _base64_image(source: dict, path: str, number: int) -> Seen:
+def _oversized(block: dict, where: str) -> str:
+    transformations = block.get("transformations")
+    if transformations is None:
+        return "downsize"
+    if not isinstance(transformations, dict):
+        raise bad_request(f"{where}.transformations: Input should be a valid dictionary or object")
+    value = transformations.get("oversized_image", "downsize")
+    if value not in ("downsize", "error"):
+        raise bad_request(
+            f"{where}.transformations.oversized_image: Input should be 'downsize' or 'error'"
+        )
+    return value
+
+
+def _base64_image(source: dict, where: str, number: int) -> Seen:
     media_type = source.get("media_type")
     if media_type not in IMAGE_TYPES:
-        raise bad_request(f"{path}.media_type: Input should be {_TYPES_TEXT}")
-    if not source.get("data"):
-        raise bad_request(f"{path}: image cannot be empty")
-    try:
-        data = base64.b64decode(source["data"], validate=True)
-    except (binascii.Error, ValueError, TypeError):
-        raise bad_request(f"{path}.data: invalid base64 data") from None
-    if len(data) > MAX_IMAGE_BYTES:
+        raise bad_request(f"{where}.media_type: Input should be {_TYPES_TEXT}")
+    text = source.get("data")
+    if text is None:
+        raise bad_request(f"{where}.data: Field required")
+    if not isinstance(text, str):
+        raise bad_request(f"{where}.data: Input should be a valid string")
+    if not text:
+        raise bad_request(f"{where}: image cannot be empty")
+    if len(text) > MAX_IMAGE_BYTES:
         raise bad_request(
-            f"{path}: image exceeds 5 MB maximum: {len(data)} bytes > {MAX_IMAGE_BYTES} bytes"
+            f"{where}: image exceeds 5 MB maximum: {len(text)} bytes > {MAX_IMAGE_BYTES} bytes"
         )
-    if sniff(data) != media_type:
+    try:
+        data = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise bad_request(f"{where}: invalid base64 data") from None
+    actual = sniff(data)
+    if actual in IMAGE_TYPES and actual != media_type:
         raise bad_request(
-            f"{path}.data: The image was specified using the {media_type} media "
-            f"type, but does not appear to be a valid {media_type} image"
+            f"{where}: The image was specified using the {media_type} media type, "
+            f"but the image appears to be a {actual} image"
+        )
+    if actual != media_type:
+        raise bad_request(
+            f"{where}.data: Image does not match the provided media type {media_type}"
         )
     size = dimensions(data)
     if size is None:
-        raise bad_request(f"{path}.data: Could not process image")
-    return Seen(path, f"Image {number}: {size[0]}x{size[1]} {media_type} (base64)", *size)
+        raise bad_request("Could not process image")
+    seen = Seen(
+        "", "", f"{where}.data", f"Image {number}: {_size_text(size)} {media_type} (base64)"
+    )
+    seen.width, seen.height = size
+    seen.data = data
+    return seen
 
 
-def _file_image(source: dict, path: str, number: int, store: Store, workspace: str) -> Seen:
+def _file(source: dict, where: str, store: Store, workspace: str) -> FileRecord:
     file_id = source.get("file_id")
-    if not isinstance(file_id, str) or not file_id:
-        raise bad_request(f"{path}.file_id: Field required")
+    if file_id is None:
+        raise bad_request(f"{where}.file_id: Field required")
+    if not isinstance(file_id, str):
+        raise bad_request(f"{where}.file_id: Input should be a valid string")
     record = store.get(workspace, file_id)
     if record is None:
         raise not_found(file_id)
     if record.expired(store.clock.now()):
         raise ApiError(404, f"File `{file_id}` has expired.", error_code="file_expired")
-    if record.mime_type not in IMAGE_TYPES or record.width is None:
-        raise bad_request(
-            f"{path}: The file type doesn't match the content block type: file "
-            f"`{file_id}` is {record.mime_type}, an image block needs "
-            f"{_TYPES_TEXT}."
-        )
-    return Seen(
-        path,
-        f"Image {number}: {record.width}x{record.height} {record.mime_type} (file {file_id})",
-        record.width,
-        record.height,
+    return record
+
+
+def _wrong_block(where: str, record: FileRecord, block: str, wanted: str) -> ApiError:
+    return bad_request(
+        f"{where}.source: The file type doesn't match the content block type: file "
+        f"`{record.id}` is {record.mime_type}; {block} takes {wanted}."
     )
 
 
-def _url_image(source: dict, path: str, number: int) -> Seen:
-    url = source.get("url")
-    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-        raise bad_request(f"{path}: Input should be a valid http or https URL")
-    return Seen(path, f"Image {number}: url {url} (not fetched)")
+def _document(block: dict, at: str, walk: Walk, store: Store, workspace: str) -> None:
+    where = f"{at}.document"
+    source, kind = _source(block, where)
+    if kind == "file":
+        if walk.counting:
+            raise bad_request(FILES_NOT_COUNTED)
+        record = _file(source, f"{where}.source.file", store, workspace)
+        if record.mime_type not in DOCUMENT_TYPES:
+            raise _wrong_block(
+                where, record, "a document block", "'application/pdf' or 'text/plain'"
+            )
+        if record.mime_type == "application/pdf":
+            walk.pages += _pdf_pages(record.data)
+        else:
+            walk.chars += len(record.data.decode("utf-8", "replace"))
+    elif kind == "base64":
+        if source.get("media_type") != "application/pdf":
+            raise bad_request(
+                f"{where}.source.base64.media_type: Input should be 'application/pdf'"
+            )
+        text = source.get("data")
+        try:
+            data = base64.b64decode(text if isinstance(text, str) else "", validate=True)
+        except (binascii.Error, ValueError):
+            data = b""
+        if sniff(data) != "application/pdf":
+            raise bad_request(f"{at}.pdf.source.base64.data: The PDF specified was not valid.")
+        walk.pages += _pdf_pages(data)
+    elif kind == "text":
+        if source.get("media_type") != "text/plain":
+            raise bad_request(f"{where}.source.text.media_type: Input should be 'text/plain'")
+        walk.chars += len(_string(source, "data", f"{where}.source.text"))
+    elif kind not in ("content", "url"):  # neither is interpreted
+        raise bad_request(
+            f"{where}.source: Input tag '{kind}' found using 'type' does not match any of the "
+            "expected tags: 'base64', 'content', 'file', 'text', 'url'"
+        )
+
+
+def _pdf_pages(data: bytes) -> int:
+    return max(1, len(_PDF_PAGE.findall(data)))
 
 
 # -- limits and the reply -------------------------------------------------------------------
 
 
-def _check_limits(images: list[Seen]) -> None:
-    if len(images) > MAX_IMAGES:
+def _check_limits(walk: Walk) -> None:
+    images = walk.images
+    if walk.pages + len(images) > MAX_MEDIA:
         raise bad_request(
-            f"messages: Too many images in the request: {len(images)} > {MAX_IMAGES}."
+            f"Too much media: {walk.pages} document pages + {len(images)} images > {MAX_MEDIA}"
         )
-    many = len(images) > MANY_IMAGES
-    side = MANY_IMAGES_SIDE if many else MAX_SIDE
-    too_big = [i.path for i in images if i.size and max(i.size) > side]
+    too_big = [i for i in images if i.size and max(i.size) > MAX_SIDE]
     if too_big:
-        what = "max allowed size for many-image requests" if many else "max allowed size"
         raise _dimensions_error(
-            f"{too_big[0]}: At least one of the image dimensions exceed {what}: {side} pixels",
-            side,
+            f"{too_big[0].source}: At least one of the image dimensions exceed max allowed "
+            f"size: {MAX_SIDE} pixels",
+            MAX_SIDE,
             too_big,
         )
-    strict = [i.path for i in images if i.oversized == "error" and i.size and _resized(*i.size)]
+    if len(images) > MANY_IMAGES:
+        too_big = [i for i in images if i.size and max(i.size) > MANY_IMAGES_SIDE]
+        if too_big:
+            raise _dimensions_error(
+                f"{too_big[0].source}: At least one of the image dimensions exceed max allowed "
+                f"size for many-image requests: {MANY_IMAGES_SIDE} pixels",
+                MANY_IMAGES_SIDE,
+                too_big,
+            )
+    for image in images:
+        if not _decodes(image):
+            raise bad_request("Could not process image")
+    strict = [i for i in images if i.oversized == "error" and i.size and _resized(i, walk.tier)]
     if strict:
+        fits = [fitted(*i.size, walk.tier) for i in strict]
+        limit = min(max(size) for size in fits)
+        first, fit = strict[0], fits[0]
         raise _dimensions_error(
-            f"{strict[0]}: the image is larger than {MAX_LONG_EDGE} pixels "
-            "on its long edge or about 1.15 megapixels, and "
-            "transformations.oversized_image is 'error'",
-            MAX_LONG_EDGE,
+            f"{first.source}: The image is {_size_text(first.size)} pixels, larger than this "
+            f"model reads without downsizing; the largest size that fits is {_size_text(fit)} "
+            "pixels, and transformations.oversized_image is 'error'",
+            limit,
             strict,
         )
 
 
-def _resized(width: int, height: int) -> bool:
-    return max(width, height) > MAX_LONG_EDGE or width * height > MAX_PIXELS
+def _decodes(image: Seen) -> bool:
+    if image.data is not None:
+        return decodes(image.data)
+    record = image.record
+    if record is None:  # a url image: nothing to decode
+        return True
+    if record.decodable is None:
+        record.decodable = decodes(record.data)
+    return record.decodable
 
 
-def _dimensions_error(message: str, side: int, paths: list[str]) -> ApiError:
+def _resized(image: Seen, tier_name: str) -> bool:
+    return fitted(*image.size, tier_name) != image.size
+
+
+def _size_text(size: tuple[int, int] | None) -> str:
+    return f"{size[0]}x{size[1]}" if size else "unknown size"
+
+
+def _dimensions_error(message: str, side: int, images: list[Seen]) -> ApiError:
     return bad_request(
         message,
         error_code="image_dimensions_too_large",
-        details={"max_side_length_pixels": side, "paths": paths},
+        details={"max_side_length_pixels": side, "paths": [i.path for i in images]},
     )
 
 

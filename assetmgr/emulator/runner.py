@@ -143,9 +143,14 @@ class Emulator:
     def set_faults(self, **settings) -> dict:
         """Change latency_ms, error_rate, drop_rate, error_statuses, retry_after_ms or
         quota_bytes (None: no quota) live."""
-        if "quota_bytes" in settings:
-            self.store.quota_bytes = settings.pop("quota_bytes")
-        return {**self.faults.update(**settings), "quota_bytes": self.store.quota_bytes}
+        quota = settings.pop("quota_bytes", self.store.quota_bytes)
+        if quota is not None and (
+            not isinstance(quota, int) or isinstance(quota, bool) or quota < 0
+        ):
+            raise ValueError("quota_bytes must be a whole number of bytes, or null for none")
+        updated = self.faults.update(**settings)
+        self.store.quota_bytes = quota
+        return {**updated, "quota_bytes": quota}
 
     def save(self) -> None:
         if self.state_path:
@@ -161,6 +166,11 @@ class Emulator:
 
     def workspace_id(self, name: str = DEFAULT_WORKSPACE) -> str:
         return workspace_id(name)
+
+    def workspace_id_of(self, workspace: str) -> str:
+        """The ``wrkspc_`` id a workspace answers to (``anthropic-workspace-id``): derived from
+        its name, or the id itself for a workspace first named by an unknown id."""
+        return workspace if workspace.startswith("wrkspc_") else workspace_id(workspace)
 
     def workspace_named(self, requested: str) -> str:
         """The workspace an ``anthropic-workspace-id`` value selects: by id, else by name."""

@@ -17,7 +17,7 @@ import json
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -27,6 +27,8 @@ DEFAULT_WORKSPACE = "default"
 # Expired files stay listed with a past expires_at for this long (files guide).
 EXPIRED_LISTED_FOR = timedelta(days=30)
 STATE_VERSION = 1
+# Bytes base64-encoded per write when saving (a multiple of 3, so the slices concatenate).
+SAVE_SLICE = 3 << 20
 
 
 def workspace_id(name: str) -> str:
@@ -98,6 +100,12 @@ class FileRecord:
     deleted: bool = False
     width: int | None = None
     height: int | None = None
+    # Whether the image decodes in full: learnt on first use in Messages; not saved.
+    decodable: bool | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def size(self) -> tuple[int, int] | None:
+        return (self.width, self.height) if self.width and self.height else None
 
     def expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
@@ -227,17 +235,27 @@ class Store:
     # -- persistence -------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write the state atomically (temporary file, then rename)."""
+        """Write the state atomically (temporary file, then rename), streaming each file's
+        bytes as base64 in slices, so saving holds no second copy of the data in memory."""
         with self._lock:
-            state = {
+            header = {
                 "version": STATE_VERSION,
                 "seq": self._seq,
                 "clock_offset_seconds": self.clock.offset_seconds,
-                "files": [_record_to_json(r) for r in self._files.values()],
             }
+            records = list(self._files.values())  # bytes are immutable; written unlocked
         target = Path(path)
         tmp = target.with_name(target.name + ".tmp")
-        tmp.write_text(json.dumps(state))
+        with open(tmp, "w", encoding="ascii", newline="") as out:
+            out.write(json.dumps(header)[:-1] + ', "files": [')
+            for n, record in enumerate(records):
+                meta = _record_to_json(record)
+                data = meta.pop("data")
+                out.write((", " if n else "") + json.dumps(meta)[:-1] + ', "data": "')
+                for start in range(0, len(data), SAVE_SLICE):
+                    out.write(base64.b64encode(data[start : start + SAVE_SLICE]).decode())
+                out.write('"}')
+            out.write("]}")
         os.replace(tmp, target)
 
     def load(self, path: str | os.PathLike) -> bool:
@@ -254,15 +272,15 @@ class Store:
 
 
 def _record_to_json(record: FileRecord) -> dict:
-    data = asdict(record)
-    data["data"] = base64.b64encode(record.data).decode()
+    """The record's fields; ``data`` stays raw bytes (``save`` encodes it in slices)."""
+    data = {f.name: getattr(record, f.name) for f in fields(record) if f.name != "decodable"}
     data["created_at"] = rfc3339(record.created_at)
     data["expires_at"] = rfc3339(record.expires_at) if record.expires_at else None
     return data
 
 
 def _record_from_json(data: dict) -> FileRecord:
-    data = dict(data)
+    data = {k: v for k, v in data.items() if k in _FIELDS}
     data["data"] = base64.b64decode(data["data"])
     data["created_at"] = _parse_time(data["created_at"])
     data["expires_at"] = _parse_time(data["expires_at"]) if data["expires_at"] else None
@@ -271,3 +289,6 @@ def _record_from_json(data: dict) -> FileRecord:
 
 def _parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+_FIELDS = {f.name for f in fields(FileRecord)} - {"decodable"}

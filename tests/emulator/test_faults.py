@@ -32,11 +32,14 @@ def test_sdk_retries_injected_errors_then_raises(anthropic_emulator_factory, sta
     assert all(r["status"] == status for r in attempts(emu))
 
 
-def test_injected_429_carries_retry_after(anthropic_emulator_factory):
-    emu = anthropic_emulator_factory(error_rate=1.0, error_statuses=[429], retry_after_ms=1500)
+@pytest.mark.parametrize("ms, seconds", [(1500, "2"), (10, "1"), (3000, "3"), (0, "1")])
+def test_injected_429_carries_retry_after(anthropic_emulator_factory, ms, seconds):
+    """retry-after-ms stays exact; retry-after is whole seconds, rounded up, at least 1."""
+    emu = anthropic_emulator_factory(error_rate=1.0, error_statuses=[429], retry_after_ms=ms)
     response = httpx2.get(f"{emu.base_url}/v1/files", headers={"x-api-key": "k"})
     assert response.status_code == 429
-    assert response.headers["retry-after-ms"] == "1500" and response.headers["retry-after"] == "1.5"
+    assert response.headers["retry-after-ms"] == f"{ms:g}"
+    assert response.headers["retry-after"] == seconds
     assert response.json()["error"]["type"] == "rate_limit_error"
 
 

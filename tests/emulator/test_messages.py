@@ -10,12 +10,33 @@ from anthropic.types import ImageDimensionsTooLargeError
 
 from .conftest import MODEL, base64_block, file_block, image_bytes, user
 
+STANDARD = "claude-sonnet-4-6"  # a standard-tier model: 1568 px, 1568 tokens
 
-def tokens_for(width: int, height: int) -> int:
-    """The vision guide's arithmetic, written independently of the emulator's code."""
-    scale = min(1.0, 1568 / max(width, height), math.sqrt(1.15 * 2**20 / (width * height)))
-    w, h = (int(width * scale), int(height * scale)) if scale < 1 else (width, height)
-    return math.ceil(w * h / 750)
+
+def tokens_for(width: int, height: int, edge: int = 2576, budget: int = 4784) -> int:
+    """vision-2026.md's arithmetic, written independently of the emulator's code: 28 px
+    patches; an image over the tier's edge or patch budget shrinks (aspect kept) to the first
+    size, searching the long side down from the edge, that fits both. Defaults: the high tier
+    of MODEL."""
+
+    def patches(w, h):
+        return math.ceil(w / 28) * math.ceil(h / 28)
+
+    if max(width, height) <= edge and patches(width, height) <= budget:
+        return patches(width, height)
+    long, short = max(width, height), min(width, height)
+    side = min(long, edge)
+    while patches(side, max(1, round(side * short / long))) > budget:
+        side -= 1
+    return patches(side, max(1, round(side * short / long)))
+
+
+def test_token_arithmetic_matches_the_vision_tables():
+    """The vectors of vision-2026.md, through tokens_for (standard, then high tier)."""
+    assert tokens_for(1920, 1080, 1568, 1568) == 1560 and tokens_for(1920, 1080) == 2691
+    assert tokens_for(3840, 2160, 1568, 1568) == 1560 and tokens_for(3840, 2160) == 4784
+    assert tokens_for(1098, 1098, 1568, 1568) == 1521 and tokens_for(1098, 1098) == 1600
+    assert tokens_for(12000, 3000, 1568, 1568) == 784 and tokens_for(12000, 3000) == 2116
 
 
 def test_all_three_sources_are_named_and_counted(client):
@@ -43,9 +64,12 @@ def test_all_three_sources_are_named_and_counted(client):
         "end_turn",
     )
     assert message.id.startswith("msg_")
-    assert tokens_for(640, 480) == 410 and tokens_for(3000, 2000) == 1606
-    expected = 410 + 1606 + tokens_for(1092, 1092) + math.ceil(len(prompt) / 4)
-    assert message.usage.input_tokens == expected
+    expected = tokens_for(640, 480) + tokens_for(3000, 2000) + tokens_for(1092, 1092)
+    assert message.usage.input_tokens == expected + math.ceil(len(prompt) / 4)
+    standard = client.messages.create(
+        model=STANDARD, max_tokens=50, messages=user(file_block(big.id))
+    )
+    assert standard.usage.input_tokens == tokens_for(3000, 2000, 1568, 1568) == 1536
     assert message.usage.output_tokens > 0
 
 
@@ -55,7 +79,7 @@ def test_count_tokens_matches_create(client):
     created = client.messages.create(
         model=MODEL, max_tokens=50, messages=messages, system="Be brief."
     )
-    assert counted.input_tokens == created.usage.input_tokens == 410 + math.ceil(17 / 4)
+    assert counted.input_tokens == created.usage.input_tokens == 414 + math.ceil(17 / 4)
 
 
 def test_text_only_message(client):
@@ -83,13 +107,13 @@ def test_images_in_tool_results_count(client):
             ],
         },
     ]
-    assert client.messages.count_tokens(model=MODEL, messages=messages).input_tokens == 410 + 1
+    assert client.messages.count_tokens(model=MODEL, messages=messages).input_tokens == 414 + 1
 
 
 def test_more_than_100_images_is_400(client):
     tiny = base64_block(image_bytes(4, 4))
     client.messages.count_tokens(model=MODEL, messages=user(*[tiny] * 100))
-    with pytest.raises(anthropic.BadRequestError, match="Too many images"):
+    with pytest.raises(anthropic.BadRequestError, match="Too much media: 0 document pages"):
         client.messages.create(model=MODEL, max_tokens=10, messages=user(*[tiny] * 101))
 
 
@@ -116,17 +140,29 @@ def test_oversized_image_error_transformation(client):
         "transformations": {"oversized_image": "error"},
     }
     with pytest.raises(ImageDimensionsTooLargeError):
-        client.messages.create(model=MODEL, max_tokens=10, messages=user(block))
+        client.messages.create(model=STANDARD, max_tokens=10, messages=user(block))
+    client.messages.create(model=MODEL, max_tokens=10, messages=user(block))  # high tier: fits
     small = {**base64_block(image_bytes(100, 100)), "transformations": {"oversized_image": "error"}}
-    client.messages.create(model=MODEL, max_tokens=10, messages=user(small))
+    client.messages.create(model=STANDARD, max_tokens=10, messages=user(small))
 
 
 def test_base64_media_type_must_match_the_bytes(client):
-    with pytest.raises(anthropic.BadRequestError, match="does not appear to be a valid image/jpeg"):
+    with pytest.raises(
+        anthropic.BadRequestError,
+        match="specified using the image/jpeg media type, but the image appears to be a image/png",
+    ):
         client.messages.create(
             model=MODEL,
             max_tokens=10,
             messages=user(base64_block(image_bytes(10, 10, "PNG"), "image/jpeg")),
+        )
+    with pytest.raises(
+        anthropic.BadRequestError,
+        match=r"content\.0\.image\.source\.base64\.data: Image does not match the provided "
+        "media type image/png",
+    ):
+        client.messages.create(
+            model=MODEL, max_tokens=10, messages=user(base64_block(b"not an image at all"))
         )
 
 
