@@ -5,7 +5,13 @@ paths (the stat cache, reference lookups) use Core ``select`` over plain rows
 rather than ORM objects, because building ten thousand objects costs more than
 the query. Writes come in batches, each one ``BEGIN IMMEDIATE`` transaction,
 and use insert-or-ignore so that two processes adding the same file both
-succeed and the catalogue holds it once.
+succeed and the catalogue holds it once. On PostgreSQL writers do not take the
+whole catalogue in turn but wait for each other row by row, so every batch writes
+its rows in key order (``_in_key_order``): two processes writing the same rows then
+wait for one another and never deadlock.
+
+The statements are Core's and run on SQLite and PostgreSQL alike; the few that differ
+(insert-or-ignore, upsert) come from ``_dialect_insert``.
 """
 
 from __future__ import annotations
@@ -235,11 +241,11 @@ class Catalogue:
         if batch.empty:
             return
         now = utcnow()
+        assets = _in_key_order([{**a, "created_at": now} for a in batch.assets], "sha256")
+        renditions = _in_key_order([{**r, "created_at": now} for r in batch.renditions], "sha256")
         with self.writing() as conn:
-            _insert_ignore(conn, Asset.__table__, [{**a, "created_at": now} for a in batch.assets])
-            _insert_ignore(
-                conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions]
-            )
+            _insert_ignore(conn, Asset.__table__, assets)
+            _insert_ignore(conn, Rendition.__table__, renditions)
             asset_ids = _ids_by_sha(
                 conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources}
             )
@@ -254,7 +260,9 @@ class Catalogue:
                 }
                 for a, p, r, w in batch.links
             ]
-            _insert_ignore(conn, AssetRendition.__table__, links)
+            _insert_ignore(
+                conn, AssetRendition.__table__, _in_key_order(links, "asset_id", "policy")
+            )
             _upsert_sources(
                 conn,
                 [
@@ -490,7 +498,7 @@ class Catalogue:
         with self.writing() as conn:
             ids = _ids_by_sha(conn, Asset, set(shas))
             rows = [{"asset_id": ids[s], "name": n, "created_at": now} for s in shas for n in names]
-            _insert_ignore(conn, Tag.__table__, rows)
+            _insert_ignore(conn, Tag.__table__, _in_key_order(rows, "asset_id", "name"))
 
     def remove_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:
         with self.writing() as conn:
@@ -575,9 +583,15 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
         conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), rows)
 
 
+def _in_key_order(rows: list[dict[str, Any]], *key: str) -> list[dict[str, Any]]:
+    """``rows`` sorted by ``key``: every process writes rows of a table in this one order."""
+    return sorted(rows, key=lambda row: tuple(row[k] for k in key))
+
+
 def _upsert_sources(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    rows = _in_key_order(rows, "path")
     stmt = _dialect_insert(conn, Source.__table__)
     keep = ("asset_id", "path_bytes", "size_bytes", "mtime_ns", "inode", "last_seen_at")
     stmt = stmt.on_conflict_do_update(
@@ -602,6 +616,7 @@ def _record_rejections(conn: Connection, batch: IngestBatch, now: datetime) -> N
          "rejected_at": now}
         for path, size, mtime, inode, rules, reason, sha in batch.rejections
     ]  # fmt: skip
+    rows = _in_key_order(rows, "path")
     stmt = _dialect_insert(conn, Rejection.__table__)
     keep = ("path_bytes", "size_bytes", "mtime_ns", "inode", "rules", "reason", "sha256")
     stmt = stmt.on_conflict_do_update(
