@@ -344,7 +344,13 @@ def _about_the_catalogue(error: Exception, engine: Engine) -> bool:
     )
 
 
-def _sqlstate(error: Exception) -> str:
+def conflicted(error: BaseException | None) -> bool:
+    """Whether ``error`` is a server aborting a transaction to break a deadlock or a
+    serialization conflict with another one: the transaction may simply run again."""
+    return error is not None and _sqlstate(error) in ("40001", "40P01")
+
+
+def _sqlstate(error: BaseException) -> str:
     """A server's SQLSTATE for ``error`` (PostgreSQL through psycopg); "" when none."""
     return getattr(getattr(error, "orig", None) or error, "sqlstate", None) or ""
 
