@@ -134,7 +134,8 @@ def server(durable: bool = False) -> Server:
             with found.engine.connect():
                 pass
         except Exception as e:
-            raise Unavailable(f"{URL_ENV}={url!r} cannot be reached: {e}") from e
+            reason = str(getattr(e, "orig", None) or e).splitlines()[0]
+            raise Unavailable(f"{URL_ENV}={url!r} cannot be reached: {reason}") from e
         return found
     return start(durable=durable)
 
