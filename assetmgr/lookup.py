@@ -159,9 +159,10 @@ def live_images(
     if row is None:
         return None
     rows: list[tuple] = []
-    for chunk in _chunks(sorted(set(shas))):
+    same = {sha: sha for sha in shas}  # one string per asset, not one more per row
+    for chunk in _chunks(sorted(same)):
         query = ROWS.format(marks=",".join("?" * len(chunk)))
-        rows += conn.execute(query, (row[0], *chunk)).fetchall()
+        rows += [(same[r[0]], *r[1:]) for r in conn.execute(query, (row[0], *chunk))]
     rows = live_rows(rows, remote.base_url)  # expiry by the API's clock, read when it matters
     if rows is None:
         return None
