@@ -34,6 +34,7 @@ from .models import (
     Tag,
     Upload,
     UploadState,
+    WorkspaceLabel,
     utcnow,
 )
 from .pathnames import exact_bytes, real, shown
@@ -330,15 +331,12 @@ class Catalogue:
                         found.append(real(path, path_bytes))
         return {sha: AssetSources(sha, tuple(found)) for sha, found in paths.items()}
 
-    def image_facts(self, shas: Sequence[str], base_url: str, workspace: str) -> list[ImageFacts]:
-        """Renditions of ``shas`` (every policy) with their active upload in one remote, if
-        any, and when it expires (``apiclock.live_rows`` judges that)."""
+    def image_facts(self, shas: Sequence[str], remote_id: int | None) -> list[ImageFacts]:
+        """Renditions of ``shas`` (every policy) with their active upload in one remote (None:
+        none), if any, and when it expires (``apiclock.live_rows`` judges that)."""
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
         with self.reading() as conn:
-            remote_id = conn.execute(
-                select(Remote.id).where(Remote.base_url == base_url, Remote.workspace == workspace)
-            ).scalar()
             for chunk in _chunks(shas):
                 rows = conn.execute(
                     select(
@@ -699,18 +697,26 @@ def _attach_uploads(
             Upload.__table__,
             Rendition.sha256.label("rendition_sha256"),
             Remote.base_url,
-            Remote.workspace,
+            Remote.workspace_id.label("workspace"),
         )
         .join(Rendition, Rendition.id == Upload.rendition_id)
         .join(Remote, Remote.id == Upload.remote_id)
         .where(Upload.rendition_id.in_(list(by_rendition)))
         .order_by(Upload.id)
     )
-    for u in conn.execute(query):
+    rows = conn.execute(query).all()
+    labels: dict[int, list[str]] = defaultdict(list)
+    named = select(WorkspaceLabel.remote_id, WorkspaceLabel.name).order_by(WorkspaceLabel.name)
+    for remote_id, name in conn.execute(
+        named.where(WorkspaceLabel.remote_id.in_({u.remote_id for u in rows}))
+    ):
+        labels[remote_id].append(name)
+    for u in rows:
         record = UploadRecord(
             u.rendition_sha256,
             u.base_url,
             u.workspace,
+            labels.get(u.remote_id, []),
             u.file_id,
             u.filename,
             u.state,
@@ -718,6 +724,7 @@ def _attach_uploads(
             u.expires_at,
             u.last_verified_at,
             u.error,
+            u.origin,
         )
         for asset_id in by_rendition[u.rendition_id]:
             assets[asset_id].uploads.append(record)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .limits import human_bytes
 from .pathnames import shown
-from .records import AssetRecord, Outcome, Stats
+from .records import AssetRecord, Outcome, Placement, Stats, UploadRecord
 
 if TYPE_CHECKING:
     from .catalogue import AssetRow
+    from .collect import GcPlan
+    from .removal import RmPlan
+    from .verify import VerifyPlan
 
 
 def outcome_line(o: Outcome) -> str:
@@ -67,10 +71,22 @@ def asset_text(r: AssetRecord) -> str:
             f"{human_bytes(x.size_bytes)}, ~{x.tokens} tokens, sha256:{x.sha256[:12]}{warn}"
         )
     for u in r.uploads:
-        lines.append(f"upload    {u.state} {u.file_id or '-'} in {u.workspace} at {u.base_url}")
+        lines.append(f"upload    {upload_text(u)}")
     for s in r.sources:
         lines.append(f"source    {shown(s.path)}")
     return "\n".join(lines)
+
+
+def upload_text(u: UploadRecord) -> str:
+    """``active file_011... in wrkspc_... (default, eu-team) at URL, adopted, expires ...``"""
+    names = f" ({', '.join(u.labels)})" if u.labels else ""
+    text = f"{u.state} {u.file_id or '-'} in {u.workspace or 'a workspace not yet seen'}{names}"
+    text += f" at {u.base_url}"
+    if u.origin != "uploaded":
+        text += f", {u.origin}"
+    if u.expires_at is not None:
+        text += f", expires {u.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    return text
 
 
 def stats_text(s: Stats) -> str:

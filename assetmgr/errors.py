@@ -72,6 +72,16 @@ class AmbiguousReference(NotFound):
         self.candidates = candidates
 
 
+class WorkspaceMismatch(UsageError):
+    """A workspace label reaches another workspace than the one recorded for it."""
+
+    def __init__(self, label: str, base_url: str, recorded: str, reached: str):
+        super().__init__(
+            f"workspace {label!r} at {base_url} is {recorded}, but this key reaches {reached}: "
+            f"use a key of {recorded}, or give this workspace another name with --workspace"
+        )
+
+
 class CatalogueError(AssetmgrError):
     """The catalogue could not be opened, created or migrated."""
 

@@ -255,11 +255,11 @@ class Library:
     ) -> list[ImageRef]:
         from .apiclock import live_rows
         from .blocks import image_refs
+        from .workspaces import Workspaces
 
-        rows = live_rows(
-            self.catalogue.image_facts(sorted(set(shas)), remote.base_url, remote.workspace),
-            remote.base_url,
-        )
+        found = Workspaces(self.catalogue).recorded(remote)
+        remote_id = found.remote_id if found is not None else None
+        rows = live_rows(self.catalogue.image_facts(sorted(set(shas)), remote_id), remote.base_url)
         if rows is None:
             raise RemoteError(
                 f"cannot reach the API at {remote.base_url} to read its clock, by which these "

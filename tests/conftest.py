@@ -48,6 +48,21 @@ def uploading(monkeypatch, anthropic_emulator):
 
 
 @pytest.fixture
+def emulated(anthropic_emulator_factory, monkeypatch):
+    """Start an emulator with these settings and point `add`'s uploads at it."""
+
+    def start(key="test-key", **settings):
+        emulator = anthropic_emulator_factory(**settings)
+        monkeypatch.delenv("ASSETMGR_NO_UPLOAD", raising=False)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+        monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
+        return emulator
+
+    return start
+
+
+@pytest.fixture
 def corpus() -> Path:
     if not (CORPUS / "manifest.csv").is_file():
         pytest.fail(f"the image corpus is missing at {CORPUS}")
