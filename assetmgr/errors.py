@@ -32,6 +32,11 @@ class ExitCode(IntEnum):
     REMOTE = 6, "the API refused a request or could not be reached"
     AUTH = 7, "no API key, or the API refused it"
     LOCAL = 8, "a local disk, file or port could not be used (disk full, read-only, port in use)"
+    PROBLEMS = (
+        9,
+        "verify found problems: missing or expired uploads, orphans to adopt, changed sources",
+    )
+    UNREPAIRED = 10, "verify --repair left problems it could not fix (each is listed)"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     PIPE_CLOSED = 141, "stdout was closed early (piped into `head`, say): output stopped quietly"
 
