@@ -49,6 +49,28 @@ def test_export_then_import_into_an_empty_catalogue_gives_identical_blocks(
     assert inline[0]["source"]["type"] == "base64"
     [record] = other.json_lines("show", shas[0])
     assert record["sources"] == [] and record["uploads"][0]["origin"] == "imported"
+    gone = json.loads(run("block", shas[1]).stdout)[0]["source"]["file_id"]
+    anthropic.Anthropic(base_url=uploading.base_url, api_key="test-key").files.delete(gone)
+    repaired = other("verify", "--repair")  # from the store alone
+    assert repaired.exit_code == 0 and "1 uploaded" in repaired.stderr, repaired.stderr
+
+
+def test_the_store_is_where_the_environment_says(tmp_path, monkeypatch, isolated_home):
+    from assetmgr.config import store_dir
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert store_dir() == tmp_path / "cache" / "assetmgr" / "renditions"
+    (isolated_home / "renditions").mkdir()  # a store where stores used to be: used there
+    assert store_dir() == isolated_home / "renditions"
+    (tmp_path / "cache" / "assetmgr" / "renditions").mkdir(parents=True)
+    assert store_dir() == tmp_path / "cache" / "assetmgr" / "renditions"
+    monkeypatch.setenv("ASSETMGR_STORE", str(tmp_path / "shared"))
+    assert store_dir() == tmp_path / "shared"
+    monkeypatch.delenv("ASSETMGR_STORE")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (isolated_home / "renditions").rmdir()
+    assert store_dir() == tmp_path / "me" / ".cache" / "assetmgr" / "renditions"
 
 
 def test_with_paths_carries_the_sources(tmp_path, run, db_path, tmp_path_factory):
