@@ -574,8 +574,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
     return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
 
 
+from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
+for command in COMMANDS:
+    cli.add_command(command)
 cli.add_command(emulator_command)
 
 

@@ -296,6 +296,7 @@ def main() -> None:
         )
 
         os.environ["ASSETMGR_HOME"] = os.path.dirname(db)  # where that add stored renditions
+        os.environ["ASSETMGR_STORE"] = os.path.join(os.path.dirname(db), "renditions")
         before, after, own, mismatched, with_exif = quality(db, outcomes, orientations)
         print(f"renditions still carrying EXIF (orientation, GPS): {with_exif} of {len(outcomes)}")
         for name, orientation, ours, theirs in mismatched:

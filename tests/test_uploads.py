@@ -60,21 +60,6 @@ def assert_one_copy_each(emulator, db_path, workspace="default"):
     assert active <= live  # the catalogue never claims a file the remote does not have
 
 
-@pytest.fixture
-def emulated(anthropic_emulator_factory, monkeypatch):
-    """Start an emulator with these settings and point `add`'s uploads at it."""
-
-    def start(key="test-key", **settings):
-        emulator = anthropic_emulator_factory(**settings)
-        monkeypatch.delenv("ASSETMGR_NO_UPLOAD", raising=False)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", key)
-        monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
-        return emulator
-
-    return start
-
-
 def uploads_sent(emulator):
     return sum(
         1 for r in emulator.requests if r["method"] == "POST" and r["path"].startswith("/v1/files")
@@ -102,11 +87,13 @@ def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db_path):
     assert {r["upload"] for r in records} == {"uploaded"} and {r["file_id"] for r in records} == ids
     [shown] = run.json_lines("show", records[0]["sha256"])
     [upload] = shown["uploads"]
-    assert (upload["state"], upload["file_id"], upload["workspace"]) == (
+    assert (upload["state"], upload["file_id"], upload["workspace"], upload["labels"]) == (
         "active",
         records[0]["file_id"],
-        "default",
+        uploading.workspace_id("default"),  # as the API reports it
+        ["default"],
     )
+    assert upload["origin"] == "uploaded"
     assert upload["filename"].endswith(f".sha256-{shown['renditions'][0]['sha256']}.png")
     assert upload["filename"].startswith("img000.")
 
@@ -172,7 +159,9 @@ def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypa
     a, b = ({f["id"] for f in emulator.files(w)} for w in ("team-a", "team-b"))
     assert len(a) == len(b) == 3 and not a & b
     rows = catalogue_rows(
-        db_path, "SELECT r.workspace, u.file_id FROM uploads u JOIN remotes r ON r.id = u.remote_id"
+        db_path,
+        "SELECT l.name, u.file_id FROM uploads u JOIN workspace_labels l "
+        "ON l.remote_id = u.remote_id",
     )
     assert {fid for w, fid in rows if w == "team-a"} == a and {
         fid for w, fid in rows if w == "team-b"

@@ -258,7 +258,9 @@ class Handler(BaseHTTPRequestHandler):
         """Log an API request before answering it, so a client never sees an unlogged answer."""
         if self.route and not self.recorded and not self.route.startswith("/_emulator/"):
             self.recorded = True
-            self.server.emulator.record_request(self.command, self.route, status, self.headers)
+            self.server.emulator.record_request(
+                self.command, self.route, status, self.headers, sorted(self.query)
+            )
 
     def _preflight(self) -> None:
         """A CORS preflight: what a browser needs before the real request (no key needed)."""
