@@ -73,20 +73,23 @@ def probe(base_url: str, timeout: float = PROBE_TIMEOUT) -> ApiClock | None:
     return clock if clock.measured else None
 
 
-def live_rows(rows: Sequence[Sequence[Any]], base_url: str) -> list[tuple] | None:
+def live_rows(rows: list[Sequence[Any]], base_url: str) -> list[tuple] | None:
     """Catalogue rows ending with (file id, expires_at), without the last column, and with no
     file id where the upload has expired (or nearly) by the API's clock, read now when any
-    upload expires at all; None when that clock cannot be read."""
+    upload expires at all; None when that clock cannot be read. The rows are replaced in
+    ``rows`` itself, one by one, so that the old and the new never all live at once."""
     if not any(row[-1] is not None and row[-2] is not None for row in rows):
-        return [tuple(row[:-1]) for row in rows]
+        for i, row in enumerate(rows):
+            rows[i] = tuple(row[:-1])
+        return rows
     clock = probe(base_url)
     if clock is None:
         return None
     now = clock.now() + EXPIRY_SAFETY
-    return [
-        (*row[:-2], None if moment(row[-1]) is not None and moment(row[-1]) <= now else row[-2])
-        for row in rows
-    ]
+    for i, row in enumerate(rows):
+        expired = moment(row[-1]) is not None and moment(row[-1]) <= now
+        rows[i] = (*row[:-2], None if expired else row[-2])
+    return rows
 
 
 def moment(value: datetime | str | None) -> datetime | None:

@@ -168,12 +168,17 @@ def content_blocks(
     images: Sequence[ImageRef], *, source: str = "file", label: bool = False, first_label: int = 1
 ) -> list[dict[str, Any]]:
     """Image blocks in order; with ``label``, an ``Image N:`` text block before each."""
-    blocks: list[dict[str, Any]] = []
+    return list(each_content_block(images, source=source, label=label, first_label=first_label))
+
+
+def each_content_block(
+    images: Iterable[ImageRef], *, source: str = "file", label: bool = False, first_label: int = 1
+) -> Iterator[dict[str, Any]]:
+    """``content_blocks`` one at a time, for output that need not hold them all."""
     for number, image in enumerate(images, start=first_label):
         if label:
-            blocks.append({"type": "text", "text": f"Image {number}:"})
-        blocks.append(image_block(image, source))
-    return blocks
+            yield {"type": "text", "text": f"Image {number}:"}
+        yield image_block(image, source)
 
 
 def request_body(

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
 from .errors import CatalogueError
 from .models import (
+    LIVE_STATES,
     Asset,
     AssetRendition,
     Columns,
@@ -45,6 +46,7 @@ from .models import (
     Tag,
     Upload,
     UploadState,
+    WorkspaceLabel,
     utcnow,
 )
 from .pathnames import exact_bytes, real, shown
@@ -110,6 +112,13 @@ class AssetRow(NamedTuple):
     size_bytes: int
     tags: tuple[str, ...]  # by name
     path: str | None  # the first source path, as ``os`` functions take it; None: none left
+
+
+class RenditionLink(NamedTuple):
+    """A rendition of some assets, and whether an asset outside them has it too."""
+
+    rendition_sha256: str
+    shared: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,15 +327,12 @@ class Catalogue:
                         found.append(real(path, path_bytes))
         return {sha: AssetSources(sha, tuple(found)) for sha, found in paths.items()}
 
-    def image_facts(self, shas: Sequence[str], base_url: str, workspace: str) -> list[ImageFacts]:
-        """Renditions of ``shas`` (every policy) with their active upload in one remote, if
-        any, and when it expires (``apiclock.live_rows`` judges that)."""
+    def image_facts(self, shas: Sequence[str], remote_id: int | None) -> list[ImageFacts]:
+        """Renditions of ``shas`` (every policy) with their active upload in one remote (None:
+        none), if any, and when it expires (``apiclock.live_rows`` judges that)."""
         renditions = Rendition.__table__
         facts: list[ImageFacts] = []
         with self.reading() as conn:
-            remote_id = conn.execute(
-                select(Remote.id).where(Remote.base_url == base_url, Remote.workspace == workspace)
-            ).scalar()
             for chunk in _chunks(shas):
                 rows = conn.execute(
                     select(
@@ -360,6 +366,210 @@ class Catalogue:
             )
         )
         return {rid: (fid, expires) for rid, fid, expires in rows}
+
+    def rendition_sizes(self) -> dict[str, int]:
+        """rendition sha256 -> size in bytes, of every rendition catalogued."""
+        with self.reading() as conn:
+            return dict(conn.execute(select(Rendition.sha256, Rendition.size_bytes)).all())
+
+    def assets_of_renditions(self, shas: Sequence[str]) -> list[tuple[str, str, str]]:
+        """(asset sha256, policy, rendition sha256) of every asset whose rendition under some
+        policy is among ``shas``."""
+        query = (
+            select(Asset.sha256, AssetRendition.policy, Rendition.sha256)
+            .join(AssetRendition, AssetRendition.asset_id == Asset.id)
+            .join(Rendition, Rendition.id == AssetRendition.rendition_id)
+            .order_by(Asset.id)
+        )
+        found: list[tuple[str, str, str]] = []
+        with self.reading() as conn:
+            for chunk in _chunks(shas):
+                found += [tuple(r) for r in conn.execute(query.where(Rendition.sha256.in_(chunk)))]
+        return found
+
+    def rendition_links(self, shas: Sequence[str]) -> list[RenditionLink]:
+        """The renditions of these assets, each saying whether another asset has it too."""
+        ids = select(Asset.id).where(Asset.sha256.in_(list(shas)))
+        theirs = select(AssetRendition.rendition_id).where(AssetRendition.asset_id.in_(ids))
+        other = (
+            select(AssetRendition.asset_id)
+            .where(AssetRendition.rendition_id == Rendition.id)
+            .where(AssetRendition.asset_id.not_in(ids))
+            .exists()
+        )
+        query = select(Rendition.sha256, other).where(Rendition.id.in_(theirs))
+        with self.reading() as conn:
+            return [RenditionLink(sha, bool(shared)) for sha, shared in conn.execute(query)]
+
+    def live_uploads(self, renditions: Sequence[str]) -> list[tuple[int, str | None, str, str]]:
+        """(remote id, its workspace id, file id, rendition sha256) of the active uploads of
+        these renditions, in every remote."""
+        query = (
+            select(Upload.remote_id, Remote.workspace_id, Upload.file_id, Rendition.sha256)
+            .join(Rendition, Rendition.id == Upload.rendition_id)
+            .join(Remote, Remote.id == Upload.remote_id)
+            .where(Upload.state == UploadState.ACTIVE.value, Upload.file_id.is_not(None))
+            .order_by(Upload.id)
+        )
+        found: list[tuple[int, str | None, str, str]] = []
+        with self.reading() as conn:
+            for chunk in _chunks(renditions):
+                found += [tuple(r) for r in conn.execute(query.where(Rendition.sha256.in_(chunk)))]
+        return found
+
+    def forget_assets(self, shas: Sequence[str], renditions: Sequence[str]) -> None:
+        """Forget these assets (their sources, tags and links go with them) and these
+        renditions (with every upload row of theirs), in one transaction."""
+        with self.writing() as conn:
+            for chunk in _chunks(renditions):
+                ids = select(Rendition.id).where(Rendition.sha256.in_(chunk))
+                conn.execute(delete(Upload).where(Upload.rendition_id.in_(ids)))
+            for chunk in _chunks(shas):
+                conn.execute(delete(Asset).where(Asset.sha256.in_(chunk)))
+            for chunk in _chunks(renditions):
+                unused = (
+                    ~select(AssetRendition.rendition_id)
+                    .where(AssetRendition.rendition_id == Rendition.id)
+                    .exists()
+                )
+                conn.execute(delete(Rendition).where(Rendition.sha256.in_(chunk), unused))
+
+    # -- export and import ---------------------------------------------------------------
+
+    def known_remotes(self) -> list[tuple[int, str, str]]:
+        """(id, base URL, workspace id) of every remote whose workspace is known."""
+        query = (
+            select(Remote.id, Remote.base_url, Remote.workspace_id)
+            .where(Remote.workspace_id.is_not(None))
+            .order_by(Remote.id)
+        )
+        with self.reading() as conn:
+            return [tuple(r) for r in conn.execute(query)]
+
+    def remote_of(self, remote_id: int) -> tuple[str, str | None]:
+        with self.reading() as conn:
+            row = conn.execute(
+                select(Remote.base_url, Remote.workspace_id).where(Remote.id == remote_id)
+            ).one()
+        return row[0], row[1]
+
+    def export_uploads(self) -> Iterator[dict[str, Any]]:
+        """The active uploads of remotes whose workspace is known, as ``transfer`` writes
+        them, 500 at a time."""
+        query = (
+            select(
+                Upload.id,
+                Rendition.sha256,
+                Remote.base_url,
+                Remote.workspace_id,
+                Upload.file_id,
+                Upload.filename,
+                Upload.size_bytes,
+                Upload.created_at,
+                Upload.expires_at,
+                Upload.expires_in_seconds,
+            )  # fmt: skip
+            .join(Rendition, Rendition.id == Upload.rendition_id)
+            .join(Remote, Remote.id == Upload.remote_id)
+            .where(Upload.state == UploadState.ACTIVE.value, Remote.workspace_id.is_not(None))
+            .order_by(Upload.id)
+            .limit(CHUNK)
+        )
+        names = ("rendition", "base_url", "workspace_id", "file_id", "filename", "size_bytes",
+                 "created_at", "expires_at", "expires_in_seconds")  # fmt: skip
+        after = 0
+        while True:
+            with self.reading() as conn:
+                rows = conn.execute(query.where(Upload.id > after)).all()
+            if not rows:
+                return
+            yield from (dict(zip(names, row[1:])) for row in rows)
+            after = rows[-1][0]
+
+    def import_batch(self, batch: IngestBatch) -> tuple[int, int]:
+        """``record`` a batch read from an export; (new assets, new renditions)."""
+        assets = [a["sha256"] for a in batch.assets]
+        renditions = [r["sha256"] for r in batch.renditions]
+        known_assets, known_renditions = self.existing(assets), self.known_renditions(renditions)
+        self.record(batch)
+        return (len(set(assets) - known_assets), len(set(renditions) - known_renditions))
+
+    def import_tags(self, pairs: Sequence[tuple[str, str]]) -> int:
+        """Put tags on assets ((asset sha256, name) pairs); how many were new."""
+        now = utcnow()
+        with self.writing() as conn:
+            ids = _ids_by_sha(conn, Asset, {sha for sha, _ in pairs})
+            rows = [{"asset_id": ids[sha], "name": name, "created_at": now} for sha, name in pairs]
+            before = conn.execute(select(func.count()).select_from(Tag.__table__)).scalar()
+            _insert_ignore(conn, Tag.__table__, rows)
+            return conn.execute(select(func.count()).select_from(Tag.__table__)).scalar() - before
+
+    def import_sources(self, rows: Sequence[tuple[str, str, int, int]]) -> None:
+        """Source paths read from an export ((path, asset sha256, size, mtime_ns)); a path
+        this catalogue knows already keeps what it knows."""
+        now = utcnow()
+        with self.writing() as conn:
+            ids = _ids_by_sha(conn, Asset, {sha for _, sha, _, _ in rows})
+            _insert_ignore(conn, Source.__table__, [
+                {"path": shown(path), "path_bytes": exact_bytes(path), "asset_id": ids[sha],
+                 "size_bytes": size, "mtime_ns": mtime, "inode": None, "first_seen_at": now,
+                 "last_seen_at": now}
+                for path, sha, size, mtime in rows
+            ])  # fmt: skip
+
+    def import_uploads(self, uploads: Sequence[tuple[int, dict]]) -> tuple[int, list[Clash]]:
+        """Uploads read from an export ((remote id, fields)): each is added, as ``imported``
+        and not yet verified, where its rendition has no live upload in that remote; one
+        whose file the catalogue has already changes nothing; one that clashes with another
+        live file id is returned to be settled. Returns (added, clashes)."""
+        added, clashes = 0, []
+        with self.writing() as conn:
+            renditions = _ids_by_sha(conn, Rendition, {u["rendition"] for _, u in uploads})
+            for remote_id, u in uploads:
+                rendition_id = renditions[u["rendition"]]
+                live = conn.execute(
+                    select(Upload.id, Upload.file_id).where(
+                        Upload.remote_id == remote_id,
+                        Upload.rendition_id == rendition_id,
+                        Upload.state.in_(LIVE_STATES),
+                    )
+                ).first()
+                if live is not None and live.file_id != u["file_id"]:
+                    clashes.append(Clash(remote_id, live.id, u["rendition"], live.file_id or "",
+                                         u["file_id"], rendition_id, u))  # fmt: skip
+                    continue
+                if live is None:
+                    added += _insert_upload(conn, remote_id, rendition_id, u)
+        return added, clashes
+
+    def replace_upload(self, clash: Clash, alive) -> None:
+        """Settle a clash for the imported upload: the catalogue's one is dead."""
+        with self.writing() as conn:
+            conn.execute(
+                update(Upload)
+                .where(Upload.id == clash.upload_id, Upload.state.in_(LIVE_STATES))
+                .values(state=UploadState.MISSING.value, lease_owner=None, lease_expires_at=None)
+            )
+            _insert_upload(conn, clash.remote_id, clash.rendition_id,
+                           {**clash.fields, "expires_at": alive.expires_at})  # fmt: skip
+
+    def all_sources(self) -> list[tuple[str, str]]:
+        """(asset sha256, path as ``os`` functions take it) of every source, by path."""
+        query = (
+            select(Asset.sha256, Source.path, Source.path_bytes)
+            .join(Asset, Asset.id == Source.asset_id)
+            .order_by(Source.path)
+        )
+        with self.reading() as conn:
+            return [(sha, real(path, raw)) for sha, path, raw in conn.execute(query)]
+
+    def forget_sources(self, paths: Sequence[str]) -> int:
+        """Forget these source paths (as ``os`` functions take them); how many were known."""
+        gone = 0
+        with self.writing() as conn:
+            for chunk in _chunks([shown(p) for p in paths]):
+                gone += conn.execute(delete(Source).where(Source.path.in_(chunk))).rowcount
+        return gone
 
     def existing(self, shas: Sequence[str]) -> set[str]:
         """Which of these full sha256s are catalogued."""
@@ -553,6 +763,31 @@ class IngestBatch:
         )  # fmt: skip
 
 
+class Clash(NamedTuple):
+    """An imported upload whose rendition is live under another file id in that remote."""
+
+    remote_id: int
+    upload_id: int  # the catalogue's live row
+    rendition_sha256: str
+    kept: str  # the catalogue's file id
+    other: str  # the imported one
+    rendition_id: int
+    fields: dict
+
+
+def _insert_upload(conn: Connection, remote_id: int, rendition_id: int, u: dict) -> int:
+    row = {
+        "rendition_id": rendition_id, "remote_id": remote_id, "file_id": u["file_id"],
+        "filename": u["filename"], "size_bytes": u["size_bytes"], "state": "active",
+        "created_at": u["created_at"], "expires_at": u["expires_at"],
+        "expires_in_seconds": u["expires_in_seconds"], "origin": "imported",
+        "last_verified_at": None,
+    }  # fmt: skip
+    row["created_at"] = row["created_at"] or utcnow()
+    insert = _dialect_insert(conn, Upload.__table__).values(**row).on_conflict_do_nothing()
+    return conn.execute(insert).rowcount
+
+
 def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
     items = list(items)
     for start in range(0, len(items), CHUNK):
@@ -731,18 +966,26 @@ def _attach_uploads(
             Upload.__table__,
             Rendition.sha256.label("rendition_sha256"),
             Remote.base_url,
-            Remote.workspace,
+            Remote.workspace_id.label("workspace"),
         )
         .join(Rendition, Rendition.id == Upload.rendition_id)
         .join(Remote, Remote.id == Upload.remote_id)
         .where(Upload.rendition_id.in_(list(by_rendition)))
         .order_by(Upload.id)
     )
-    for u in conn.execute(query):
+    rows = conn.execute(query).all()
+    labels: dict[int, list[str]] = defaultdict(list)
+    named = select(WorkspaceLabel.remote_id, WorkspaceLabel.name).order_by(WorkspaceLabel.name)
+    for remote_id, name in conn.execute(
+        named.where(WorkspaceLabel.remote_id.in_({u.remote_id for u in rows}))
+    ):
+        labels[remote_id].append(name)
+    for u in rows:
         record = UploadRecord(
             u.rendition_sha256,
             u.base_url,
             u.workspace,
+            labels.get(u.remote_id, []),
             u.file_id,
             u.filename,
             u.state,
@@ -750,6 +993,7 @@ def _attach_uploads(
             u.expires_at,
             u.last_verified_at,
             u.error,
+            u.origin,
         )
         for asset_id in by_rendition[u.rendition_id]:
             assets[asset_id].uploads.append(record)

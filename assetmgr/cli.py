@@ -134,6 +134,22 @@ def echo_lines(lines, size: int = 1 << 16) -> None:
         click.echo("\n".join(chunk))
 
 
+def echo_json_array(items, size: int = 1 << 16) -> None:
+    """Print ``json.dumps(list(items))``, the same bytes, about ``size`` characters at a time,
+    without holding the list or the whole text."""
+    pieces, held = ["["], 1
+    for index, item in enumerate(items):
+        text = json.dumps(item) if index == 0 else ", " + json.dumps(item)
+        pieces.append(text)
+        held += len(text)
+        if held >= size:
+            click.echo("".join(pieces), nl=False)
+            pieces.clear()
+            held = 0
+    pieces.append("]")
+    click.echo("".join(pieces))
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
@@ -336,11 +352,11 @@ def block(ctx, references, from_stdin, label, **options) -> None:
       assetmgr block $(sha256sum cat.jpg | cut -c1-64)
       assetmgr block 3f7a9c 81be02 --label
     """
-    from .blocks import content_blocks
+    from .blocks import each_content_block
 
     remote = pop_remote(options)
     images = lookup_images(ctx, references, from_stdin, remote, **options)
-    click.echo(json.dumps(content_blocks(images, source=options["source"], label=label)))
+    echo_json_array(each_content_block(images, source=options["source"], label=label))
 
 
 @cli.command()
@@ -558,8 +574,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
     return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
 
 
+from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
+for command in COMMANDS:
+    cli.add_command(command)
 cli.add_command(emulator_command)
 
 

@@ -33,6 +33,29 @@ def remote_options(function):
     return function
 
 
+def workspace_options(function):
+    """--workspace and --workspace-id: the workspace a command checks or cleans."""
+    for option in reversed(
+        [
+            click.option(
+                "--workspace",
+                envvar="ASSETMGR_WORKSPACE",
+                metavar="NAME",
+                help="The workspace, by the name given to it.  [env: ASSETMGR_WORKSPACE; "
+                "default: the key's own]",
+            ),
+            click.option(
+                "--workspace-id",
+                envvar="ASSETMGR_WORKSPACE_ID",
+                metavar="wrkspc_...",
+                help="Sent as anthropic-workspace-id, for keys that act on several workspaces.",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
 def stdin_option(function):
     """--stdin: references one per line on stdin, after those given as arguments."""
     return click.option(

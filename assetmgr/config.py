@@ -7,6 +7,13 @@ Order of precedence for the catalogue (first that is set wins):
 3. ``$ASSETMGR_HOME/catalogue.db``, where ``ASSETMGR_HOME`` defaults to the
    platform's user data folder (``click.get_app_dir("assetmgr")``).
 
+The rendition store (``store_dir``) is a folder of its own, which a team may share:
+
+1. ``ASSETMGR_STORE``;
+2. ``$ASSETMGR_HOME/renditions``, where stores were kept before, when it exists and the
+   new default does not (an existing store keeps working where it is; nothing is moved);
+3. ``$XDG_CACHE_HOME/assetmgr/renditions``, else ``~/.cache/assetmgr/renditions``.
+
 Other settings from the environment are read and checked here, and only here:
 ``check_environment`` reads them all, so that the CLI stops on a bad value before any work.
 They are ``ASSETMGR_MAX_RETRIES`` and ``ASSETMGR_HOST`` (the name this machine goes by in
@@ -25,6 +32,8 @@ APP_NAME = "assetmgr"
 HOME_ENV = "ASSETMGR_HOME"
 DB_ENV = "ASSETMGR_DB"
 CATALOGUE_FILE = "catalogue.db"
+STORE_ENV = "ASSETMGR_STORE"
+STORE_FOLDER = "renditions"
 MAX_RETRIES_ENV = "ASSETMGR_MAX_RETRIES"
 DEFAULT_MAX_RETRIES = 4
 MOST_RETRIES = 20  # the SDK backs off up to 8 s a try: 20 retries is minutes per request
@@ -43,6 +52,19 @@ def user_dir() -> Path:
         path = Path(click.get_app_dir(APP_NAME))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def store_dir() -> Path:
+    """The rendition store's folder, by the order above (not created here)."""
+    configured = os.environ.get(STORE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    default = Path(cache).expanduser() / APP_NAME / STORE_FOLDER
+    legacy = user_dir() / STORE_FOLDER
+    if legacy.is_dir() and not default.exists():
+        return legacy
+    return default
 
 
 def database_url(explicit: str | os.PathLike[str] | None = None) -> str:

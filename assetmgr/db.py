@@ -311,11 +311,39 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.connect().execution_options(write=True) as conn:
-        with conn.begin():
+        with _foreign_keys_deferred(conn), conn.begin():
             if conn.dialect.name == "postgresql":  # held until the transaction ends
                 conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
+            _check_foreign_keys(conn)
+
+
+@contextmanager
+def _foreign_keys_deferred(conn: Connection) -> Iterator[None]:
+    """On SQLite, foreign keys off while migrations run: batch mode rebuilds a table by
+    copying it and dropping the old one, and with foreign keys on, that drop would delete
+    (or refuse to delete) the rows that refer to it. The pragma must be set outside a
+    transaction, on the driver's connection; it is checked before commit and set on again."""
+    if conn.dialect.name != "sqlite":
+        yield
+        return
+    raw = conn.connection.dbapi_connection
+    raw.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        raw.execute("PRAGMA foreign_keys = ON")
+
+
+def _check_foreign_keys(conn: Connection) -> None:
+    if conn.dialect.name == "sqlite":
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if broken:
+            raise CatalogueError(
+                f"a migration left {len(broken)} rows referring to nothing (first in table "
+                f"{broken[0][0]}); the catalogue was left as it was: please report this"
+            )
 
 
 # -- errors ---------------------------------------------------------------------------------

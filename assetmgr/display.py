@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .limits import human_bytes
 from .pathnames import shown
-from .records import AssetRecord, Outcome, Stats
+from .records import AssetRecord, Outcome, Placement, Stats, UploadRecord
 
 if TYPE_CHECKING:
     from .catalogue import AssetRow
+    from .collect import GcPlan
+    from .removal import RmPlan
+    from .verify import VerifyPlan
 
 
 def outcome_line(o: Outcome) -> str:
@@ -67,10 +71,22 @@ def asset_text(r: AssetRecord) -> str:
             f"{human_bytes(x.size_bytes)}, ~{x.tokens} tokens, sha256:{x.sha256[:12]}{warn}"
         )
     for u in r.uploads:
-        lines.append(f"upload    {u.state} {u.file_id or '-'} in {u.workspace} at {u.base_url}")
+        lines.append(f"upload    {upload_text(u)}")
     for s in r.sources:
         lines.append(f"source    {shown(s.path)}")
     return "\n".join(lines)
+
+
+def upload_text(u: UploadRecord) -> str:
+    """``active file_011... in wrkspc_... (default, eu-team) at URL, adopted, expires ...``"""
+    names = f" ({', '.join(u.labels)})" if u.labels else ""
+    text = f"{u.state} {u.file_id or '-'} in {u.workspace or 'a workspace not yet seen'}{names}"
+    text += f" at {u.base_url}"
+    if u.origin != "uploaded":
+        text += f", {u.origin}"
+    if u.expires_at is not None:
+        text += f", expires {u.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    return text
 
 
 def stats_text(s: Stats) -> str:
@@ -83,3 +99,62 @@ def stats_text(s: Stats) -> str:
             f"at ${s.price_per_mtok:g}/Mtok"
         )
     return "\n".join(lines)
+
+
+def when(moment: datetime | None, never: str = "never") -> str:
+    return never if moment is None else f"{moment:%Y-%m-%d %H:%M:%S} UTC"
+
+
+def placement_lines(placements: Sequence[Placement]) -> Iterator[str]:
+    """``whereis``: one line per workspace holding the asset."""
+    for p in placements:
+        names = f" ({', '.join(p.labels)})" if p.labels else ""
+        yield (
+            f"{p.workspace or 'a workspace not yet seen'}{names} at {p.base_url}: {p.file_id}, "
+            f"{'/'.join(p.policies)} rendition sha256:{p.rendition_sha256[:12]}, created "
+            f"{when(p.created_at)}, expires {when(p.expires_at)}"
+            + ("" if p.origin == "uploaded" else f", {p.origin}")
+        )
+
+
+def verify_lines(plan: VerifyPlan) -> Iterator[str]:
+    """``verify``'s plan for people: a summary of the workspace, then one line per finding."""
+    names = f" ({', '.join(plan.labels)})" if plan.labels else ""
+    yield f"workspace {plan.workspace or 'not reported'}{names} at {plan.base_url}"
+    counts = [f"{plan.present} present"]
+    counts += [f"{len(plan.of(k))} {k}" for k in ("missing", "expired", "orphan", "foreign")]
+    if plan.pending:
+        counts.append(f"{plan.pending} being uploaded")
+    if plan.sources_checked is not None:
+        counts.append(f"{plan.sources_checked} sources checked, {len(plan.of('changed'))} "
+                      f"changed, {len(plan.of('gone'))} gone")  # fmt: skip
+    yield ", ".join(counts)
+    for f in plan.findings:
+        if f.kind in ("changed", "gone"):
+            yield f"{f.kind:<8} source {shown(f.path or '')} (asset sha256:{f.asset_sha256[:12]})"
+        else:
+            yield (f"{f.kind:<8} {f.file_id} rendition sha256:{(f.rendition_sha256 or '')[:12]}"
+                   + (f", expired {when(f.expires_at)}" if f.kind == "expired" else ""))  # fmt: skip
+    for x in plan.listed:
+        yield f"{x.kind:<8} {x.file_id} {x.filename}: {x.reason} ({x.action})"
+
+
+def gc_lines(plan: GcPlan) -> Iterator[str]:
+    """``gc``'s plan: one line per file it deletes."""
+    for x in plan.delete:
+        yield f"delete  {x.file_id}  {human_bytes(x.size_bytes):>9}  {x.filename}  ({x.reason})"
+
+
+def rm_lines(plan: RmPlan) -> Iterator[str]:
+    """``rm``'s plan: what is deleted from the workspace, and what is forgotten."""
+    for file_id, rendition in plan.delete:
+        yield f"delete  {file_id}  (rendition sha256:{rendition[:12]})"
+    if plan.forget:
+        for sha in plan.assets:
+            yield f"forget  asset sha256:{sha}"
+        for sha in plan.renditions:
+            yield f"forget  rendition sha256:{sha}"
+    for sha in plan.shared:
+        yield f"keep    rendition sha256:{sha}: another asset has it"
+    for workspace, file_id, rendition in plan.left:
+        yield f"leave   {file_id} in {workspace} (rendition sha256:{rendition[:12]}): gc there deletes it"

@@ -32,6 +32,11 @@ class ExitCode(IntEnum):
     REMOTE = 6, "the API refused a request or could not be reached"
     AUTH = 7, "no API key, or the API refused it"
     LOCAL = 8, "a local disk, file or port could not be used (disk full, read-only, port in use)"
+    PROBLEMS = (
+        9,
+        "verify found problems: missing or expired uploads, orphans to adopt, changed sources",
+    )
+    UNREPAIRED = 10, "verify --repair left problems it could not fix (each is listed)"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     PIPE_CLOSED = 141, "stdout was closed early (piped into `head`, say): output stopped quietly"
 
@@ -70,6 +75,16 @@ class AmbiguousReference(NotFound):
             f"{reference!r} matches {len(candidates)} assets ({shown}{more}); give more hex digits"
         )
         self.candidates = candidates
+
+
+class WorkspaceMismatch(UsageError):
+    """A workspace label reaches another workspace than the one recorded for it."""
+
+    def __init__(self, label: str, base_url: str, recorded: str, reached: str):
+        super().__init__(
+            f"workspace {label!r} at {base_url} is {recorded}, but this key reaches {reached}: "
+            f"use a key of {recorded}, or give this workspace another name with --workspace"
+        )
 
 
 class CatalogueError(AssetmgrError):

@@ -21,7 +21,7 @@ import anthropic
 
 from . import config
 from .apiclock import ApiClock, utcnow
-from .errors import AuthError, RemoteError
+from .errors import AuthError, RemoteError, WorkspaceMismatch
 from .remote import NO_KEY, RemoteSpec
 
 LIST_PAGE = 1000
@@ -44,6 +44,10 @@ class RemoteFile:
     created_at: datetime
     expires_at: datetime | None
 
+    def live(self, now: datetime) -> bool:
+        """Not expired at ``now`` (the API's time)."""
+        return self.expires_at is None or self.expires_at > now
+
 
 class FilesClient:
     """Upload, list and delete files in one remote (base URL + workspace)."""
@@ -59,6 +63,12 @@ class FilesClient:
         if not (self.sdk.api_key or self.sdk.auth_token or getattr(self.sdk, "credentials", None)):
             raise AuthError(NO_KEY)
         self.clock = clock or ApiClock()  # learns the API's time from every answer
+        # The workspace the API says the key acts on (``anthropic-workspace-id``), from the
+        # first answer; ``expected``, when set, is what it must be.
+        self.reported_workspace: str | None = None
+        self.expected_workspace: str | None = None
+        self.label = remote.label
+        self.base_url = remote.base_url
 
     def upload(
         self, filename: str, data: bytes, media_type: str, expires_in: int | None = None
@@ -99,17 +109,30 @@ class FilesClient:
         return found
 
     def measure_clock(self) -> None:
-        """One small request, to learn the API's time."""
+        """One small request, to learn the API's time and the key's workspace."""
         with translated():
             self._observe(self.sdk.files.with_raw_response.list(limit=1))
 
+    def workspace(self) -> str | None:
+        """The workspace the key acts on, as the API reports it: from the answers seen so
+        far, else from one small request. None when the API does not say."""
+        if self.reported_workspace is None:
+            self.measure_clock()
+        return self.reported_workspace
+
     def _observe(self, response) -> None:
         self.clock.observe(response.headers.get("date"), utcnow())
+        reported = response.headers.get("anthropic-workspace-id")
+        if reported and reported != self.reported_workspace:
+            expected = self.expected_workspace or self.reported_workspace
+            if expected is not None and reported != expected:
+                raise WorkspaceMismatch(self.label, self.base_url, expected, reported)
+            self.reported_workspace = reported
 
     def delete(self, file_id: str) -> None:
         with translated():
             try:
-                self.sdk.files.delete(file_id)
+                self._observe(self.sdk.files.with_raw_response.delete(file_id))
             except anthropic.NotFoundError:
                 pass  # already gone: what we wanted
 

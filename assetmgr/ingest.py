@@ -130,7 +130,7 @@ class Ingest:
         except OSError as e:
             raise LocalError(
                 f"cannot write the rendition store at {self.store.root} ({e.strerror}); "
-                "free some space, or set ASSETMGR_HOME to a writable folder"
+                "free some space, or set ASSETMGR_STORE to a writable folder"
             ) from None
         with suppress(OSError):
             self.store.sweep(self.catalogue.known_renditions)

@@ -30,16 +30,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import and_, delete, or_, select, update
 
 from .apiclock import ApiClock
 from .catalogue import Catalogue, _dialect_insert
 from .limits import EXPIRY_MARGIN, EXPIRY_SAFETY, RECHECK_AFTER
-from .models import Remote, Rendition, Upload, UploadState, utcnow
+from .models import Remote, Rendition, Upload, UploadOrigin, UploadState, utcnow
 from .owners import is_dead as owner_is_dead
 from .owners import new_owner
 from .remote import RemoteSpec
+
+if TYPE_CHECKING:
+    from .workspaces import Workspace
 
 PENDING, ACTIVE = UploadState.PENDING.value, UploadState.ACTIVE.value
 FAILED, EXPIRED = UploadState.FAILED.value, UploadState.EXPIRED.value
@@ -56,6 +60,21 @@ class Claim:
 
 
 @dataclass(frozen=True)
+class UploadRow:
+    """An upload row of the remote, with its rendition's hash and size."""
+
+    upload_id: int
+    rendition_id: int
+    rendition_sha256: str
+    rendition_size: int
+    file_id: str | None
+    state: str
+    created_at: datetime | None
+    expires_at: datetime | None
+    expires_in_seconds: int | None
+
+
+@dataclass(frozen=True)
 class PendingRow:
     upload_id: int
     rendition_id: int
@@ -67,27 +86,20 @@ class PendingRow:
 class Journal:
     """Upload rows of one remote, for one owner (this process)."""
 
-    def __init__(self, catalogue: Catalogue, remote: RemoteSpec):
+    def __init__(self, catalogue: Catalogue, remote: RemoteSpec | Workspace):
+        from .workspaces import Workspaces
+
         self.catalogue = catalogue
         self.owner = new_owner()
-        self.remote_id, offset = self._remote_row(remote)
-        self.clock = ApiClock(offset)
+        if isinstance(remote, RemoteSpec):
+            remote = Workspaces(catalogue).provisional(remote)
+        self.workspace = remote
+        self.remote_id = remote.remote_id
+        self.clock = ApiClock(remote.clock_offset)
 
-    def _remote_row(self, remote: RemoteSpec) -> tuple[int, float | None]:
-        row = {
-            "base_url": remote.base_url,
-            "workspace": remote.workspace,
-            "workspace_id": remote.workspace_id,
-            "created_at": utcnow(),
-        }
-        with self.catalogue.writing() as conn:
-            conn.execute(_dialect_insert(conn, Remote.__table__).on_conflict_do_nothing(), [row])
-            found = conn.execute(
-                select(Remote.id, Remote.clock_offset_seconds).where(
-                    Remote.base_url == remote.base_url, Remote.workspace == remote.workspace
-                )
-            ).one()
-        return found.id, found.clock_offset_seconds
+    def use(self, workspace: Workspace) -> None:
+        """Go on in ``workspace``: the remote this journal's was attached or merged to."""
+        self.workspace, self.remote_id = workspace, workspace.remote_id
 
     def save_clock(self) -> None:
         """Remember the API's clock offset measured by this process, for later judgements."""
@@ -173,6 +185,23 @@ class Journal:
                 won += conn.execute(mine.where(Upload.rendition_id.in_(chunk))).all()
         return [Claim(*row) for row in won]
 
+    def claimed(self, upload_ids: list[int]) -> set[int]:
+        """Of these rows, those still pending in this remote under this process's lease."""
+        found: set[int] = set()
+        with self.catalogue.reading() as conn:
+            for chunk in _chunks(upload_ids):
+                found.update(
+                    conn.execute(
+                        select(Upload.id).where(
+                            Upload.id.in_(chunk),
+                            Upload.remote_id == self.remote_id,
+                            Upload.state == PENDING,
+                            Upload.lease_owner == self.owner,
+                        )
+                    ).scalars()
+                )
+        return found
+
     def leased_by_others(self, state: str = PENDING) -> list[PendingRow]:
         """Rows of this remote in ``state`` that another process holds (for ``active`` rows:
         uploads whose extra copies were never swept)."""
@@ -250,10 +279,22 @@ class Journal:
         expires_at: datetime | None,
         *,
         copies_possible: bool = False,
+        origin: str = UploadOrigin.UPLOADED.value,
     ) -> None:
-        """The upload is on the remote. With ``copies_possible`` the lease stays until ``swept``."""
+        """The upload is on the remote (sent by this catalogue, or ``origin="adopted"``:
+        found there). With ``copies_possible`` the lease stays until ``swept``."""
         lease = {} if copies_possible else {"lease_owner": None, "lease_expires_at": None}
         with self.catalogue.writing() as conn:
+            # A row that gave the file up (marked missing or expired) was wrong: the API has
+            # just shown it alive. This row takes its place.
+            conn.execute(
+                delete(Upload).where(
+                    Upload.remote_id == self.remote_id,
+                    Upload.file_id == file_id,
+                    Upload.id != upload_id,
+                    Upload.state.not_in((PENDING, ACTIVE)),
+                )
+            )
             conn.execute(
                 update(Upload)
                 .where(Upload.id == upload_id)
@@ -264,6 +305,7 @@ class Journal:
                     expires_at=expires_at,
                     last_verified_at=self.clock.now(),
                     error=None,
+                    origin=origin,
                     **lease,
                 )
             )
@@ -398,6 +440,63 @@ class Journal:
                     else:
                         found.pop(rendition_id, None)
         return found
+
+    # -- what verify, gc and rm need ------------------------------------------------------
+
+    def rows(self, states: tuple[str, ...] | None = None) -> list[UploadRow]:
+        """Every upload row of this remote (in ``states``), oldest first."""
+        query = (
+            select(
+                Upload.id,
+                Upload.rendition_id,
+                Rendition.sha256,
+                Rendition.size_bytes,
+                Upload.file_id,
+                Upload.state,
+                Upload.created_at,
+                Upload.expires_at,
+                Upload.expires_in_seconds,
+            )  # fmt: skip
+            .join(Rendition, Rendition.id == Upload.rendition_id)
+            .where(Upload.remote_id == self.remote_id)
+            .order_by(Upload.id)
+        )
+        if states is not None:
+            query = query.where(Upload.state.in_(states))
+        with self.catalogue.reading() as conn:
+            return [UploadRow(*row) for row in conn.execute(query)]
+
+    def file_ids_nearby(self) -> set[str]:
+        """File ids of live uploads in remotes of this base URL whose workspace is not
+        known yet: they may be this one, and nothing they name may be deleted."""
+        unknown = select(Remote.id).where(
+            Remote.base_url == self.workspace.base_url, Remote.workspace_id.is_(None)
+        )
+        query = select(Upload.file_id).where(
+            Upload.remote_id.in_(unknown), Upload.state.in_((PENDING, ACTIVE))
+        )
+        with self.catalogue.reading() as conn:
+            return {f for (f,) in conn.execute(query) if f}
+
+    def mark(self, upload_ids: list[int], state: str) -> None:
+        """Set the state of these rows (``deleted``: their files were deleted on purpose)."""
+        with self.catalogue.writing() as conn:
+            for chunk in _chunks(upload_ids):
+                conn.execute(
+                    update(Upload)
+                    .where(Upload.id.in_(chunk))
+                    .values(state=state, lease_owner=None, lease_expires_at=None)
+                )
+
+    def mark_files(self, file_ids: list[str], state: str) -> None:
+        """Set the state of the rows of this remote naming these files."""
+        with self.catalogue.writing() as conn:
+            for chunk in _chunks(file_ids):
+                conn.execute(
+                    update(Upload)
+                    .where(Upload.remote_id == self.remote_id, Upload.file_id.in_(chunk))
+                    .values(state=state, lease_owner=None, lease_expires_at=None)
+                )
 
 
 def _chunks(items: list, size: int = 500):

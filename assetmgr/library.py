@@ -17,15 +17,19 @@ from .catalogue import AssetRow, Catalogue
 from .errors import NotFound, RemoteError, UsageError
 from .limits import DEFAULT_LIMITS, Limits
 from .policies import DEFAULT_POLICY, choose
-from .records import AddResult, AssetRecord, PolicyStats, RenditionRecord, Stats
+from .records import AddResult, AssetRecord, Placement, PolicyStats, RenditionRecord, Stats
 from .references import not_catalogued, parse, tag_names
 from .remote import RemoteSpec
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
     from .blocks import ImageRef, MessageRequest
+    from .collect import GcPlan
     from .ingest import Ingest
     from .messages_api import Answer
+    from .removal import RmPlan
     from .store import RenditionStore
+    from .transfer import ImportReport
+    from .verify import RepairReport, VerifyPlan
 
 
 DEFAULT_PRICE = 3.0  # dollars per million input tokens, the figure the vision guide uses
@@ -255,11 +259,11 @@ class Library:
     ) -> list[ImageRef]:
         from .apiclock import live_rows
         from .blocks import image_refs
+        from .workspaces import Workspaces
 
-        rows = live_rows(
-            self.catalogue.image_facts(sorted(set(shas)), remote.base_url, remote.workspace),
-            remote.base_url,
-        )
+        found = Workspaces(self.catalogue).recorded(remote)
+        remote_id = found.remote_id if found is not None else None
+        rows = live_rows(self.catalogue.image_facts(sorted(set(shas)), remote_id), remote.base_url)
         if rows is None:
             raise RemoteError(
                 f"cannot reach the API at {remote.base_url} to read its clock, by which these "
@@ -336,6 +340,108 @@ class Library:
                 f"file with the asset's bytes is left ({len(record.sources)} known paths); add the file again"
             )
         return data
+
+    # -- keeping the catalogue true -------------------------------------------------------
+
+    def whereis(self, reference: str) -> list[Placement]:
+        """Every workspace that holds the asset named: its live uploads, from the catalogue
+        (``verify`` checks them against the API)."""
+        record = self.show(reference)
+        policies: dict[str, list[str]] = {}
+        for r in record.renditions:
+            policies.setdefault(r.sha256, []).append(r.policy)
+        return [
+            Placement(
+                record.sha256,
+                policies.get(u.rendition_sha256, []),
+                u.rendition_sha256,
+                u.base_url,
+                u.workspace,
+                u.labels,
+                u.file_id,
+                u.created_at,
+                u.expires_at,
+                u.origin,
+                u.last_verified_at,
+            )  # fmt: skip
+            for u in record.uploads
+            if u.state == "active" and u.file_id
+        ]
+
+    def verify(self, *, remote: RemoteSpec | None = None, sources: bool = False) -> VerifyPlan:
+        """Check every upload of ``remote`` (default: from the environment) against the API,
+        list the workspace for orphans and foreign files, and with ``sources`` hash every
+        source again; changes nothing. ``repair`` applies the plan."""
+        from . import verify
+
+        remote = remote or RemoteSpec.from_env()
+        return verify.plan(self.catalogue, remote, self._files_client(remote), sources=sources)
+
+    def repair(self, plan: VerifyPlan, *, jobs: int | None = None) -> RepairReport:
+        """Fix what ``verify`` found: upload missing and expired uploads again (or adopt a
+        copy the workspace holds), adopt orphans, forget changed sources."""
+        from . import verify
+        from .uploads import DEFAULT_JOBS, Uploader
+
+        uploader = Uploader(self.catalogue, plan.remote, jobs=jobs or DEFAULT_JOBS,
+                            store=self.store)  # fmt: skip
+        return verify.repair(self.catalogue, plan, uploader)
+
+    def gc_plan(self, *, remote: RemoteSpec | None = None, everything: bool = False) -> GcPlan:
+        """What ``gc`` would delete in ``remote``'s workspace (``everything``: foreign files
+        too); nothing is deleted."""
+        from . import collect
+
+        remote = remote or RemoteSpec.from_env()
+        client = self._files_client(remote)
+        return collect.plan(self.catalogue, remote, client, everything=everything)
+
+    def gc(self, plan: GcPlan) -> int:
+        """Delete what ``plan`` lists; how many files were deleted."""
+        from . import collect
+
+        return collect.apply(plan, self.catalogue, self._files_client(plan.remote))
+
+    def rm_plan(
+        self,
+        references: Sequence[str],
+        *,
+        remote: RemoteSpec | None = None,
+        remote_only: bool = False,
+        keep_remote: bool = False,
+    ) -> RmPlan:
+        """What removing the assets named means (see ``removal``); changes nothing."""
+        from . import removal
+
+        shas = self._named(references)
+        return removal.plan(self.catalogue, remote or RemoteSpec.from_env(), shas,
+                            remote_only=remote_only, keep_remote=keep_remote)  # fmt: skip
+
+    def rm(self, plan: RmPlan) -> None:
+        """Carry ``plan`` out: delete its uploads, forget its assets and renditions."""
+        from . import removal
+
+        removal.apply(plan, self.catalogue, self.store, lambda: self._files_client(plan.remote))
+
+    def export(self, *, with_paths: bool = False) -> Iterator[str]:
+        """The catalogue as JSON Lines (``transfer``'s format), line by line, without newlines;
+        source paths only ``with_paths``."""
+        from .transfer import export
+
+        return export(self.catalogue, with_paths=with_paths)
+
+    def import_lines(self, lines: Iterable[str], *, name: str = "-") -> ImportReport:
+        """Merge an export (its lines) into this catalogue, by hash; idempotent."""
+        from .transfer import import_lines
+
+        return import_lines(self.catalogue, lines, self._files_client, name=name)
+
+    def _files_client(self, remote: RemoteSpec):
+        from .files_api import FilesClient
+        from .remote import require_credentials
+
+        require_credentials()
+        return FilesClient(remote)
 
     def stats(self, price: float = DEFAULT_PRICE) -> Stats:
         """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""

@@ -37,6 +37,9 @@ CHUNK = 500
 TAGGED = """
 SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id"""
 PREFIXED = "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2"
+REMOTE = """
+SELECT r.id, r.clock_offset_seconds FROM workspace_labels l JOIN remotes r ON r.id = l.remote_id
+WHERE l.base_url = ? AND l.name = ?"""
 # The rows of blocks.image_refs: every rendition of the assets, with its live upload if any
 # (at most one: the partial unique index allows one live upload per rendition and remote).
 ROWS = """
@@ -152,16 +155,14 @@ def live_images(
     conn: sqlite3.Connection, shas: Sequence[str], policy: str | None, remote: RemoteSpec
 ) -> list[ImageRef] | None:
     """Each asset's rendition with its live file id in ``remote``; None if any lacks one."""
-    row = conn.execute(
-        "SELECT id FROM remotes WHERE base_url = ? AND workspace = ?",
-        (remote.base_url, remote.workspace),
-    ).fetchone()
+    row = remote_row(conn, remote)
     if row is None:
         return None
     rows: list[tuple] = []
-    for chunk in _chunks(sorted(set(shas))):
+    same = {sha: sha for sha in shas}  # one string per asset, not one more per row
+    for chunk in _chunks(sorted(same)):
         query = ROWS.format(marks=",".join("?" * len(chunk)))
-        rows += conn.execute(query, (row[0], *chunk)).fetchall()
+        rows += [(same[r[0]], *r[1:]) for r in conn.execute(query, (row[0], *chunk))]
     rows = live_rows(rows, remote.base_url)  # expiry by the API's clock, read when it matters
     if rows is None:
         return None
@@ -170,6 +171,12 @@ def live_images(
     except AssetmgrError:
         return None
     return refs if all(r.file_id for r in refs) else None
+
+
+def remote_row(conn: sqlite3.Connection, remote: RemoteSpec) -> tuple[int, float | None] | None:
+    """(id, clock offset) of the remote ``remote``'s label names (as ``Workspaces.recorded``
+    finds it), or None when the label was never used in this catalogue."""
+    return conn.execute(REMOTE, (remote.base_url, remote.label)).fetchone()
 
 
 def _chunks(items: Sequence) -> list[Sequence]:

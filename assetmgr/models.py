@@ -14,8 +14,14 @@ The words are those of DESIGN.md:
 - ``Rendition``: exact bytes that are (or will be) uploaded; shared by every
   asset whose rendition under some policy is byte-identical.
 - ``AssetRendition``: which rendition an asset has under which policy.
-- ``Remote``: an API base URL plus a workspace; file ids live in exactly one.
-- ``Upload``: (rendition, remote) -> file_id, with its state and lease.
+- ``Remote``: an API base URL plus a workspace, the one the API reports
+  (``anthropic-workspace-id``); file ids live in exactly one. ``workspace_id`` is None
+  only on a remote a catalogue made before workspaces were learnt, until a request
+  shows which workspace its label reaches.
+- ``WorkspaceLabel``: a name the user gave a workspace (``--workspace``), per base URL;
+  several labels may reach one remote, and share its uploads.
+- ``Upload``: (rendition, remote) -> file_id, with its state and lease, and how it came
+  to be (``origin``: uploaded, adopted, imported).
 - ``Source``: a path where an asset was seen; also the stat cache.
 - ``Rejection``: a path whose file was rejected, with the reason; the stat cache of
   rejections, so that an unchanged rejected file is not read again.
@@ -156,16 +162,28 @@ remotes = Table(
     "remotes",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("base_url", String(500), nullable=False),
-    Column("workspace", String(200), nullable=False),
+    Column("base_url", String(500), nullable=False),  # normalised (remote.normalise_url)
+    # As the API reports it; None: not learnt yet (a remote of an older catalogue).
     Column("workspace_id", String(200), nullable=True),
     Column("created_at", UTCDateTime, default=utcnow, nullable=False),
     # The API's clock minus this machine's, seen in the API's Date header at clock_checked_at.
     Column("clock_offset_seconds", Float, nullable=True),
     Column("clock_checked_at", UTCDateTime, nullable=True),
-    UniqueConstraint("base_url", "workspace"),
+    UniqueConstraint("base_url", "workspace_id"),
 )
 Remote = Columns(remotes)
+
+workspace_labels = Table(
+    "workspace_labels",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("base_url", String(500), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("remote_id", ForeignKey("remotes.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+    UniqueConstraint("base_url", "name"),
+)
+WorkspaceLabel = Columns(workspace_labels)
 
 
 class UploadState(str, Enum):
@@ -177,6 +195,17 @@ class UploadState(str, Enum):
     MISSING = "missing"  # a lookup no longer found it
     EXPIRED = "expired"  # its expires_at passed, by the API's clock
     DELETED = "deleted"  # deleted on purpose
+    # another live upload of the rendition holds its place in the workspace (two labels
+    # found to reach one workspace, an import): the file may still be there, gc deletes it
+    SUPERSEDED = "superseded"
+
+
+class UploadOrigin(str, Enum):
+    """How an upload row came to be."""
+
+    UPLOADED = "uploaded"  # this catalogue sent the bytes
+    ADOPTED = "adopted"  # found in the workspace under the rendition's name (and size)
+    IMPORTED = "imported"  # read from another catalogue's export
 
 
 LIVE_STATES = (UploadState.PENDING.value, UploadState.ACTIVE.value)
@@ -201,6 +230,8 @@ uploads = Table(
     Column("lease_owner", String(100), nullable=True),
     Column("lease_expires_at", UTCDateTime, nullable=True),
     Column("error", Text, nullable=True),
+    # uploaded (sent by this catalogue), adopted (found in the workspace), imported
+    Column("origin", String(16), default="uploaded", server_default="uploaded", nullable=False),
     UniqueConstraint("remote_id", "file_id"),
     Index("ix_uploads_rendition_remote", "rendition_id", "remote_id"),
     # At most one live upload per rendition and remote: the claim two processes race for.

@@ -51,7 +51,8 @@ class RenditionRecord:
 class UploadRecord:
     rendition_sha256: str
     base_url: str
-    workspace: str
+    workspace: str | None  # its id, as the API reports it; None: not seen since an upgrade
+    labels: list[str]  # the names given to the workspace (--workspace)
     file_id: str | None
     filename: str
     state: str
@@ -59,6 +60,24 @@ class UploadRecord:
     expires_at: datetime | None
     last_verified_at: datetime | None
     error: str | None
+    origin: str = "uploaded"  # uploaded | adopted (found in the workspace) | imported
+
+
+@dataclasses.dataclass
+class Placement:
+    """One workspace that holds an asset: a live upload of one of its renditions."""
+
+    asset_sha256: str
+    policies: list[str]  # the asset's policies whose rendition this is
+    rendition_sha256: str
+    base_url: str
+    workspace: str | None  # its id, as the API reports it
+    labels: list[str]
+    file_id: str
+    created_at: datetime
+    expires_at: datetime | None  # None: never
+    origin: str
+    last_verified_at: datetime | None
 
 
 @dataclasses.dataclass

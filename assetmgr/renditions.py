@@ -110,21 +110,27 @@ def pixel_warnings(width: int, height: int, frames: int) -> list[str]:
     return warnings
 
 
-def load_bytes(asset, rendition, store: RenditionStore) -> bytes | None:
+def load_bytes(asset, rendition, store: RenditionStore, *, keep: bool = False) -> bytes | None:
     """The bytes of ``rendition`` (of the catalogued ``asset``), or None when none are left.
 
-    From the store, else derived again from a source file that still holds the
-    asset's bytes; every answer is checked against the rendition's sha256.
+    From the store (which may be shared: a teammate's uploads are there), else derived
+    again from a source file that still holds the asset's bytes; every answer is checked
+    against the rendition's sha256. Bytes derived again are kept in the store when they
+    differ from the source's, or with ``keep`` (what is uploaded is kept, for whoever
+    shares the store without the source); a store that cannot be written is no reason to
+    fail a read.
     """
-    if rendition.sha256 != asset.sha256:
-        stored = store.get(rendition.sha256)
-        if stored is not None:
-            return stored
+    stored = store.get(rendition.sha256)
+    if stored is not None:
+        return stored
     for source in asset.sources:
         data = _derive(source.path, asset.sha256, rendition)
         if data is not None:
-            if rendition.sha256 != asset.sha256:
-                store.put(rendition.sha256, data)
+            if keep or rendition.sha256 != asset.sha256:
+                try:
+                    store.put(rendition.sha256, data)
+                except OSError:
+                    pass
             return data
     return None
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from .apiclock import ApiClock, moment
 from .config import database_url
 from .limits import RECHECK_AFTER, Limits
-from .lookup import open_readonly
+from .lookup import open_readonly, remote_row
 from .pathnames import shown
 from .records import AddSummary, Outcome, PushSummary, UploadOutcome
 from .remote import RemoteSpec
@@ -170,10 +170,7 @@ def _live(conn, remote: RemoteSpec) -> dict[int, tuple[str, str]] | None:
     look-up: active, never expiring, checked within a day (by the API's clock, as last
     seen). None when there is something to settle there first: no such remote yet, or a
     lease held (a run that died, or one at work)."""
-    row = conn.execute(
-        "SELECT id, clock_offset_seconds FROM remotes WHERE base_url = ? AND workspace = ?",
-        (remote.base_url, remote.workspace),
-    ).fetchone()
+    row = remote_row(conn, remote)
     if row is None:
         return None
     remote_id, offset = row

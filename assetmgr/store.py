@@ -1,7 +1,15 @@
 """A content-addressed store of rendition bytes: ``<root>/<sha[:2]>/<sha>``.
 
-Only renditions that differ from their source are kept (a byte-identical rendition is
-read from the source file). Bytes are first written whole into a staging folder of the
+Its folder is ``config.store_dir()`` (``ASSETMGR_STORE``, else the user's cache folder),
+and several people, processes and machines may share it: a file's name is its content's
+sha256, every write is whole and atomic (staged, then renamed into place, so a reader
+sees all of a rendition or none, and two writers of one rendition write the same bytes),
+and every read is checked against the name.
+
+``add`` keeps the renditions that differ from their source (a byte-identical one is
+read from the source file); an upload keeps every rendition it sends, so that whoever
+shares the store can ``cat``, inline or repair what was uploaded without the source
+files. Bytes are first written whole into a staging folder of the
 process at work (``<root>/.staging/<owner>/``) and then renamed into place, so a crash
 never leaves half a rendition in the store; files are checked against their name when
 read.
@@ -30,7 +38,6 @@ from urllib.parse import quote, unquote
 
 from . import config, owners
 
-FOLDER = "renditions"
 STAGING = ".staging"
 ABANDONED_AFTER = 24 * 3600  # seconds: a staging folder of another host this old is swept
 SHA = re.compile(r"[0-9a-f]{64}")
@@ -38,7 +45,7 @@ SHA = re.compile(r"[0-9a-f]{64}")
 
 class RenditionStore:
     def __init__(self, root: Path | None = None, owner: str | None = None):
-        self.root = Path(root) if root is not None else config.user_dir() / FOLDER
+        self.root = Path(root) if root is not None else config.store_dir()
         self.owner = owner or owners.new_owner()
 
     def path(self, sha256: str) -> Path:
@@ -76,6 +83,10 @@ class RenditionStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         _write_whole(self.staging, target, data)
         return target
+
+    def forget(self, sha256: str) -> None:
+        """Remove a rendition from the store (one no catalogue entry needs any more)."""
+        self.path(sha256).unlink(missing_ok=True)
 
     def get(self, sha256: str) -> bytes | None:
         """The stored bytes, or None when missing or damaged."""

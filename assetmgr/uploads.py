@@ -39,13 +39,14 @@ from pathlib import PurePath
 from .catalogue import AssetSources, Catalogue, RenditionFacts
 from .errors import AuthError, RemoteError
 from .journal import RENEW_EVERY, Claim, Journal, PendingRow
-from .limits import EXPIRY_SAFETY
-from .models import UploadState, utcnow
+from .limits import EXPIRY_MARGIN, EXPIRY_SAFETY
+from .models import UploadOrigin, UploadState, utcnow
 from .policies import DEFAULT_POLICY
 from .records import PushSummary, UploadOutcome
 from .remote import RemoteSpec
 from .renditions import load_bytes
 from .store import RenditionStore
+from .workspaces import Workspaces
 
 DEFAULT_JOBS = 8
 PLAN_CHUNK = 500  # renditions planned and claimed at a time
@@ -77,6 +78,25 @@ def upload_filename(source_path: str | None, rendition_sha256: str, media_type: 
 def rendition_in(filename: str) -> str | None:
     match = HASH_IN_NAME.search(filename)
     return match.group(1) if match else None
+
+
+def adoptable(files: list, job: _Job, now: datetime):
+    """The file among ``files`` (the workspace's, named for ``job``'s rendition) to adopt
+    instead of uploading, or None.
+
+    The API gives no content hash, so this trusts the name and the size: the name carries
+    the sha256 of the bytes assetmgr sent under it (``upload_filename``), and only assetmgr
+    names files so; the size must be the rendition's to the byte. A file that expires
+    within the hour (at ``now``, the API's time plus that margin) is not taken, nor one
+    that expires at all for an upload meant never to; of several, the oldest."""
+    fits = [
+        f
+        for f in files
+        if f.size_bytes == job.rendition.size_bytes
+        and f.live(now)
+        and (job.expires_in is not None or f.expires_at is None)
+    ]
+    return min(fits, key=lambda f: (f.created_at, f.id)) if fits else None
 
 
 @dataclass(slots=True)
@@ -125,8 +145,11 @@ class Uploader:
     ):
         self.catalogue, self.remote, self._client, self.jobs = catalogue, remote, client, jobs
         self.expires_in, self.store = expires_in, store or RenditionStore()
-        self.journal = Journal(catalogue, remote)
+        self.workspaces = Workspaces(catalogue)
+        self.journal = Journal(catalogue, self.workspaces.provisional(remote))
         self.clock = self.journal.clock
+        self.confirmed = False  # the workspace the API reports was checked against the label
+        self.listing: dict[str, list] | None = None  # the workspace's hash-named files, once
         # Renditions a dead process may still have in flight: swept for copies after uploading.
         self.recovered: set[str] = set()
         self.retried: dict[str, int] = {}  # rendition sha256 -> upload id, leased until swept
@@ -139,7 +162,25 @@ class Uploader:
             from .files_api import FilesClient
 
             self._client = FilesClient(self.remote, clock=self.clock)
+            self._client.expected_workspace = self.journal.workspace.workspace_id
         return self._client
+
+    def confirm_workspace(self) -> bool:
+        """Settle which workspace this run acts on, once a request has shown it: the label
+        is checked against it, or recorded for it (``Workspaces.learn``), and the journal
+        goes on in the remote it names (another label's, when it reaches the same
+        workspace). Raises ``WorkspaceMismatch`` for a workspace the label was not recorded
+        for. Returns whether the journal moved to another remote."""
+        if self.confirmed or self._client is None:
+            return False
+        reported = self.client.reported_workspace
+        if reported is None:
+            return False  # no answer yet, or the API does not say: the label names it
+        before = self.journal.remote_id
+        self.journal.use(self.workspaces.learn(self.remote, reported))
+        self.client.expected_workspace = reported
+        self.confirmed = True
+        return self.journal.remote_id != before
 
     def push(
         self,
@@ -179,11 +220,12 @@ class Uploader:
             return 0
         if not self.clock.measured:
             self.client.measure_clock()  # leases are judged by the API's clock
+        self.confirm_workspace()
         pending = self.journal.take_over(self.journal.stale(held))
         unswept = self.journal.take_over(self.journal.stale(held_active))
         if not pending and not unswept:
             return 0
-        by_sha = self._remote_copies(newer_than=None)
+        by_sha = self.listing = self._remote_copies(newer_than=None)
         deleted = self._resolve(pending, by_sha)
         active = self.journal.active_files([row.rendition_sha256 for row in unswept])
         for row in unswept:
@@ -221,6 +263,7 @@ class Uploader:
         if not due:
             return expired
         found = self.client.lookup([file_id for _, file_id in due])
+        self.confirm_workspace()
         now = self.clock.now() + EXPIRY_SAFETY  # just measured: the API's own time
         alive, dead = {}, {}
         for upload_id, file_id in due:
@@ -241,9 +284,16 @@ class Uploader:
         it), ``PLAN_CHUNK`` renditions at a time: each chunk is checked, looked up in the
         journal and claimed on its own, with a fixed number of queries, and keeps of each
         rendition it claims only what its upload needs (``_Job``)."""
-        shas = list(wanted)
         jobs: list[_Job] = []
         known: list[UploadOutcome] = []
+        try:
+            self._plan_chunks(list(wanted), policy, verify, wanted, jobs, known)
+        except BaseException:  # nothing was sent for the claims made so far: drop them
+            self.journal.forget([job.upload_id for job in jobs])
+            raise
+        return jobs, known
+
+    def _plan_chunks(self, shas, policy, verify, wanted, jobs, known) -> None:
         expired = False  # outdated uploads marked dead: once a plan is enough
         for start in range(0, len(shas), PLAN_CHUNK):
             chunk = shas[start : start + PLAN_CHUNK]
@@ -262,7 +312,6 @@ class Uploader:
             ]
             if missing:
                 jobs += self._claim([facts[sha] for sha in missing], wanted, known)
-        return jobs, known
 
     def _claim(
         self, renditions: list[RenditionFacts], wanted: dict[str, str], known: list[UploadOutcome]
@@ -284,10 +333,48 @@ class Uploader:
             for r in renditions
             if r.id not in won
         ]
-        return [
+        jobs = [
             _Job(c.upload_id, *chosen[c.rendition_id], lifetimes.get(c.rendition_id))
             for c in claims
         ]
+        try:
+            return self._adopt(jobs, known) if jobs else jobs
+        except BaseException:  # a refused key, Ctrl-C: nothing was sent for these claims
+            self.journal.forget([job.upload_id for job in jobs])
+            raise
+
+    def _adopt(self, jobs: list[_Job], known: list[UploadOutcome]) -> list[_Job]:
+        """Of the renditions about to be uploaded, adopt those the workspace holds already
+        (another catalogue uploaded them): an ``adopted`` outcome in ``known`` for each; the
+        jobs left to send. The workspace is listed once per run, and only when something
+        is to be uploaded."""
+        if self.listing is None:
+            self.listing = self._remote_copies(newer_than=None)
+            if self.confirm_workspace():
+                jobs = self._still_claimed(jobs, known)
+        now = self.clock.now() + EXPIRY_MARGIN
+        left = []
+        for job in jobs:
+            found = adoptable(self.listing.get(job.rendition.sha256, []), job, now)
+            if found is None:
+                left.append(job)
+                continue
+            self.journal.activate(job.upload_id, found.id, found.created_at, found.expires_at,
+                                  origin=UploadOrigin.ADOPTED.value)  # fmt: skip
+            known.append(UploadOutcome(job.rendition.sha256, "adopted", found.id, path=job.path))
+        return left
+
+    def _still_claimed(self, jobs: list[_Job], known: list[UploadOutcome]) -> list[_Job]:
+        """The jobs whose claims survived the move into another label's remote: the others'
+        renditions were live there already (``present`` outcomes in ``known``)."""
+        mine = self.journal.claimed([job.upload_id for job in jobs])
+        gone = [job for job in jobs if job.upload_id not in mine]
+        active = self.journal.active_files([job.rendition.sha256 for job in gone])
+        for job in gone:
+            sha = job.rendition.sha256
+            outcome = "present" if sha in active else "busy"
+            known.append(UploadOutcome(sha, outcome, active.get(sha), path=job.path))
+        return [job for job in jobs if job.upload_id in mine]
 
     def _lifetimes(self, rendition_ids: list[int]) -> dict[int, int | None]:
         """The lifetime each upload asks for: the one given, else what the upload it
@@ -299,7 +386,7 @@ class Uploader:
     # -- 4. send --------------------------------------------------------------
 
     def _upload_one(self, job: _Job):
-        data = load_bytes(job.asset, job.rendition, self.store)
+        data = load_bytes(job.asset, job.rendition, self.store, keep=True)
         if data is None:
             return None
         return self.client.upload(job.filename, data, job.rendition.media_type, job.expires_in)

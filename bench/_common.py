@@ -30,6 +30,7 @@ def temp_dir(prefix: str):
     """A fresh folder under /tmp, removed afterwards; assetmgr's home points inside it."""
     path = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     os.environ["ASSETMGR_HOME"] = os.path.join(path, "home")  # no files in the user's folder
+    os.environ["ASSETMGR_STORE"] = os.path.join(path, "home", "renditions")  # nor its cache
     try:
         yield path
     finally:
@@ -164,11 +165,13 @@ def bare(*args: str):
 
 
 def fresh_home(tmp: str, name: str) -> str:
-    """Point ``ASSETMGR_HOME`` at a new folder under ``tmp`` (so an empty rendition store: no
+    """Point ``ASSETMGR_HOME`` and ``ASSETMGR_STORE`` at a new folder under ``tmp`` (so an
+    empty rendition store: no
     run finds another's renditions already written) and return a catalogue path inside it."""
     home = os.path.join(tmp, name)
     os.makedirs(home)
     os.environ["ASSETMGR_HOME"] = home
+    os.environ["ASSETMGR_STORE"] = os.path.join(home, "renditions")
     return os.path.join(home, "catalogue.db")
 
 

@@ -67,10 +67,11 @@ PLAN = """\
 import sys
 from assetmgr import Library
 from assetmgr.remote import RemoteSpec
-from assetmgr.uploads import UploadSession
+from assetmgr.uploads import Uploader, UploadSession
 
 planned = []
 UploadSession._start = lambda self, jobs: planned.append(len(jobs))
+Uploader._adopt = lambda self, jobs, known: jobs  # no listing: nothing listens
 with Library.open(sys.argv[1]) as lib:
     summary = lib.push(remote=RemoteSpec.from_env(workspace=sys.argv[2]))
 assert sum(planned) == len(summary.renditions), (sum(planned), len(summary.renditions))
@@ -152,7 +153,8 @@ def forget_plan(db: str) -> None:
     """Drop the rows ``push planning`` claimed, so that every repeat plans everything."""
     with sqlite3.connect(db) as conn:
         conn.execute(
-            "DELETE FROM uploads WHERE remote_id IN (SELECT id FROM remotes WHERE workspace = ?)",
+            "DELETE FROM uploads WHERE remote_id IN "
+            "(SELECT remote_id FROM workspace_labels WHERE name = ?)",
             (PLAN_WORKSPACE,),
         )
 
@@ -238,6 +240,7 @@ def main() -> int:
     folder = tempfile.mkdtemp(prefix="bench-scale-", dir="/tmp")
     os.environ.update(
         ASSETMGR_HOME=os.path.join(folder, "home"),
+        ASSETMGR_STORE=os.path.join(folder, "home", "renditions"),
         ANTHROPIC_BASE_URL=UNREACHABLE,
         ANTHROPIC_API_KEY="unused",
         ASSETMGR_MAX_RETRIES="0",

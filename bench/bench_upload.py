@@ -5,7 +5,8 @@ uploading 200 renditions with the default ``--jobs`` must be at least 6x faster 
 ``--jobs 1``, timed as whole processes (``python -m assetmgr push`` against
 ``python -m assetmgr push --jobs 1``, start to exit, pairwise), and in-process after
 imports (``Library.push``). The catalogue is filled once by ``Library.add`` (which never
-uploads); each timed push goes to a fresh remote, so every rendition is uploaded.
+uploads); before each timed push the workspace is emptied and the catalogue's uploads are
+forgotten, so every rendition is uploaded.
 
     .venv/bin/python bench/bench_upload.py [--files 200] [--repeats 2]
 """
@@ -13,6 +14,7 @@ uploads); each timed push goes to a fresh remote, so every rendition is uploaded
 from __future__ import annotations
 
 import os
+import sqlite3
 from functools import partial
 
 import _common
@@ -28,14 +30,19 @@ TARGET = 6.0
 LATENCY_MS = 100
 
 
-def push(db: str, emulator, workspace: str, jobs: int | None):
-    """One push of every asset to a fresh remote; checks that all of them were uploaded.
-
-    A different assetmgr workspace name is a different remote in the catalogue, so nothing
-    counts as already there. The emulator puts every request of an unbound key in its
-    ``default`` workspace whatever assetmgr calls it, so it is emptied first.
-    """
+def fresh_workspace(db: str, emulator) -> None:
+    """Empty the emulator's workspace and forget the catalogue's uploads, so that every
+    rendition is uploaded again (a new workspace name would not do: names are labels, and
+    two that reach one workspace share its uploads)."""
     emulator.reset()
+    with sqlite3.connect(db) as conn:
+        conn.execute("DELETE FROM uploads")
+    conn.close()
+
+
+def push(db: str, emulator, workspace: str, jobs: int | None):
+    """One push of every asset to a fresh workspace; checks that all of them were uploaded."""
+    fresh_workspace(db, emulator)
     with Library.open(db) as lib:
         summary = lib.push(remote=RemoteSpec.from_env(workspace), jobs=jobs)
     return summary
@@ -48,8 +55,8 @@ def check(summary, emulator, files: int) -> None:
 
 
 def cli_push(db: str, emulator, workspace: str, jobs: int | None, files: int) -> float:
-    """``push`` as a user runs it, to a fresh remote; checked like ``push``."""
-    emulator.reset()
+    """``push`` as a user runs it, to a fresh workspace; checked like ``push``."""
+    fresh_workspace(db, emulator)
     options = ["--jobs", str(jobs)] if jobs else []
     seconds, done = _common.assetmgr("--db", db, "push", "--workspace", workspace, *options)
     assert f"{files} uploaded" in done.stderr, done.stderr[-500:]

@@ -12,8 +12,10 @@ Both are timed as whole processes (``python -m assetmgr add FOLDER --no-upload``
 ``python bench/_loops.py naive FOLDER``, start to exit, pairwise) and in-process. Each
 ``add`` goes into a new, empty catalogue (created before the timing) and rendition store.
 
-Targets: the whole ``add`` is at least 5x faster than the reference on a quiet 2-core
-machine, and its renditions lose nothing visible: PSNR against the reference's resized
+Targets: ``add`` is at least 5x faster than the reference on a quiet 2-core machine, judged
+both whole-process (``vision_12mp_cli``) and in-process after imports
+(``vision_12mp_inprocess``: the renditions alone, without the half second of start-up a
+40-file run cannot earn back), and its renditions lose nothing visible: PSNR against the reference's resized
 pixels (before the reference's own JPEG encode) above 40 dB for every file.
 
     .venv/bin/python bench/bench_vision.py [--files 40] [--repeats 3] [--profile FILE]
@@ -294,6 +296,7 @@ def main() -> None:
         )
 
         os.environ["ASSETMGR_HOME"] = os.path.dirname(db)  # where that add stored renditions
+        os.environ["ASSETMGR_STORE"] = os.path.join(os.path.dirname(db), "renditions")
         before, after, own, mismatched, with_exif = quality(db, outcomes, orientations)
         print(f"renditions still carrying EXIF (orientation, GPS): {with_exif} of {len(outcomes)}")
         for name, orientation, ours, theirs in mismatched:
@@ -327,6 +330,12 @@ def main() -> None:
             f"(target > {TARGET_PSNR:g} dB, sizes equal, no EXIF)"
         )
         _common.result("vision_12mp_cli", f"{whole:.2f}x", f">={TARGET_SPEEDUP:g}x", fast)
+        _common.result(
+            "vision_12mp_inprocess",
+            f"{ratio:.2f}x",
+            f">={TARGET_SPEEDUP:g}x",
+            ratio >= TARGET_SPEEDUP,
+        )
         _common.result("vision_psnr_min", f"{low:.2f}dB", f">{TARGET_PSNR:g}dB", faithful)
         if args.profile:
             _common.profile_to(args.profile, ingest, new_catalogue(tmp, "home-profiled"), folder)

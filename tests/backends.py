@@ -117,6 +117,11 @@ class PostgresDb(CatalogueDb):
         self.engine.dispose()
 
 
+def catalogue_db(db: CatalogueDb | Path | str) -> CatalogueDb:
+    """``db`` as a ``CatalogueDb``: a path names a SQLite catalogue."""
+    return db if isinstance(db, CatalogueDb) else SqliteDb(Path(db))
+
+
 def _missing_table(error: Exception) -> bool:
     text = str(error)
     return (

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated ASSETMGR_HOME per test, the corpus, image makers, CLI runner."""
+"""Shared fixtures: an isolated ASSETMGR_HOME (and cache folder, where the rendition store is)
+per test, the corpus, image makers, CLI runner."""
 
 from __future__ import annotations
 
@@ -33,11 +34,18 @@ def isolated_home(tmp_path_factory, monkeypatch):
     upload unless a test asks for it (see ``uploading``)."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ASSETMGR_HOME", str(home))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("ASSETMGR_NO_UPLOAD", "1")
-    inherited = ("ASSETMGR_DB", "ASSETMGR_WORKSPACE", "ASSETMGR_WORKSPACE_ID", "ASSETMGR_HOST")
-    for name in (*inherited, *CREDENTIALS):
+    for name in ("ASSETMGR_DB", "ASSETMGR_STORE", "ASSETMGR_WORKSPACE", "ASSETMGR_WORKSPACE_ID",
+                 "ASSETMGR_HOST", *CREDENTIALS):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return home
+
+
+@pytest.fixture
+def store_root(isolated_home) -> Path:
+    """Where this test's rendition store is: the default, under its own cache folder."""
+    return Path(os.environ["XDG_CACHE_HOME"]) / "assetmgr" / "renditions"
 
 
 @pytest.fixture
@@ -48,6 +56,21 @@ def uploading(monkeypatch, anthropic_emulator):
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
     return anthropic_emulator
+
+
+@pytest.fixture
+def emulated(anthropic_emulator_factory, monkeypatch):
+    """Start an emulator with these settings and point `add`'s uploads at it."""
+
+    def start(key="test-key", **settings):
+        emulator = anthropic_emulator_factory(**settings)
+        monkeypatch.delenv("ASSETMGR_NO_UPLOAD", raising=False)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
+        monkeypatch.setenv("ANTHROPIC_API_KEY", key)
+        monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
+        return emulator
+
+    return start
 
 
 @pytest.fixture

@@ -44,8 +44,8 @@ def test_record_json_is_asdict_with_printable_names():
     record = AssetRecord(
         "a" * 64, "PNG", "image/png", 3, 2, "RGB", 1, None, 99, when,
         renditions=[RenditionRecord("vision", "b" * 64, "image/png", 3, 2, 99, 4, ["w"])],
-        uploads=[UploadRecord("b" * 64, "http://x", "default", "file_1", "f.png", "active",
-                              when, None, when, None)],
+        uploads=[UploadRecord("b" * 64, "http://x", "wrkspc_1", ["default"], "file_1", "f.png",
+                              "active", when, None, when, None)],
         sources=[SourceRecord(odd, 99, 7, when)],
         tags=["t"],
     )  # fmt: skip

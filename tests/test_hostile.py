@@ -254,7 +254,7 @@ def renditions_needed(folder: Path, n: int) -> Path:
 def test_a_full_rendition_store_stops_the_run_and_keeps_what_finished(tmpfs, tmp_path, db_path):
     mount = tmpfs("2600k")  # room for three renditions of some 750 KB
     folder = renditions_needed(tmp_path / "in", 10)
-    env = {"ASSETMGR_HOME": str(mount.path)}
+    env = {"ASSETMGR_STORE": str(mount.path / "renditions")}
     result = assetmgr("add", folder, "--json", db=db_path, env=env)
     line = error_line_of(result, ExitCode.LOCAL)
     assert line.startswith(f"Error: cannot write the rendition store at {mount.path}/renditions")
@@ -266,7 +266,8 @@ def test_a_full_rendition_store_stops_the_run_and_keeps_what_finished(tmpfs, tmp
             rendition, data = lib.rendition(sha)
             assert len(data) == rendition.size_bytes
     mount.unmount()
-    again = assetmgr("add", folder, "--json", db=db_path, env={"ASSETMGR_HOME": str(tmp_path)})
+    env = {"ASSETMGR_STORE": str(tmp_path / "renditions")}
+    again = assetmgr("add", folder, "--json", db=db_path, env=env)
     assert again.returncode == 0, again.stderr
     outcomes = [r["outcome"] for r in json_lines(again)]
     assert outcomes.count("unchanged") == len(kept) and outcomes.count("new") == 10 - len(kept)
@@ -276,11 +277,12 @@ def test_a_read_only_rendition_store_stops_before_any_work(tmpfs, tmp_path, db_p
     mount = tmpfs()
     mount.read_only()
     folder = renditions_needed(tmp_path / "in", 2)
-    result = assetmgr("add", folder, db=db_path, env={"ASSETMGR_HOME": str(mount.path)})
+    env = {"ASSETMGR_STORE": str(mount.path / "renditions")}
+    result = assetmgr("add", folder, db=db_path, env=env)
     line = error_line(result, ExitCode.LOCAL)
     assert line == (
         f"Error: cannot write the rendition store at {mount.path}/renditions "
-        "(Read-only file system); free some space, or set ASSETMGR_HOME to a writable folder"
+        "(Read-only file system); free some space, or set ASSETMGR_STORE to a writable folder"
     )
 
 

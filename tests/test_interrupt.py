@@ -41,7 +41,8 @@ def noisy(tmp_path_factory) -> Path:
 
 
 def start_add(db: CatalogueDb, home: Path, folder: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1"}
+    env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1",
+           "ASSETMGR_STORE": str(home / "renditions")}  # fmt: skip
     with open(out, "wb") as stdout:
         return subprocess.Popen(
             [sys.executable, "-m", "assetmgr", "--db", str(db), "add", str(folder), "--json"],
@@ -145,7 +146,8 @@ def test_kill_9_keeps_what_was_recorded_and_its_workers_die_with_it(noisy, tmp_p
 def rerun(db: CatalogueDb, home: Path, folder: Path, kept: set[str]) -> None:
     """A second run completes the work: what the first kept is unchanged, the rest new, and
     the store holds exactly the renditions the catalogue knows."""
-    env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1"}
+    env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1",
+           "ASSETMGR_STORE": str(home / "renditions")}  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-m", "assetmgr", "--db", str(db), "add", str(folder), "--json"],
         env=env,

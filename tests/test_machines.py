@@ -1,6 +1,6 @@
 """Several machines sharing one catalogue on PostgreSQL (and a rendition store), played by
-processes that each have their own ``ASSETMGR_HOME`` (so their own rendition store) and their
-own host name (``ASSETMGR_HOST``), as if each ran on a machine of its own.
+processes that each have their own ``ASSETMGR_HOME`` and rendition store (``ASSETMGR_STORE``)
+and their own host name (``ASSETMGR_HOST``), as if each ran on a machine of its own.
 
 Every ``assetmgr`` is a real subprocess uploading through the SDK, over loopback, to one
 workspace of an emulator served by a thread of the test process.
@@ -60,6 +60,7 @@ def test_four_machines_adding_overlapping_folders_upload_each_rendition_once(
     for m in range(MACHINES):
         home = tmp_path / f"machine{m}"
         env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_HOST": f"machine-{m}",
+               "ASSETMGR_STORE": str(home / "renditions"),
                "ANTHROPIC_BASE_URL": emulator.base_url, "ANTHROPIC_API_KEY": "test-key",
                "ASSETMGR_MAX_RETRIES": "6"}  # fmt: skip
         env.pop("ASSETMGR_NO_UPLOAD", None)

@@ -309,7 +309,7 @@ def test_one_asset_with_renditions_under_both_policies(tmp_path, run):
 
 
 def test_cat_writes_the_rendition_and_rederives_it_when_the_store_is_gone(
-    tmp_path, run, isolated_home
+    tmp_path, run, store_root
 ):
     source = tmp_path / "in" / "p.jpg"
     source.parent.mkdir()
@@ -320,11 +320,12 @@ def test_cat_writes_the_rendition_and_rederives_it_when_the_store_is_gone(
     out = tmp_path / "what-claude-sees.jpg"
     assert run("cat", outcome["sha256"][:8], "-o", out).exit_code == 0
     assert hashlib.sha256(out.read_bytes()).hexdigest() == wanted
-    for stored in (isolated_home / "renditions").rglob(wanted):
+    assert list(store_root.rglob(wanted))
+    for stored in store_root.rglob(wanted):
         stored.unlink()
     piped = run("cat", outcome["sha256"])
     assert hashlib.sha256(piped.stdout_bytes).hexdigest() == wanted
-    for stored in (isolated_home / "renditions").rglob(wanted):
+    for stored in store_root.rglob(wanted):
         stored.unlink()
     source.unlink()
     gone = run("cat", outcome["sha256"])

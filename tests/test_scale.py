@@ -26,7 +26,7 @@ from assetmgr.config import sqlite_url
 from assetmgr.journal import Journal
 from assetmgr.models import Upload
 from assetmgr.remote import RemoteSpec
-from assetmgr.uploads import UploadSession
+from assetmgr.uploads import Uploader, UploadSession
 
 REMOTE = RemoteSpec("http://127.0.0.1:9", "default")  # nothing listens: no request may be made
 TAG = "all"
@@ -186,9 +186,9 @@ def test_ls_reads_a_page_of_500_assets_in_a_fixed_number_of_statements(tmp_path_
             f"/nowhere/{i:05}.png" for i in range(len(shas))
         ]
 
-    # per page: BEGIN, the assets, then renditions, uploads, sources and tags (records) or
-    # sources and tags (rows)
-    assert_per_chunk(work(tmp_path_factory, listing), most=2 * 6 + 4)
+    # per page: BEGIN, the assets, then renditions, uploads, their workspaces' labels, sources
+    # and tags (records) or sources and tags (rows)
+    assert_per_chunk(work(tmp_path_factory, listing), most=2 * 7 + 4)
 
 
 def test_push_with_everything_there_costs_statements_per_chunk(tmp_path_factory):
@@ -202,6 +202,8 @@ def test_push_with_everything_there_costs_statements_per_chunk(tmp_path_factory)
 def test_push_planning_costs_statements_per_chunk(tmp_path_factory, monkeypatch):
     planned = []
     monkeypatch.setattr(UploadSession, "_start", lambda session, jobs: planned.extend(jobs))
+    # Nothing listens: no listing of the workspace for copies to adopt, which is a request.
+    monkeypatch.setattr(Uploader, "_adopt", lambda uploader, jobs, known: jobs)
 
     def plan(lib, shas):
         planned.clear()

@@ -356,8 +356,10 @@ def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
             pytest.fail(f"no upload became active:\n{proc.stderr}")
         time.sleep(0.005)
     proc.kill()  # 11 uploads still to go: the run never reached reconcile
-    served = [
-        (r["status"], r["retry_count"]) for r in emulator.requests if r["path"] == "/v1/files"
+    served = [  # the uploads (a listing of the workspace for copies to adopt came first)
+        (r["status"], r["retry_count"])
+        for r in emulator.requests
+        if r["path"] == "/v1/files" and r["method"] == "POST"
     ]
     if served[:2] != [
         ("dropped", "0"),

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from assetmgr import Library
+from tests.backends import catalogue_db
 from tests.conftest import write_image
 
 NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.")
@@ -40,7 +41,8 @@ pytestmark = pytest.mark.backends()
 
 
 def catalogue_rows(db, sql):
-    return db.rows(sql)
+    """Rows of ``sql`` in the catalogue ``db`` (a ``CatalogueDb``, or a SQLite file's path)."""
+    return catalogue_db(db).rows(sql)
 
 
 def vision_renditions(db):
@@ -63,21 +65,6 @@ def assert_one_copy_each(emulator, db, workspace="default"):
         fid for (fid,) in catalogue_rows(db, "SELECT file_id FROM uploads WHERE state = 'active'")
     }
     assert active <= live  # the catalogue never claims a file the remote does not have
-
-
-@pytest.fixture
-def emulated(anthropic_emulator_factory, monkeypatch):
-    """Start an emulator with these settings and point `add`'s uploads at it."""
-
-    def start(key="test-key", **settings):
-        emulator = anthropic_emulator_factory(**settings)
-        monkeypatch.delenv("ASSETMGR_NO_UPLOAD", raising=False)
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", emulator.base_url)
-        monkeypatch.setenv("ANTHROPIC_API_KEY", key)
-        monkeypatch.setenv("ASSETMGR_MAX_RETRIES", "6")
-        return emulator
-
-    return start
 
 
 def uploads_sent(emulator):
@@ -107,11 +94,13 @@ def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db):
     assert {r["upload"] for r in records} == {"uploaded"} and {r["file_id"] for r in records} == ids
     [shown] = run.json_lines("show", records[0]["sha256"])
     [upload] = shown["uploads"]
-    assert (upload["state"], upload["file_id"], upload["workspace"]) == (
+    assert (upload["state"], upload["file_id"], upload["workspace"], upload["labels"]) == (
         "active",
         records[0]["file_id"],
-        "default",
+        uploading.workspace_id("default"),  # as the API reports it
+        ["default"],
     )
+    assert upload["origin"] == "uploaded"
     assert upload["filename"].endswith(f".sha256-{shown['renditions'][0]['sha256']}.png")
     assert upload["filename"].startswith("img000.")
 
@@ -175,7 +164,9 @@ def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypa
     a, b = ({f["id"] for f in emulator.files(w)} for w in ("team-a", "team-b"))
     assert len(a) == len(b) == 3 and not a & b
     rows = catalogue_rows(
-        db, "SELECT r.workspace, u.file_id FROM uploads u JOIN remotes r ON r.id = u.remote_id"
+        db,
+        "SELECT l.name, u.file_id FROM uploads u JOIN workspace_labels l "
+        "ON l.remote_id = u.remote_id",
     )
     assert {fid for w, fid in rows if w == "team-a"} == a and {
         fid for w, fid in rows if w == "team-b"

@@ -72,6 +72,12 @@ def create_file(emu: Emulator, query: dict, raw: bytes) -> dict:
     return record.metadata()
 
 
+def requests(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """``{total, counts}``: API requests served since the start (or the last reset), counted
+    by kind (``Emulator.request_counts``)."""
+    return {"total": len(emu.requests), "counts": emu.request_counts()}
+
+
 def faults_get(emu: Emulator, query: dict, raw: bytes) -> dict:
     return {**emu.faults.settings(), "quota_bytes": emu.store.quota_bytes}
 
@@ -96,6 +102,7 @@ def _time(text: str) -> datetime:
 ROUTES = {
     ("GET", "/state"): state,
     ("GET", "/clock"): clock,
+    ("GET", "/requests"): requests,
     ("POST", "/clock"): clock,
     ("GET", "/faults"): faults_get,
     ("POST", "/faults"): faults,

@@ -405,27 +405,26 @@ def _pdf_pages(data: bytes) -> int:
 # -- limits and the reply -------------------------------------------------------------------
 
 
+MANY_IMAGES_WORDS = " for many-image requests"
+
+
 def _check_limits(walk: Walk) -> None:
     images = walk.images
     if walk.pages + len(images) > MAX_MEDIA:
         raise bad_request(
             f"Too much media: {walk.pages} document pages + {len(images)} images > {MAX_MEDIA}"
         )
-    too_big = [i for i in images if i.size and max(i.size) > MAX_SIDE]
-    if too_big:
-        raise _dimensions_error(
-            f"{too_big[0].source}: At least one of the image dimensions exceed max allowed "
-            f"size: {MAX_SIDE} pixels",
-            MAX_SIDE,
-            too_big,
-        )
-    if len(images) > MANY_IMAGES:
-        too_big = [i for i in images if i.size and max(i.size) > MANY_IMAGES_SIDE]
+    # (the longest side allowed, in what requests, applying over this many images)
+    for side, where, over in (
+        (MAX_SIDE, "", 0),
+        (MANY_IMAGES_SIDE, MANY_IMAGES_WORDS, MANY_IMAGES),
+    ):
+        too_big = [i for i in images if i.size and max(i.size) > side] if len(images) > over else []
         if too_big:
             raise _dimensions_error(
                 f"{too_big[0].source}: At least one of the image dimensions exceed max allowed "
-                f"size for many-image requests: {MANY_IMAGES_SIDE} pixels",
-                MANY_IMAGES_SIDE,
+                f"size{where}: {side} pixels",
+                side,
                 too_big,
             )
     for image in images:

@@ -8,6 +8,7 @@ foreground (``serve_forever``). Tests inspect and steer it in Python (``files``,
 from __future__ import annotations
 
 import contextlib
+import re
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -18,6 +19,7 @@ from .store import DEFAULT_WORKSPACE, Clock, Store, rfc3339, workspace_id
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+_FILE_PATH = re.compile(r"^/v1/files/[^/]+")
 # How often the serving loop checks for stop(): short, because every test stops an emulator.
 POLL_SECONDS = 0.02
 
@@ -197,10 +199,11 @@ class Emulator:
     def file_bytes(self, file_id: str) -> bytes:
         return next(r.data for r in self.store.all_records() if r.id == file_id)
 
-    def record_request(self, method: str, path: str, status, headers) -> None:
+    def record_request(self, method: str, path: str, status, headers, query=()) -> None:
         entry = {
             "method": method,
             "path": path,
+            "query": list(query),
             "status": status,
             "retry_count": headers.get("x-stainless-retry-count"),
         }
@@ -209,9 +212,22 @@ class Emulator:
 
     @property
     def requests(self) -> list[dict]:
-        """Every request served: method, path, status (or "dropped") and the SDK retry count."""
+        """Every request served: method, path, the names of its query parameters, status (or
+        "dropped") and the SDK retry count."""
         with self._lock:
             return list(self._requests)
+
+    def request_counts(self) -> dict[str, int]:
+        """How many API requests of each kind were served, by ``METHOD PATH`` and the names of
+        the query parameters, sorted: ``GET /v1/files?ids[]`` (a look-up by ids), ``GET
+        /v1/files?limit`` and ``GET /v1/files?limit&page`` (listing pages), ``POST /v1/files``.
+        File ids in paths count as ``{id}``: ``DELETE /v1/files/{id}``."""
+        counts: dict[str, int] = {}
+        for r in self.requests:
+            path = _FILE_PATH.sub("/v1/files/{id}", r["path"])
+            key = f"{r['method']} {path}" + ("?" + "&".join(r["query"]) if r["query"] else "")
+            counts[key] = counts.get(key, 0) + 1
+        return dict(sorted(counts.items()))
 
     def snapshot(self) -> dict:
         """What ``GET /_emulator/state`` returns."""

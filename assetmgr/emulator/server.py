@@ -24,6 +24,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import traceback
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,9 @@ ORGANIZATION_ID = "00000000-0000-4000-8000-000000000000"
 DRAIN_LIMIT = 64 << 20
 DRAIN_TIMEOUT = 5.0
 MAX_REQUEST_LINE = 65536
+# How long, and how much, a closing connection reads of what the client still sends.
+LINGER_SECONDS = 2.0
+LINGER_LIMIT = 64 << 20
 _FILE = re.compile(r"^/v1/files/([^/]+)$")
 _CONTENT = re.compile(r"^/v1/files/([^/]+)/content$")
 # Allowed methods per route; HEAD goes wherever GET does.
@@ -86,6 +90,7 @@ class EmulatorServer(ThreadingHTTPServer):
     def shutdown_request(self, request):
         with self._connections_lock:
             self._connections.discard(request)
+        _linger(request)
         super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
@@ -103,6 +108,24 @@ class EmulatorServer(ThreadingHTTPServer):
                 connection.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def _linger(connection: socket.socket) -> None:
+    """Close like a web server does ("lingering close"): stop sending, then read and discard
+    what the client still sends (the rest of a body refused with 413, say) until it closes,
+    for a moment at most. Closing with unread bytes would reset the connection, and a client
+    still sending could lose the answer it was sent."""
+    deadline, read = time.monotonic() + LINGER_SECONDS, 0
+    try:
+        connection.shutdown(socket.SHUT_WR)
+        while read < LINGER_LIMIT and (left := deadline - time.monotonic()) > 0:
+            connection.settimeout(left)
+            chunk = connection.recv(65536)
+            if not chunk:
+                return
+            read += len(chunk)
+    except OSError:
+        return
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -235,7 +258,9 @@ class Handler(BaseHTTPRequestHandler):
         """Log an API request before answering it, so a client never sees an unlogged answer."""
         if self.route and not self.recorded and not self.route.startswith("/_emulator/"):
             self.recorded = True
-            self.server.emulator.record_request(self.command, self.route, status, self.headers)
+            self.server.emulator.record_request(
+                self.command, self.route, status, self.headers, sorted(self.query)
+            )
 
     def _preflight(self) -> None:
         """A CORS preflight: what a browser needs before the real request (no key needed)."""

@@ -2,15 +2,15 @@
 the "C" collation, so that a folder's paths are one range of the unique index whatever the
 database's locale (SQLite always compares text so).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
