@@ -5,13 +5,23 @@ paths (the stat cache, reference lookups) use Core ``select`` over plain rows
 rather than ORM objects, because building ten thousand objects costs more than
 the query. Writes come in batches, each one ``BEGIN IMMEDIATE`` transaction,
 and use insert-or-ignore so that two processes adding the same file both
-succeed and the catalogue holds it once.
+succeed and the catalogue holds it once. On PostgreSQL writers do not take the
+whole catalogue in turn but wait for each other row by row: a batch writes sources,
+rejections, links and tags in key order (``_in_key_order``), so that two processes
+writing the same rows wait for one another, and assets and renditions in the run's
+order (their ids are the order of addition, which ``ls`` shows); should the server
+still abort a batch to break a deadlock, it is written again (``transaction``).
+
+The statements are Core's and run on SQLite and PostgreSQL alike; the few that differ
+(insert-or-ignore, upsert) come from ``_dialect_insert``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -23,6 +33,7 @@ from sqlalchemy import Table, bindparam, delete, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
+from .errors import CatalogueError
 from .models import (
     LIVE_STATES,
     Asset,
@@ -44,6 +55,7 @@ from .references import Reference, parse
 from .statcache import CachedRejection, CachedSource
 
 CHUNK = 500  # ids per IN (...) clause, and assets per page of a listing
+RETRIES = 5  # times a write transaction aborted by a deadlock (PostgreSQL) is tried
 T = TypeVar("T")
 
 
@@ -153,6 +165,20 @@ class Catalogue:
         ):
             yield conn
 
+    def transaction(self, work: Callable[[Connection], T]) -> T:
+        """``work(conn)`` in one ``writing`` transaction. A PostgreSQL server may abort a
+        transaction to break a deadlock with another writer (or a serialization conflict);
+        ``work`` then runs again in a new one, up to ``RETRIES`` times in all."""
+        for attempt in range(1, RETRIES + 1):
+            try:
+                with self.writing() as conn:
+                    return work(conn)
+            except CatalogueError as e:
+                if attempt == RETRIES or not db.conflicted(e.__cause__):
+                    raise
+                time.sleep(random.uniform(0, 0.05 * attempt))  # apart, not again in step
+        raise AssertionError("unreachable")
+
     # -- the stat cache -------------------------------------------------
 
     def stat_caches(
@@ -241,46 +267,8 @@ class Catalogue:
 
     def record(self, batch: IngestBatch) -> None:
         """Write one batch of ingest results in one transaction."""
-        if batch.empty:
-            return
-        now = utcnow()
-        with self.writing() as conn:
-            _insert_ignore(conn, Asset.__table__, [{**a, "created_at": now} for a in batch.assets])
-            _insert_ignore(
-                conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions]
-            )
-            asset_ids = _ids_by_sha(
-                conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources}
-            )
-            rendition_ids = _ids_by_sha(conn, Rendition, {r for _, _, r, _ in batch.links})
-            links = [
-                {
-                    "asset_id": asset_ids[a],
-                    "policy": p,
-                    "rendition_id": rendition_ids[r],
-                    "warnings": json.dumps(w),
-                    "created_at": now,
-                }
-                for a, p, r, w in batch.links
-            ]
-            _insert_ignore(conn, AssetRendition.__table__, links)
-            _upsert_sources(
-                conn,
-                [
-                    {
-                        "path": shown(path),
-                        "path_bytes": exact_bytes(path),
-                        "asset_id": asset_ids[sha],
-                        "size_bytes": size,
-                        "mtime_ns": mtime,
-                        "inode": inode,
-                        "first_seen_at": now,
-                        "last_seen_at": now,
-                    }
-                    for path, sha, size, mtime, inode in batch.sources
-                ],
-            )
-            _record_rejections(conn, batch, now)
+        if not batch.empty:
+            self.transaction(lambda conn: _record(conn, batch, utcnow()))
 
     def renditions_of(self, shas: Sequence[str], policy: str) -> Iterator[tuple[str, str]]:
         """(asset sha256, rendition sha256) of these assets' renditions under ``policy``, read
@@ -700,7 +688,7 @@ class Catalogue:
         with self.writing() as conn:
             ids = _ids_by_sha(conn, Asset, set(shas))
             rows = [{"asset_id": ids[s], "name": n, "created_at": now} for s in shas for n in names]
-            _insert_ignore(conn, Tag.__table__, rows)
+            _insert_ignore(conn, Tag.__table__, _in_key_order(rows, "asset_id", "name"))
 
     def remove_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:
         with self.writing() as conn:
@@ -711,6 +699,43 @@ class Catalogue:
         with self.reading() as conn:
             query = select(Tag.name, func.count()).group_by(Tag.name).order_by(Tag.name)
             return [(name, count) for name, count in conn.execute(query)]
+
+
+def _record(conn: Connection, batch: IngestBatch, now: datetime) -> None:
+    _insert_ignore(conn, Asset.__table__, [{**a, "created_at": now} for a in batch.assets])
+    _insert_ignore(conn, Rendition.__table__, [{**r, "created_at": now} for r in batch.renditions])
+    asset_ids = _ids_by_sha(
+        conn, Asset, {a for a, *_ in batch.links} | {s[1] for s in batch.sources}
+    )
+    rendition_ids = _ids_by_sha(conn, Rendition, {r for _, _, r, _ in batch.links})
+    links = [
+        {
+            "asset_id": asset_ids[a],
+            "policy": p,
+            "rendition_id": rendition_ids[r],
+            "warnings": json.dumps(w),
+            "created_at": now,
+        }
+        for a, p, r, w in batch.links
+    ]
+    _insert_ignore(conn, AssetRendition.__table__, _in_key_order(links, "asset_id", "policy"))
+    _upsert_sources(
+        conn,
+        [
+            {
+                "path": shown(path),
+                "path_bytes": exact_bytes(path),
+                "asset_id": asset_ids[sha],
+                "size_bytes": size,
+                "mtime_ns": mtime,
+                "inode": inode,
+                "first_seen_at": now,
+                "last_seen_at": now,
+            }
+            for path, sha, size, mtime, inode in batch.sources
+        ],
+    )
+    _record_rejections(conn, batch, now)
 
 
 @dataclass
@@ -810,9 +835,15 @@ def _insert_ignore(conn: Connection, table: Table, rows: list[dict[str, Any]]) -
         conn.execute(_dialect_insert(conn, table).on_conflict_do_nothing(), rows)
 
 
+def _in_key_order(rows: list[dict[str, Any]], *key: str) -> list[dict[str, Any]]:
+    """``rows`` sorted by ``key``: every process writes rows of a table in this one order."""
+    return sorted(rows, key=lambda row: tuple(row[k] for k in key))
+
+
 def _upsert_sources(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
+    rows = _in_key_order(rows, "path")
     stmt = _dialect_insert(conn, Source.__table__)
     keep = ("asset_id", "path_bytes", "size_bytes", "mtime_ns", "inode", "last_seen_at")
     stmt = stmt.on_conflict_do_update(
@@ -837,6 +868,7 @@ def _record_rejections(conn: Connection, batch: IngestBatch, now: datetime) -> N
          "rejected_at": now}
         for path, size, mtime, inode, rules, reason, sha in batch.rejections
     ]  # fmt: skip
+    rows = _in_key_order(rows, "path")
     stmt = _dialect_insert(conn, Rejection.__table__)
     keep = ("path_bytes", "size_bytes", "mtime_ns", "inode", "rules", "reason", "sha256")
     stmt = stmt.on_conflict_do_update(

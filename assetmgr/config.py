@@ -16,11 +16,14 @@ The rendition store (``store_dir``) is a folder of its own, which a team may sha
 
 Other settings from the environment are read and checked here, and only here:
 ``check_environment`` reads them all, so that the CLI stops on a bad value before any work.
+They are ``ASSETMGR_MAX_RETRIES`` and ``ASSETMGR_HOST`` (the name this machine goes by in
+the ids of the processes at work, ``owners.py``: by default the host name).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from .errors import CatalogueError, UsageError
@@ -34,6 +37,8 @@ STORE_FOLDER = "renditions"
 MAX_RETRIES_ENV = "ASSETMGR_MAX_RETRIES"
 DEFAULT_MAX_RETRIES = 4
 MOST_RETRIES = 20  # the SDK backs off up to 8 s a try: 20 retries is minutes per request
+HOST_ENV = "ASSETMGR_HOST"
+HOST_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # no ':' (owner ids are host:pid:random)
 
 
 def user_dir() -> Path:
@@ -99,9 +104,29 @@ def max_retries() -> int:
     return _whole_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0, MOST_RETRIES)
 
 
+def host_name() -> str:
+    """The name of this machine in owner ids: ``ASSETMGR_HOST``, else the host name.
+
+    Processes that share a catalogue judge each other's leases by it: one with this name is
+    on this machine, and its process id can be checked here. Set it where host names are not
+    unique among the machines sharing a catalogue (containers with a fixed host name)."""
+    text = os.environ.get(HOST_ENV, "").strip()
+    if not text:
+        import socket  # only here: the lookup path reads this module
+
+        return socket.gethostname()
+    if not HOST_NAME.fullmatch(text):
+        raise UsageError(
+            f"{HOST_ENV}={text!r}: give a name of 1 to 64 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
+        )
+    return text
+
+
 def check_environment() -> None:
     """Read every setting taken from the environment; a bad one raises ``UsageError``."""
     max_retries()
+    host_name()
 
 
 def _whole_number(name: str, default: int, low: int, high: int) -> int:

@@ -19,6 +19,13 @@ reads and writes through it.
 Alembic is imported only when an existing catalogue is not at the head revision, which
 ``schema_version`` reads from the migration file names; a new SQLite catalogue is made
 straight from the models and stamped at head.
+
+On PostgreSQL (``postgresql+psycopg://``; a plain ``postgresql://`` URL means psycopg 3
+too, the driver of the ``postgres`` extra) a new catalogue is made by the migrations.
+Processes that open one catalogue at once never race each other's migration: on SQLite
+the upgrade is one ``BEGIN IMMEDIATE`` transaction, on PostgreSQL one transaction that
+first takes an advisory lock; a process that waited finds the schema at head and does
+nothing (Alembic reads the revision after the lock).
 """
 
 from __future__ import annotations
@@ -48,9 +55,10 @@ from .schema_version import migrations_dir
 
 BUSY_TIMEOUT_MS = 30_000
 ACCEPTED = "a file path, sqlite:///PATH, or a server URL such as postgresql+psycopg://USER@HOST/DB"
+POSTGRES_EXTRA = "pip install 'assetmgr[postgres]'"  # psycopg 3, with its own libpq
 # What installs the driver a URL names (dialect+driver, as SQLAlchemy resolves it).
 DRIVERS = {
-    "postgresql+psycopg": "pip install 'psycopg[binary]'",
+    "postgresql+psycopg": POSTGRES_EXTRA,
     "postgresql+psycopg2": "pip install psycopg2-binary",
     "postgresql+pg8000": "pip install pg8000",
     "mysql+mysqldb": "pip install mysqlclient",
@@ -59,6 +67,14 @@ DRIVERS = {
     "mariadb+pymysql": "pip install pymysql",
 }
 NEARLY_FULL = 1 << 20  # bytes free below which an I/O error on the catalogue means a full disk
+# Plain URLs of a server and the driver they mean here: SQLAlchemy's default for postgresql://
+# is psycopg2, which assetmgr does not ship; psycopg 3 is the ``postgres`` extra.
+DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
+MIGRATION_LOCK = int.from_bytes(b"assetmgr", "big")  # the advisory lock migrations take
+# SQLSTATE classes and codes that are about the server or the database, not a query's bug:
+# connection (08), resources such as a full disk (53), shutdown (57), system errors (58),
+# a read-only transaction, a missing privilege, a serialization failure or deadlock.
+CATALOGUE_STATES = ("08", "53", "57", "58", "25006", "42501", "40001", "40P01")
 
 
 def head_revision() -> str:
@@ -74,6 +90,7 @@ def known_revisions() -> set[str]:
 
 def make_engine(url: str) -> Engine:
     """An engine for ``url``, with the SQLite settings above where they apply."""
+    url = with_driver(url)
     if not url.startswith("sqlite"):
         return _create(url, pool_pre_ping=True)
     path = sqlite_path(url)
@@ -84,6 +101,14 @@ def make_engine(url: str) -> Engine:
         engine = _create(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
     _configure_sqlite(engine)
     return engine
+
+
+def with_driver(url: str) -> str:
+    """``url`` with the driver assetmgr uses for it named: ``postgresql://`` (and
+    ``postgres://``) mean ``postgresql+psycopg://``; other URLs are left as they are."""
+    scheme, sep, rest = url.partition("://")
+    driver = DEFAULT_DRIVERS.get(scheme.lower()) if sep else None
+    return f"{driver}://{rest}" if driver else url
 
 
 def sqlite_path(url: str | URL) -> str | None:
@@ -187,6 +212,17 @@ def _use_wal(cursor) -> None:
             time.sleep(0.05)
 
 
+def _check_server(conn: Connection, url: URL) -> None:
+    """Refuse, before making a catalogue in it, a PostgreSQL database whose encoding cannot
+    hold every path (names are stored as UTF-8 text)."""
+    encoding = conn.exec_driver_sql("SHOW server_encoding").scalar()
+    if encoding != "UTF8":
+        raise CatalogueError(
+            f"{where(url)} uses the encoding {encoding}; a catalogue needs UTF8: "
+            f"create the database with ENCODING 'UTF8' (TEMPLATE template0)"
+        )
+
+
 def current_revision(conn: Connection) -> str | None:
     """The catalogue's schema revision; None for a new (empty) catalogue."""
     if not inspect(conn).has_table("alembic_version"):
@@ -202,6 +238,8 @@ def open_engine(url: str) -> Engine:
             with engine.connect() as conn:
                 revision = current_revision(conn)
                 _refuse_foreign(conn, revision, engine.url)
+                if revision is None and conn.dialect.name == "postgresql":
+                    _check_server(conn, engine.url)
                 conn.rollback()
                 writable = sqlite_path(engine.url) is None or _writable(engine.url.database)
                 if conn.dialect.name == "sqlite" and writable:
@@ -265,7 +303,8 @@ def _refuse_foreign(conn: Connection, revision: str | None, url: URL) -> None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Run the Alembic migrations on ``engine`` up to ``revision``, in one transaction."""
+    """Run the Alembic migrations on ``engine`` up to ``revision``, in one transaction that
+    one process at a time runs (see the module docstring)."""
     from alembic import command
     from alembic.config import Config
 
@@ -273,6 +312,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.connect().execution_options(write=True) as conn:
         with _foreign_keys_deferred(conn), conn.begin():
+            if conn.dialect.name == "postgresql":  # held until the transaction ends
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
             _check_foreign_keys(conn)
@@ -321,6 +362,8 @@ def translated(engine: Engine) -> Iterator[None]:
 
 
 def _about_the_catalogue(error: Exception, engine: Engine) -> bool:
+    if _sqlstate(error).startswith(CATALOGUE_STATES):
+        return True
     if isinstance(error, DBAPIError):
         return isinstance(error, OperationalError) or type(error) is DatabaseError
     dbapi = getattr(engine.dialect, "loaded_dbapi", None)  # raw cursors raise the driver's own
@@ -329,12 +372,29 @@ def _about_the_catalogue(error: Exception, engine: Engine) -> bool:
     )
 
 
+def conflicted(error: BaseException | None) -> bool:
+    """Whether ``error`` is a server aborting a transaction to break a deadlock or a
+    serialization conflict with another one: the transaction may simply run again."""
+    return error is not None and _sqlstate(error) in ("40001", "40P01")
+
+
+def _sqlstate(error: BaseException) -> str:
+    """A server's SQLSTATE for ``error`` (PostgreSQL through psycopg); "" when none."""
+    return getattr(getattr(error, "orig", None) or error, "sqlstate", None) or ""
+
+
 def catalogue_error(error: Exception, url: URL) -> CatalogueError:
     """One line that says what is wrong with the catalogue and what to do."""
     cause = getattr(error, "orig", None) or error
     message = str(cause).splitlines()[0] if str(cause) else type(cause).__name__
     code = getattr(cause, "sqlite_errorname", "")
-    if code.startswith("SQLITE_READONLY") or "readonly database" in message:
+    state = _sqlstate(error)
+    if state == "42501":
+        return CatalogueError(
+            f"{where(url)}: permission denied ({message}): ask the database's owner for "
+            "access, or choose another --db"
+        )
+    if code.startswith("SQLITE_READONLY") or "readonly database" in message or state == "25006":
         return CatalogueError(
             f"{where(url)} is read-only: commands that only read it work; to change it, "
             "make it writable or choose another --db"
@@ -342,6 +402,7 @@ def catalogue_error(error: Exception, url: URL) -> CatalogueError:
     io_error = code.startswith(("SQLITE_IOERR", "SQLITE_CANTOPEN"))
     if (
         code.startswith("SQLITE_FULL")
+        or state.startswith("53100")
         or "disk is full" in message
         or "No space left" in message
         or (io_error and _disk_full(url))

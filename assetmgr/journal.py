@@ -4,13 +4,21 @@ Before a file is sent, a ``pending`` row naming the rendition and remote is
 committed with a lease (owner and expiry). A partial unique index allows one
 live (pending or active) row per rendition and remote, so of several processes
 only one can claim a rendition. A lease is stale when it has expired, or when
-its owner was a process on this host that no longer runs (``kill -9``); a stale
+its owner was a process on this machine that no longer runs (``kill -9``); a stale
 row is resolved by looking for the hash-named file on the remote before anything
 is uploaded again.
 
 Leases and expiry are judged by the API's clock (``apiclock.ApiClock``), never this
 machine's alone: processes on machines whose clocks disagree still agree on a lease. The
 offset last seen is kept on the remote's row.
+
+Across machines (a catalogue on PostgreSQL), a lease held by a process of another machine
+(``owners``: the host part of its id is not this one's) is judged by its expiry alone: its
+pid means nothing here, so it is respected until ``lease_expires_at`` has passed by the API's
+clock, however dead the pid looks, and taken over after. So that expiry never cuts short
+work that is still going on, a process renews its leases (``renew``, another ``LEASE`` from
+now) at least every ``RENEW_EVERY`` while it works, whatever its uploads take; a lease
+runs out only when its holder died, hung, or lost the catalogue for ``LEASE`` and more.
 
 An upload that the SDK had to retry may have left a second copy behind (a lost
 response, then a retry). Its row becomes ``active`` but keeps its lease until the
@@ -41,6 +49,7 @@ PENDING, ACTIVE = UploadState.PENDING.value, UploadState.ACTIVE.value
 FAILED, EXPIRED = UploadState.FAILED.value, UploadState.EXPIRED.value
 
 LEASE = timedelta(minutes=15)
+RENEW_EVERY = LEASE / 3  # a holder renews this often: two renewals may fail before it lapses
 
 
 @dataclass(frozen=True)
@@ -145,7 +154,7 @@ class Journal:
         """Commit pending rows for ``rendition_ids`` (each asking for its lifetime); return
         the ones this process won."""
         now = self.clock.now()
-        rows = [
+        rows = [  # in one order in every process: concurrent claims wait, never deadlock
             {
                 "rendition_id": r,
                 "remote_id": self.remote_id,
@@ -157,7 +166,7 @@ class Journal:
                 "lease_owner": self.owner,
                 "lease_expires_at": now + LEASE,
             }
-            for r in rendition_ids
+            for r in sorted(set(rendition_ids))
         ]
         mine = (
             select(Upload.id, Upload.rendition_id, Rendition.sha256)
@@ -229,7 +238,7 @@ class Journal:
         """Move the leases of stale ``rows`` to this process; the rows it got (others may race)."""
         now, taken = self.clock.now(), []
         with self.catalogue.writing() as conn:
-            for row in rows:
+            for row in sorted(rows, key=lambda r: r.upload_id):
                 result = conn.execute(
                     update(Upload)
                     .where(
@@ -245,6 +254,22 @@ class Journal:
                 if result.rowcount == 1:
                     taken.append(row)
         return taken
+
+    def renew(self) -> int:
+        """Extend every lease this process holds in this remote to ``LEASE`` from now, by
+        the API's clock; the number of rows renewed. Call it at least every ``RENEW_EVERY``
+        while working (``uploads.UploadSession`` does)."""
+        with self.catalogue.writing() as conn:
+            result = conn.execute(
+                update(Upload)
+                .where(
+                    Upload.remote_id == self.remote_id,
+                    Upload.lease_owner == self.owner,
+                    Upload.state.in_((PENDING, ACTIVE)),
+                )
+                .values(lease_expires_at=self.clock.now() + LEASE)
+            )
+        return result.rowcount
 
     def activate(
         self,
@@ -360,13 +385,13 @@ class Journal:
         with their new state."""
         now = self.clock.now()
         with self.catalogue.writing() as conn:
-            for upload_id, expires_at in alive.items():
+            for upload_id, expires_at in sorted(alive.items()):
                 conn.execute(
                     update(Upload)
                     .where(Upload.id == upload_id)
                     .values(last_verified_at=now, expires_at=expires_at)
                 )
-            for upload_id, state in dead.items():
+            for upload_id, state in sorted(dead.items()):
                 conn.execute(
                     update(Upload)
                     .where(Upload.id == upload_id, Upload.state == ACTIVE)

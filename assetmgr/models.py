@@ -28,7 +28,11 @@ The words are those of DESIGN.md:
 - ``Tag``: a label on an asset.
 
 Paths are stored as text; a name that is not valid UTF-8 is stored in its printable
-form (``pathnames.shown``) with its exact bytes beside it in ``path_bytes``.
+form (``pathnames.shown``) with its exact bytes beside it in ``path_bytes`` (``bytea`` on
+PostgreSQL). Paths compare as their UTF-8 bytes on every backend (``PATH``): the stat cache
+reads a folder's paths as one range (``path >= 'dir/' AND path < 'dir0'``), which a
+PostgreSQL database sorting by a locale (``en_US.UTF-8`` orders ``/`` after letters, or
+ignores it) would answer wrongly.
 """
 
 from __future__ import annotations
@@ -82,9 +86,15 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(timezone.utc) if value is not None else None
 
     def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite
             return value.replace(tzinfo=timezone.utc)
-        return value
+        return value.astimezone(timezone.utc)  # PostgreSQL: in the session's time zone
+
+
+# Text that sorts by code point (UTF-8 byte order): SQLite's default, "C" on PostgreSQL.
+PATH = Text().with_variant(Text(collation="C"), "postgresql")
 
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
@@ -241,7 +251,7 @@ sources = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), index=True, nullable=False),
-    Column("path", Text, unique=True, nullable=False),
+    Column("path", PATH, unique=True, nullable=False),
     Column("path_bytes", LargeBinary, nullable=True),  # when not valid UTF-8
     Column("size_bytes", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
@@ -255,7 +265,7 @@ rejections = Table(
     "rejections",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("path", Text, unique=True, nullable=False),
+    Column("path", PATH, unique=True, nullable=False),
     Column("path_bytes", LargeBinary, nullable=True),  # when not valid UTF-8
     Column("size_bytes", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),

@@ -18,7 +18,10 @@ During ``add``, workers stage each rendition and the run moves it into the store
 after the catalogue has recorded it, so the store never fills with renditions the
 catalogue does not know. Staging folders left by a process that died are swept by the
 next run (``sweep``): renditions the catalogue knows are moved into place, the rest are
-deleted.
+deleted. Whether a process died is known only for this machine's (``owners``); a store
+shared between machines (a network folder) also holds other machines' staging folders,
+which are swept only once untouched for ``ABANDONED_AFTER``: a folder in use changes with
+every rendition staged or moved out.
 """
 
 from __future__ import annotations

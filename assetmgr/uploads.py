@@ -19,13 +19,16 @@ of assets) runs, for one remote:
 
 The catalogue never claims an upload the remote does not have: a row becomes
 ``active`` only from the API's answer or from the file seen in a listing. Leases,
-expiry and the window a reconcile lists are judged by the API's clock (``ApiClock``).
+expiry and the window a reconcile lists are judged by the API's clock (``ApiClock``);
+a session renews its leases while it works (``Journal.renew``), so that processes on
+other machines, which judge them by expiry alone, never take over uploads still under way.
 A replacement for an expired or missing upload asks for the lifetime the old one had.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -35,7 +38,7 @@ from pathlib import PurePath
 
 from .catalogue import AssetSources, Catalogue, RenditionFacts
 from .errors import AuthError, RemoteError
-from .journal import Claim, Journal, PendingRow
+from .journal import RENEW_EVERY, Claim, Journal, PendingRow
 from .limits import EXPIRY_MARGIN, EXPIRY_SAFETY
 from .models import UploadOrigin, UploadState, utcnow
 from .policies import DEFAULT_POLICY
@@ -531,6 +534,7 @@ class UploadSession:
         self.unanswered = 0  # requests in a row that got no answer
         self.broken: str | None = None  # why nothing more is sent
         self.closed = False
+        self.renewed = time.monotonic()  # when this session's leases were last renewed
 
     def __enter__(self) -> UploadSession:
         return self
@@ -544,6 +548,7 @@ class UploadSession:
         if not self.recovered:
             self.summary.deleted_duplicates += self.uploader.recover()
             self.recovered = True
+        self._keep_leases()
         wanted: dict[str, str] = {}
         for asset, rendition in self.uploader.catalogue.renditions_of(asset_shas, self.policy):
             self.summary.renditions[asset] = rendition
@@ -576,6 +581,7 @@ class UploadSession:
     def _collect(self, timeout: float) -> None:
         if not self.futures:
             return
+        self._keep_leases()
         done, _ = wait(set(self.futures), timeout=timeout, return_when=FIRST_COMPLETED)
         for future in done:
             job = self.futures[future]
@@ -587,6 +593,12 @@ class UploadSession:
                 self._decide(outcome)
         if self.unanswered >= max(UNANSWERED_LIMIT, self.uploader.jobs) and not self.broken:
             self._stop_sending()
+
+    def _keep_leases(self) -> None:
+        """Renew this session's leases when ``RENEW_EVERY`` has passed since the last time."""
+        if time.monotonic() - self.renewed >= RENEW_EVERY.total_seconds():
+            self.uploader.journal.renew()
+            self.renewed = time.monotonic()
 
     def _stop_sending(self) -> None:
         """The API stopped answering: send nothing more (requests not started are dropped;

@@ -17,6 +17,8 @@ from PIL import Image
 
 from assetmgr.cli import cli
 from assetmgr.remote import CREDENTIAL_VARIABLES
+from tests import pgserver
+from tests.backends import BACKENDS, CatalogueDb, PostgresDb, SqliteDb
 
 REPO = Path(__file__).resolve().parent.parent
 CORPUS = Path(os.environ.get("ASSETMGR_CORPUS", REPO.parent / "shared" / "corpus"))
@@ -35,7 +37,7 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("ASSETMGR_NO_UPLOAD", "1")
     for name in ("ASSETMGR_DB", "ASSETMGR_STORE", "ASSETMGR_WORKSPACE", "ASSETMGR_WORKSPACE_ID",
-                 *CREDENTIALS):  # fmt: skip
+                 "ASSETMGR_HOST", *CREDENTIALS):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return home
 
@@ -78,17 +80,73 @@ def corpus() -> Path:
     return CORPUS
 
 
+# -- the catalogue: SQLite, or PostgreSQL where a module asks for both --------------------------
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers",
+        "backends(*names): run the module's catalogue tests on each backend named "
+        "(sqlite, postgresql)",
+    )
+
+
+def pytest_generate_tests(metafunc):
+    """Tests of a module marked ``backends(...)`` whose catalogue is ``db`` (or ``run``) run
+    once per backend, with ids ``[sqlite]`` and ``[postgresql]``."""
+    marker = metafunc.definition.get_closest_marker("backends")
+    if marker is not None and "backend" in metafunc.fixturenames:
+        names = marker.args or BACKENDS
+        metafunc.parametrize("backend", names, ids=list(names))
+
+
 @pytest.fixture
-def db_path(tmp_path_factory) -> Path:
-    """A catalogue file outside ``tmp_path``, so tests can add all of ``tmp_path``."""
-    return tmp_path_factory.mktemp("db") / "catalogue.db"
+def backend() -> str:
+    """The catalogue's backend: SQLite, unless the module is marked ``backends(...)``."""
+    return "sqlite"
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The PostgreSQL server of this test session (see ``tests/pgserver.py``): skips the test
+    when none can be had, or fails it when ``ASSETMGR_TEST_POSTGRES=required``."""
+    try:
+        server = pgserver.server()
+    except pgserver.Unavailable as e:
+        if pgserver.required():
+            pytest.fail(f"{pgserver.REQUIRED_ENV}=required, but {e}")
+        pytest.skip(f"no PostgreSQL server: {e}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def db(backend, tmp_path_factory, request) -> CatalogueDb:
+    """The test's catalogue: a SQLite file outside ``tmp_path`` (so tests can add all of
+    ``tmp_path``), or a new database on the PostgreSQL server, dropped afterwards."""
+    if backend == "sqlite":
+        yield SqliteDb(tmp_path_factory.mktemp("db") / "catalogue.db")
+        return
+    server = request.getfixturevalue("postgres_server")
+    catalogue = PostgresDb(server.create_database())
+    yield catalogue
+    catalogue.close()
+    server.drop_database(catalogue.url)
+
+
+@pytest.fixture
+def db_path(db) -> Path:
+    """The catalogue file of a test that reads the SQLite file itself."""
+    if db.path is None:
+        pytest.fail("this test reads the SQLite file itself: read through the db fixture")
+    return db.path
 
 
 class Cli:
     """Runs ``assetmgr`` in-process against one catalogue; keeps stdout and stderr apart."""
 
-    def __init__(self, db: Path):
-        self.db = db
+    def __init__(self, db: Path | CatalogueDb):
+        self.db = db  # a path, or a CatalogueDb: str() of either is what --db takes
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None):
@@ -103,8 +161,8 @@ class Cli:
 
 
 @pytest.fixture
-def run(db_path) -> Cli:
-    return Cli(db_path)
+def run(db) -> Cli:
+    return Cli(db)
 
 
 def image_bytes(size=(64, 48), color=None, fmt="PNG", mode="RGB", seed=0, **save) -> bytes:

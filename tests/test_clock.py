@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.backends import SqliteDb
 from tests.conftest import write_image
 from tests.test_upload_crashes import (
     Proc,
@@ -26,7 +27,8 @@ SKEWS = [timedelta(minutes=11), timedelta(minutes=-11), timedelta(hours=2), time
 
 def places(tmp_path, emulator):
     """The catalogue, the environment of a CLI talking to ``emulator``, and a log folder."""
-    return tmp_path / "catalogue.db", cli_env(emulator, tmp_path / "home"), tmp_path / "logs"
+    db = SqliteDb(tmp_path / "catalogue.db")
+    return db, cli_env(emulator, tmp_path / "home"), tmp_path / "logs"
 
 
 def real_now() -> datetime:

@@ -39,7 +39,8 @@ def by_name(records: list[dict]) -> dict[str, dict]:
 # -- names -----------------------------------------------------------------------------------
 
 
-def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db_path):
+@pytest.mark.backends()
+def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db):
     folder = tmp_path / "in"
     folder.mkdir()
     raw = os.fsencode(folder) + b"/bad\xffname\\.png"
@@ -47,7 +48,7 @@ def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db_path
         f.write(image_bytes(seed=1))
     with open(os.fsencode(folder) + b"/junk\xe9.png", "wb") as f:
         f.write(b"not an image")
-    result = assetmgr("add", folder, "--json", db=db_path, capture_output=True)
+    result = assetmgr("add", folder, "--json", db=db, capture_output=True)
     assert result.returncode == ExitCode.REJECTED, result.stderr
     records = json_lines(result)  # stdout is UTF-8 (text mode would have failed otherwise)
     good = f"{folder}/bad\\xffname\\\\.png"
@@ -58,19 +59,18 @@ def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db_path
     # the shown form is what bash reads inside $'...': the file is found again by it
     listed = subprocess.run(["bash", "-c", f"cat $'{good}'"], capture_output=True)
     assert listed.stdout == image_bytes(seed=1)
-    with sqlite3.connect(db_path) as conn:
-        assert conn.execute("SELECT path, path_bytes FROM sources").fetchall() == [(good, raw)]
-    again = json_lines(assetmgr("add", folder, "--json", db=db_path, capture_output=True))
+    assert db.rows("SELECT path, path_bytes FROM sources") == [(good, raw)]  # bytea, text
+    again = json_lines(assetmgr("add", folder, "--json", db=db, capture_output=True))
     assert [r["outcome"] for r in again if r["path"] == good] == ["unchanged"]
-    [record] = json_lines(assetmgr("show", records[0]["sha256"], "--json", db=db_path))
+    [record] = json_lines(assetmgr("show", records[0]["sha256"], "--json", db=db))
     assert [s["path"] for s in record["sources"]] == [good]
-    with Library.open(db_path) as lib:  # the library hands back the name os functions take
+    with Library.open(db.url) as lib:  # the library hands back the name os functions take
         [source] = lib.show(records[0]["sha256"]).sources
         assert os.fsencode(source.path) == raw and shown(source.path) == good
     # text output too: the same printable form, never a traceback
-    assert good in assetmgr("ls", db=db_path).stdout
-    assert f"source    {good}" in assetmgr("show", records[0]["sha256"], db=db_path).stdout
-    text = assetmgr("add", folder, "--list-rejected", db=db_path)
+    assert good in assetmgr("ls", db=db).stdout
+    assert f"source    {good}" in assetmgr("show", records[0]["sha256"], db=db).stdout
+    text = assetmgr("add", folder, "--list-rejected", db=db)
     assert f"rejected  {folder}/junk\\xe9.png: " in text.stderr and "Traceback" not in text.stderr
 
 

@@ -1,4 +1,5 @@
-"""The add flow on generated files: outcomes, the stat cache, walking rules, safety."""
+"""The add flow on generated files: outcomes, the stat cache, walking rules, safety; on a SQLite
+and a PostgreSQL catalogue."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from assetmgr.inspection import Settings, inspect
 from assetmgr.limits import DEFAULT_LIMITS
 from assetmgr.store import RenditionStore
 from tests.conftest import image_bytes, write_image
+
+pytestmark = pytest.mark.backends()
 
 
 def outcomes(records):
@@ -43,10 +46,10 @@ def test_json_objects_have_the_documented_keys(tmp_path, run):
     assert bad["outcome"] == "rejected" and bad["width"] is None
 
 
-def test_second_run_reads_no_file_contents(tmp_path, db_path, monkeypatch):
+def test_second_run_reads_no_file_contents(tmp_path, db, monkeypatch):
     for i in range(12):
         write_image(tmp_path / "in" / f"sub{i % 3}" / f"{i}.png", seed=i)
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         assert {o.outcome for o in lib.add([tmp_path / "in"], jobs=1)} == {"new"}
     opened = []
     real_open = open
@@ -57,7 +60,7 @@ def test_second_run_reads_no_file_contents(tmp_path, db_path, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr("builtins.open", spying_open)
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         again = list(lib.add([tmp_path / "in"], jobs=1))
     assert [o.outcome for o in again] == ["unchanged"] * 12
     assert opened == []
@@ -156,17 +159,17 @@ def test_summary_line_and_exit_code(tmp_path, run):
     assert result.exit_code == 0
 
 
-def test_parallel_workers_give_the_same_outcomes(tmp_path, db_path):
+def test_parallel_workers_give_the_same_outcomes(tmp_path, db):
     for i in range(40):
         write_image(tmp_path / "in" / f"{i:02}.png", seed=i % 30)  # 10 duplicates
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         results = list(lib.add([tmp_path / "in"], jobs=2))
     assert [o.path for o in results] == sorted(o.path for o in results)
     assert sum(o.outcome == "new" for o in results) == 30
     assert sum(o.outcome == "duplicate" for o in results) == 10
 
 
-def test_two_processes_adding_the_same_folder(tmp_path, db_path):
+def test_two_processes_adding_the_same_folder(tmp_path, db):
     for i in range(60):
         write_image(tmp_path / "in" / f"{i:02}.png", seed=i)
     command = [
@@ -174,7 +177,7 @@ def test_two_processes_adding_the_same_folder(tmp_path, db_path):
         "-m",
         "assetmgr",
         "--db",
-        str(db_path),
+        str(db),
         "add",
         str(tmp_path / "in"),
         "--jobs",
@@ -188,25 +191,25 @@ def test_two_processes_adding_the_same_folder(tmp_path, db_path):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err
         assert "Traceback" not in err
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         assert len(lib.find()) == 60
         assert all(len(r.sources) == 1 for r in lib.assets())
 
 
-def test_walk_order_and_outcomes_with_the_library(tmp_path, db_path):
+def test_walk_order_and_outcomes_with_the_library(tmp_path, db):
     write_image(tmp_path / "b.png", seed=1)
     write_image(tmp_path / "a.png", seed=2)
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         result = lib.add([tmp_path])  # does the work when called
         assert len(lib.find()) == 2
         assert [os.path.basename(o.path) for o in result] == ["a.png", "b.png"]
         assert str(result.summary) == "2 new, 0 duplicates, 0 unchanged, 0 rejected"
 
 
-def test_ingest_is_the_streaming_form(tmp_path, db_path):
+def test_ingest_is_the_streaming_form(tmp_path, db):
     for i in range(3):
         write_image(tmp_path / f"{i}.png", seed=i)
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         run = lib.ingest([tmp_path])
         assert (run.total, len(run.to_read), lib.find()) == (3, 3, [])  # walked, nothing read
         first = next(iter(run))

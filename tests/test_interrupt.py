@@ -2,7 +2,8 @@
 
 Ctrl-C (SIGINT to the process group, as a terminal sends it) and ``kill -9`` of the parent
 alone, at a moment when the catalogue already holds some of the run's work; then a re-run
-completes it, sweeping what the dead run left in the rendition store.
+completes it, sweeping what the dead run left in the rendition store. On a SQLite and a
+PostgreSQL catalogue.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,8 +23,10 @@ from PIL import Image
 
 from assetmgr.errors import ExitCode
 from assetmgr.store import STAGING
+from tests.backends import CatalogueDb
 
 FILES = 60
+pytestmark = pytest.mark.backends()
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +40,7 @@ def noisy(tmp_path_factory) -> Path:
     return folder
 
 
-def start_add(db: Path, home: Path, folder: Path, out: Path) -> subprocess.Popen:
+def start_add(db: CatalogueDb, home: Path, folder: Path, out: Path) -> subprocess.Popen:
     env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1",
            "ASSETMGR_STORE": str(home / "renditions")}  # fmt: skip
     with open(out, "wb") as stdout:
@@ -51,17 +53,13 @@ def start_add(db: Path, home: Path, folder: Path, out: Path) -> subprocess.Popen
         )
 
 
-def catalogued(db: Path) -> set[str]:
-    if not db.exists():
+def catalogued(db: CatalogueDb) -> set[str]:
+    if not db.count("SELECT count(*) FROM assets"):  # none yet, or no catalogue yet
         return set()
-    try:
-        with sqlite3.connect(db) as conn:
-            return {sha for (sha,) in conn.execute("SELECT sha256 FROM assets")}
-    except sqlite3.OperationalError:
-        return set()
+    return {sha for (sha,) in db.rows("SELECT sha256 FROM assets")}
 
 
-def wait_until_some_are_recorded(db: Path, proc: subprocess.Popen, out: Path) -> None:
+def wait_until_some_are_recorded(db: CatalogueDb, proc: subprocess.Popen, out: Path) -> None:
     """Until the catalogue holds some of the run's work and a line of it was printed (each
     line is flushed as it is printed)."""
     deadline = time.monotonic() + 60
@@ -96,19 +94,18 @@ def store_files(home: Path) -> dict[str, Path]:
     return {p.name: p for p in root.glob("??/*")} if root.is_dir() else {}
 
 
-def vision_renditions(db: Path) -> dict[str, str]:
+def vision_renditions(db: CatalogueDb) -> dict[str, str]:
     """asset sha256 -> its vision rendition's sha256."""
-    with sqlite3.connect(db) as conn:
-        return dict(
-            conn.execute(
-                "SELECT a.sha256, r.sha256 FROM assets a JOIN asset_renditions ar "
-                "ON ar.asset_id = a.id JOIN renditions r ON r.id = ar.rendition_id"
-            )
+    return dict(
+        db.rows(
+            "SELECT a.sha256, r.sha256 FROM assets a JOIN asset_renditions ar "
+            "ON ar.asset_id = a.id JOIN renditions r ON r.id = ar.rendition_id"
         )
+    )
 
 
-def test_ctrl_c_keeps_what_finished(noisy, tmp_path):
-    db, home, out = tmp_path / "catalogue.db", tmp_path / "home", tmp_path / "out.jsonl"
+def test_ctrl_c_keeps_what_finished(noisy, tmp_path, db):
+    home, out = tmp_path / "home", tmp_path / "out.jsonl"
     proc = start_add(db, home, noisy, out)
     wait_until_some_are_recorded(db, proc, out)
     os.killpg(proc.pid, signal.SIGINT)
@@ -124,8 +121,8 @@ def test_ctrl_c_keeps_what_finished(noisy, tmp_path):
     rerun(db, home, noisy, kept)
 
 
-def test_kill_9_keeps_what_was_recorded_and_its_workers_die_with_it(noisy, tmp_path):
-    db, home, out = tmp_path / "catalogue.db", tmp_path / "home", tmp_path / "out.jsonl"
+def test_kill_9_keeps_what_was_recorded_and_its_workers_die_with_it(noisy, tmp_path, db):
+    home, out = tmp_path / "home", tmp_path / "out.jsonl"
     proc = start_add(db, home, noisy, out)
     wait_until_some_are_recorded(db, proc, out)
     workers = children(proc.pid)
@@ -146,7 +143,7 @@ def test_kill_9_keeps_what_was_recorded_and_its_workers_die_with_it(noisy, tmp_p
         assert not any(f.exists() for f in leftovers)
 
 
-def rerun(db: Path, home: Path, folder: Path, kept: set[str]) -> None:
+def rerun(db: CatalogueDb, home: Path, folder: Path, kept: set[str]) -> None:
     """A second run completes the work: what the first kept is unchanged, the rest new, and
     the store holds exactly the renditions the catalogue knows."""
     env = {**os.environ, "ASSETMGR_HOME": str(home), "ASSETMGR_NO_UPLOAD": "1",

@@ -1,7 +1,7 @@
-"""The upload journal's leases on their own, on a real SQLite catalogue: one claim per
-rendition and remote, stale leases told apart from live ones (a dead process on this host,
-a lease run out by the API's clock), take-overs that only one process wins, and the
-lifetime a replacement asks for."""
+"""The upload journal's leases on their own, on a real catalogue (SQLite and PostgreSQL): one
+claim per rendition and remote, stale leases told apart from live ones (a dead process on this
+host, a lease run out by the API's clock; another host's lease by its expiry alone), renewal,
+take-overs that only one process wins, and the lifetime a replacement asks for."""
 
 from __future__ import annotations
 
@@ -21,17 +21,18 @@ from assetmgr.remote import RemoteSpec
 from tests.conftest import write_image
 
 REMOTE = RemoteSpec("http://127.0.0.1:9", "default")
+pytestmark = pytest.mark.backends()
 
 
 @pytest.fixture
-def catalogue(tmp_path, db_path):
+def catalogue(tmp_path, db):
     from assetmgr import Library
 
     for i in range(3):
         write_image(tmp_path / f"{i}.png", seed=i)
-    with Library.open(db_path) as lib:
+    with Library.open(db.url) as lib:
         lib.add([tmp_path])
-    catalogue = Catalogue.open(db_path)
+    catalogue = Catalogue.open(db.url)
     yield catalogue
     catalogue.close()
 
@@ -119,3 +120,59 @@ def test_a_replacement_asks_for_the_lifetime_it_replaces(catalogue):
     [again] = claim(journal, ids[1:2])  # asked for no lifetime this time
     assert journal.lifetimes(ids[:2]) == {ids[0]: 7200}
     assert again.rendition_id == ids[1]
+
+
+# -- across hosts -------------------------------------------------------------------------
+
+
+def gone_pid() -> str:
+    """The pid of a process that has exited: no process here has it (for now)."""
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+def test_another_hosts_lease_is_kept_until_it_expires_though_its_pid_is_gone_here(catalogue):
+    ids = rendition_ids(catalogue)
+    writer = Journal(catalogue, REMOTE)
+    [row] = claim(writer, ids[:1])
+    set_owner(catalogue, row.upload_id, f"machine-a:{gone_pid()}:abcd1234")
+    reader = Journal(catalogue, REMOTE)
+    assert reader.stale(reader.leased_by_others()) == []  # no such pid here: means nothing
+    assert reader.take_over(reader.stale(reader.leased_by_others())) == []
+    reader.clock.offset = (LEASE + timedelta(seconds=1)).total_seconds()  # the lease ran out
+    stale = reader.stale(reader.leased_by_others())
+    assert [r.upload_id for r in reader.take_over(stale)] == [row.upload_id]
+    assert reader.leased_by_others() == []  # the reader holds it now
+
+
+def test_assetmgr_host_names_this_machine(catalogue, monkeypatch):
+    from assetmgr.owners import new_owner
+
+    monkeypatch.setenv("ASSETMGR_HOST", "machine-b")
+    assert new_owner().startswith("machine-b:")
+    ids = rendition_ids(catalogue)
+    [mine, theirs] = claim(Journal(catalogue, REMOTE), ids[:2])
+    pid = gone_pid()
+    set_owner(catalogue, mine.upload_id, f"machine-b:{pid}:abcd1234")  # this machine: dead
+    set_owner(catalogue, theirs.upload_id, f"machine-a:{pid}:abcd1234")  # another: expiry
+    reader = Journal(catalogue, REMOTE)
+    assert [r.upload_id for r in reader.stale(reader.leased_by_others())] == [mine.upload_id]
+
+
+def test_renewing_keeps_a_lease_that_would_have_run_out(catalogue):
+    ids = rendition_ids(catalogue)
+    holder = Journal(catalogue, REMOTE)
+    claim(holder, ids[:2])
+    other = Journal(catalogue, REMOTE)
+    later = (LEASE + timedelta(minutes=1)).total_seconds()  # both see the API's clock so
+    holder.clock.offset = other.clock.offset = later
+    assert len(other.stale(other.leased_by_others())) == 2
+    assert holder.renew() == 2
+    assert other.stale(other.leased_by_others()) == []
+
+
+def test_a_bad_host_name_is_a_usage_error(tmp_path):
+    from tests.conftest import assetmgr, error_line
+
+    result = assetmgr("ls", db=tmp_path / "c.db", env={"ASSETMGR_HOST": "two:parts"})
+    assert "ASSETMGR_HOST='two:parts'" in error_line(result, 2)

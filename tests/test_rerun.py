@@ -134,3 +134,29 @@ def test_uploads_to_settle_take_the_librarys_path(folder, db_path, uploaded, cha
     # "adopted": the upload marked expired is alive in the workspace after all
     uploads = {r["upload"] for r in lines if r["outcome"] != "rejected"}
     assert uploads <= {"present", "uploaded", "adopted"}
+
+
+@pytest.mark.backends("postgresql")
+def test_on_postgresql_a_rerun_takes_the_librarys_path_with_the_same_answer(
+    folder, db, anthropic_emulator
+):
+    """The fast path reads SQLite files only: on a server every re-run is the library's, and
+    answers as a re-run on SQLite does, with no request when every upload is present."""
+    env = {"ANTHROPIC_BASE_URL": anthropic_emulator.base_url, "ANTHROPIC_API_KEY": "test-key",
+           "ASSETMGR_NO_UPLOAD": ""}  # fmt: skip
+    first, code, _, _ = add(db, folder, env=env)
+    assert code == 3 and len(first) == 21
+    requests = len(anthropic_emulator.requests)
+    lines, code, heavy, talk = add(db, folder, env=env)
+    assert "sqlalchemy" in heavy and "anthropic" not in heavy and code == 0, talk
+    assert talk == [
+        "0 new, 0 duplicates, 20 unchanged, 0 rejected; 1 known rejections not read again "
+        "(--list-rejected shows them)",
+        "uploads: 0 uploaded (0.0 MB), 20 already there",
+    ]
+    assert len(anthropic_emulator.requests) == requests
+    by_path = {r["path"]: r for r in first}
+    accepted = [r for r in lines if not r["known"]]
+    assert len(accepted) == 20 and [
+        (r["outcome"], r["upload"], r["file_id"]) for r in accepted
+    ] == [("unchanged", "present", by_path[r["path"]]["file_id"]) for r in accepted]

@@ -2,7 +2,7 @@
 re-run, must leave exactly one remote file per rendition and no pending rows; several
 processes adding the same folder at once must upload each rendition once.
 
-Every ``assetmgr`` here is a subprocess (``python -m assetmgr``) talking over loopback to an
+They run on a SQLite and a PostgreSQL catalogue. Every ``assetmgr`` here is a subprocess (``python -m assetmgr``) talking over loopback to an
 emulator served by a thread of the test process. A killed process is killed with SIGKILL
 together with its ingest workers (it runs in its own process group), like ``kill -9`` of a
 shell job: nothing in it gets to clean up.
@@ -14,7 +14,6 @@ import os
 import random
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -23,11 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.backends import CatalogueDb
 from tests.conftest import write_image
 
 NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.")
 LATENCY_MS = 250  # per request: uploads of small files take long enough to be killed mid-flight
 KILLS = 5
+pytestmark = pytest.mark.backends()
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ class Proc:
 
     count = 0
 
-    def __init__(self, db: Path, env: dict[str, str], logs: Path, *args):
+    def __init__(self, db: CatalogueDb, env: dict[str, str], logs: Path, *args):
         Proc.count += 1
         logs.mkdir(parents=True, exist_ok=True)
         self.err_path = logs / f"run{Proc.count:03}.stderr"
@@ -96,15 +97,11 @@ class Proc:
         return self.err_path.read_text(errors="replace")
 
 
-def rows(db: Path, sql: str) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
+def rows(db: CatalogueDb, sql: str) -> list[tuple]:
+    return db.rows(sql)
 
 
-def vision_renditions(db: Path) -> set[str]:
+def vision_renditions(db: CatalogueDb) -> set[str]:
     return {
         sha
         for (sha,) in rows(
@@ -115,17 +112,12 @@ def vision_renditions(db: Path) -> set[str]:
     }
 
 
-def count(db: Path, sql: str) -> int:
+def count(db: CatalogueDb, sql: str) -> int:
     """``SELECT count(*) ...``; 0 while there is no catalogue yet (killed before it was made)."""
-    if not db.exists():
-        return 0
-    try:
-        return rows(db, sql)[0][0]
-    except sqlite3.OperationalError:
-        return 0
+    return db.count(sql)
 
 
-def pending_count(db: Path) -> int:
+def pending_count(db: CatalogueDb) -> int:
     return count(db, "SELECT count(*) FROM uploads WHERE state = 'pending'")
 
 
@@ -133,7 +125,7 @@ def upload_requests(emulator) -> int:
     return sum(1 for r in emulator.requests if r["method"] == "POST" and r["path"] == "/v1/files")
 
 
-def assert_one_remote_file_per_rendition(emulator, db: Path, history: str = "") -> None:
+def assert_one_remote_file_per_rendition(emulator, db: CatalogueDb, history: str = "") -> None:
     """The workspace holds exactly one file per catalogued rendition and nothing else; no
     pending rows; every rendition has an active row naming the one file that holds it."""
     wanted = vision_renditions(db)
@@ -173,7 +165,7 @@ def kill_after(proc: Proc, delay: float) -> bool:
         return True
 
 
-def claimed_by(db: Path, proc: Proc) -> int:
+def claimed_by(db: CatalogueDb, proc: Proc) -> int:
     """Pending rows whose lease ``proc`` holds (owners are ``host:pid:random``)."""
     return count(
         db,
@@ -182,7 +174,7 @@ def claimed_by(db: Path, proc: Proc) -> int:
     )
 
 
-def wait_for_claims(db: Path, proc: Proc, timeout: float = 30) -> bool:
+def wait_for_claims(db: CatalogueDb, proc: Proc, timeout: float = 30) -> bool:
     """Wait until ``proc`` has claimed uploads (committed pending rows): its upload phase began."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and proc.popen.poll() is None:
@@ -241,7 +233,7 @@ def kill_repeatedly(emulator, db, env, logs, folder, delays, command=("add",)) -
 
 @pytest.mark.slow
 def test_kill_9_of_add_at_random_moments_then_a_rerun_uploads_each_rendition_once(
-    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+    tmp_path, anthropic_emulator_factory, isolated_home, db
 ):
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS)
     folder = make_images(tmp_path / "in", 30, large_every=3)
@@ -251,35 +243,35 @@ def test_kill_9_of_add_at_random_moments_then_a_rerun_uploads_each_rendition_onc
     # leaves the next one to ingest again) through loading the SDK and claiming to the end of
     # the uploads (about 2 s to 3 s after the start of a run).
     delays = spread(rng, 0.2, 3.0, KILLS)
-    history = kill_repeatedly(emulator, db_path, env, logs, folder, delays)
+    history = kill_repeatedly(emulator, db, env, logs, folder, delays)
     settle(LATENCY_MS)
-    final_run(db_path, env, logs, "add", folder)
+    final_run(db, env, logs, "add", folder)
 
     report = "\n" + "\n".join(history)
-    assert len(vision_renditions(db_path)) == 30, report
-    assert_one_remote_file_per_rendition(emulator, db_path, report)
+    assert len(vision_renditions(db)) == 30, report
+    assert_one_remote_file_per_rendition(emulator, db, report)
 
 
 @pytest.mark.slow
 def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
-    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+    tmp_path, anthropic_emulator_factory, isolated_home, db
 ):
     emulator = anthropic_emulator_factory(latency_ms=LATENCY_MS)
     folder = make_images(tmp_path / "in", 30)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
-    final_run(db_path, env, logs, "add", "--no-upload", folder)
+    final_run(db, env, logs, "add", "--no-upload", folder)
     assert upload_requests(emulator) == 0
 
     rng, history, interrupted = random.Random(7), [], 0
     for _ in range(KILLS):
         before = upload_requests(emulator)
-        proc = Proc(db_path, env, logs, "push")
-        started = wait_for_claims(db_path, proc)
+        proc = Proc(db, env, logs, "push")
+        started = wait_for_claims(db, proc)
         # Claimed rows are committed before any request; from then on the run is uploading.
         # 30 files, 8 at a time, 250 ms each: about 1 s of uploads.
         delay = rng.uniform(0.0, 0.9)
         killed = kill_after(proc, delay)
-        left = claimed_by(db_path, proc)
+        left = claimed_by(db, proc)
         interrupted += killed and left > 0
         history.append(
             f"push: claims seen {started}, killed {delay:.2f}s later: {killed}, "
@@ -290,8 +282,8 @@ def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
     report = "\n" + "\n".join(history)
     assert interrupted, f"no kill landed while uploads were in flight{report}"
     settle(LATENCY_MS)
-    final_run(db_path, env, logs, "push")
-    assert_one_remote_file_per_rendition(emulator, db_path, report)
+    final_run(db, env, logs, "push")
+    assert_one_remote_file_per_rendition(emulator, db, report)
 
 
 # -- concurrent processes ----------------------------------------------------------------
@@ -300,20 +292,20 @@ def test_kill_9_of_push_during_uploads_then_a_rerun_uploads_each_rendition_once(
 @pytest.mark.slow
 @pytest.mark.parametrize("latency_ms", [0, 100], ids=["no-latency", "latency-100ms"])
 def test_four_processes_adding_the_same_folder_upload_each_rendition_once(
-    tmp_path, anthropic_emulator_factory, isolated_home, db_path, latency_ms
+    tmp_path, anthropic_emulator_factory, isolated_home, db, latency_ms
 ):
     emulator = anthropic_emulator_factory(latency_ms=latency_ms)
     folder = make_images(tmp_path / "in", 40)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
-    procs = [Proc(db_path, env, logs, "add", folder) for _ in range(4)]
+    procs = [Proc(db, env, logs, "add", folder) for _ in range(4)]
     codes = [p.wait(timeout=120) for p in procs]
     errors = "\n---\n".join(p.stderr for p in procs)
     assert codes == [0, 0, 0, 0], errors
     assert "Traceback" not in errors, errors
 
-    assert rows(db_path, "SELECT count(*) FROM assets") == [(40,)]
-    assert len(vision_renditions(db_path)) == 40
-    assert_one_remote_file_per_rendition(emulator, db_path, "\n" + errors)
+    assert rows(db, "SELECT count(*) FROM assets") == [(40,)]
+    assert len(vision_renditions(db)) == 40
+    assert_one_remote_file_per_rendition(emulator, db, "\n" + errors)
     # The claim lets one process win each rendition: no upload was sent twice.
     assert upload_requests(emulator) == 40, errors
 
@@ -327,7 +319,7 @@ def test_four_processes_adding_the_same_folder_upload_each_rendition_once(
 
 @pytest.mark.slow
 def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
-    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+    tmp_path, anthropic_emulator_factory, isolated_home, db
 ):
     # A dropped upload is stored but its answer is lost: the SDK retries and the workspace gets
     # a second copy, which assetmgr deletes when it reconciles, unless it is killed first.
@@ -336,30 +328,30 @@ def test_kill_9_with_lost_responses_then_a_rerun_uploads_each_rendition_once(
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
     rng = random.Random(99)
     delays = spread(rng, 0.2, 3.5, KILLS)  # retries after lost answers make runs longer
-    history = kill_repeatedly(emulator, db_path, env, logs, folder, delays)
+    history = kill_repeatedly(emulator, db, env, logs, folder, delays)
     settle(LATENCY_MS)
-    final_run(db_path, env, logs, "add", folder)
+    final_run(db, env, logs, "add", folder)
 
     report = "\n" + "\n".join(history)
     dropped = sum(1 for r in emulator.requests if r["status"] == "dropped")
     assert dropped, f"no response was lost{report}"
-    assert len(vision_renditions(db_path)) == 30, report
-    assert_one_remote_file_per_rendition(emulator, db_path, report)
+    assert len(vision_renditions(db)) == 30, report
+    assert_one_remote_file_per_rendition(emulator, db, report)
 
 
 def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
-    tmp_path, anthropic_emulator_factory, isolated_home, db_path
+    tmp_path, anthropic_emulator_factory, isolated_home, db
 ):
     """Deterministic: the first upload's response is lost, the SDK's retry stores a second
     copy and its answer makes the row active; the process is killed before it reconciles."""
     emulator = anthropic_emulator_factory(latency_ms=100)
     folder = make_images(tmp_path / "in", 12)
     env, logs = cli_env(emulator, isolated_home), tmp_path / "logs"
-    final_run(db_path, env, logs, "add", "--no-upload", folder)
+    final_run(db, env, logs, "add", "--no-upload", folder)
     emulator.set_faults(drop_next=1)
-    proc = Proc(db_path, env, logs, "push", "--jobs", "1")
+    proc = Proc(db, env, logs, "push", "--jobs", "1")
     deadline = time.monotonic() + 30
-    while count(db_path, "SELECT count(*) FROM uploads WHERE state = 'active'") == 0:
+    while count(db, "SELECT count(*) FROM uploads WHERE state = 'active'") == 0:
         if proc.popen.poll() is not None or time.monotonic() > deadline:
             pytest.fail(f"no upload became active:\n{proc.stderr}")
         time.sleep(0.005)
@@ -374,10 +366,10 @@ def test_kill_9_after_a_retried_upload_is_recorded_leaves_no_second_copy(
         (200, "1"),
     ]:  # one copy lost its answer, the retry stored another
         pytest.fail(f"unexpected requests: {served}")
-    if count(db_path, "SELECT count(*) FROM uploads WHERE state = 'active'") != 1:
+    if count(db, "SELECT count(*) FROM uploads WHERE state = 'active'") != 1:
         pytest.fail("the kill came after a second upload was recorded")
 
     settle(100)
-    final_run(db_path, env, logs, "push")
-    final_run(db_path, env, logs, "push")  # a second re-run does not clean it up either
-    assert_one_remote_file_per_rendition(emulator, db_path)
+    final_run(db, env, logs, "push")
+    final_run(db, env, logs, "push")  # a second re-run does not clean it up either
+    assert_one_remote_file_per_rendition(emulator, db)

@@ -1,17 +1,22 @@
-"""Uploading through the real SDK to the emulator over loopback: once, and only once."""
+"""Uploading through the real SDK to the emulator over loopback: once, and only once; with a
+SQLite and a PostgreSQL catalogue."""
 
 from __future__ import annotations
 
 import json
 import re
 import socket
-import sqlite3
 import subprocess
 import sys
+import threading
+import time
+from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from assetmgr import Library
+from tests.backends import catalogue_db
 from tests.conftest import write_image
 
 NAME = re.compile(r"\.sha256-([0-9a-f]{64})\.")
@@ -32,30 +37,32 @@ def remote_copies(emulator, workspace="default"):
     return counts
 
 
-def catalogue_rows(db_path, sql):
-    with sqlite3.connect(db_path) as conn:
-        return conn.execute(sql).fetchall()
+pytestmark = pytest.mark.backends()
 
 
-def vision_renditions(db_path):
+def catalogue_rows(db, sql):
+    """Rows of ``sql`` in the catalogue ``db`` (a ``CatalogueDb``, or a SQLite file's path)."""
+    return catalogue_db(db).rows(sql)
+
+
+def vision_renditions(db):
     return {
         sha
         for (sha,) in catalogue_rows(
-            db_path,
+            db,
             "SELECT DISTINCT r.sha256 FROM renditions r JOIN "
             "asset_renditions ar ON ar.rendition_id = r.id WHERE ar.policy = 'vision'",
         )
     }
 
 
-def assert_one_copy_each(emulator, db_path, workspace="default"):
+def assert_one_copy_each(emulator, db, workspace="default"):
     copies = remote_copies(emulator, workspace)
-    assert copies == {sha: 1 for sha in vision_renditions(db_path)}
-    assert catalogue_rows(db_path, "SELECT count(*) FROM uploads WHERE state = 'pending'") == [(0,)]
+    assert copies == {sha: 1 for sha in vision_renditions(db)}
+    assert catalogue_rows(db, "SELECT count(*) FROM uploads WHERE state = 'pending'") == [(0,)]
     live = {f["id"] for f in emulator.files(workspace)}
     active = {
-        fid
-        for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")
+        fid for (fid,) in catalogue_rows(db, "SELECT file_id FROM uploads WHERE state = 'active'")
     }
     assert active <= live  # the catalogue never claims a file the remote does not have
 
@@ -66,12 +73,12 @@ def uploads_sent(emulator):
     )
 
 
-def test_add_uploads_and_a_rerun_uploads_nothing(tmp_path, run, uploading, db_path):
+def test_add_uploads_and_a_rerun_uploads_nothing(tmp_path, run, uploading, db):
     images(tmp_path / "in", 6)
     first = run("add", tmp_path / "in")
     assert first.exit_code == 0, first.stderr
     assert "6 uploaded" in first.stderr
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
     sent = uploads_sent(uploading)
     again = run("add", tmp_path / "in")
     assert (
@@ -80,7 +87,7 @@ def test_add_uploads_and_a_rerun_uploads_nothing(tmp_path, run, uploading, db_pa
     assert uploads_sent(uploading) == sent
 
 
-def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db_path):
+def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     records = run.json_lines("add", tmp_path / "in")
     ids = {f["id"] for f in uploading.files()}
@@ -98,17 +105,17 @@ def test_json_lines_carry_the_file_id(tmp_path, run, uploading, db_path):
     assert upload["filename"].startswith("img000.")
 
 
-def test_no_upload_then_push(tmp_path, run, uploading, db_path):
+def test_no_upload_then_push(tmp_path, run, uploading, db):
     images(tmp_path / "in", 4)
     assert run("add", tmp_path / "in", "--no-upload").exit_code == 0
     assert uploading.files() == []
     pushed = run("push")
     assert pushed.exit_code == 0 and "4 uploaded" in pushed.stderr
     assert "0 uploaded" in run("push").stderr
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
 
 
-def test_shared_renditions_are_uploaded_once(tmp_path, run, uploading, db_path):
+def test_shared_renditions_are_uploaded_once(tmp_path, run, uploading, db):
     write_image(tmp_path / "in" / "a.png", seed=1)
     (tmp_path / "in" / "copy.png").write_bytes((tmp_path / "in" / "a.png").read_bytes())
     run("add", tmp_path / "in")
@@ -124,9 +131,7 @@ def test_shared_renditions_are_uploaded_once(tmp_path, run, uploading, db_path):
         {"drop_rate": 0.3, "error_rate": 0.3, "retry_after_ms": 20},
     ],
 )
-def test_faults_still_leave_exactly_one_copy_per_rendition(
-    tmp_path, run, emulated, db_path, faults
-):
+def test_faults_still_leave_exactly_one_copy_per_rendition(tmp_path, run, emulated, db, faults):
     images(tmp_path / "in", 12)
     uploading = emulated(seed=7, **faults)
     result = run("add", tmp_path / "in")
@@ -135,10 +140,10 @@ def test_faults_still_leave_exactly_one_copy_per_rendition(
     if result.exit_code != 0:  # failures that outlasted every retry are reported; a re-run finishes
         assert "upload failed" in result.stderr
         assert run("push").exit_code == 0
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
 
 
-def test_lost_responses_make_copies_that_are_deleted(tmp_path, run, emulated, db_path):
+def test_lost_responses_make_copies_that_are_deleted(tmp_path, run, emulated, db):
     images(tmp_path / "in", 10)
     uploading = emulated(seed=3, drop_rate=0.5)
     result = run("add", tmp_path / "in")
@@ -146,10 +151,10 @@ def test_lost_responses_make_copies_that_are_deleted(tmp_path, run, emulated, db
     dropped = sum(1 for r in uploading.requests if r["status"] == "dropped")
     assert dropped > 0
     assert "duplicate copies deleted" in result.stderr
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
 
 
-def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypatch, db_path):
+def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypatch, db):
     emulator = emulated(key="key-a", workspaces={"key-a": "team-a", "key-b": "team-b"})
     images(tmp_path / "in", 3)
     assert run("add", tmp_path / "in", "--workspace", "team-a").exit_code == 0
@@ -159,7 +164,7 @@ def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypa
     a, b = ({f["id"] for f in emulator.files(w)} for w in ("team-a", "team-b"))
     assert len(a) == len(b) == 3 and not a & b
     rows = catalogue_rows(
-        db_path,
+        db,
         "SELECT l.name, u.file_id FROM uploads u JOIN workspace_labels l "
         "ON l.remote_id = u.remote_id",
     )
@@ -168,7 +173,7 @@ def test_two_workspaces_have_their_own_uploads(tmp_path, run, emulated, monkeypa
     } == b
 
 
-def test_workspace_id_is_sent_for_keys_with_several_workspaces(tmp_path, run, uploading, db_path):
+def test_workspace_id_is_sent_for_keys_with_several_workspaces(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     assert (
         run("add", tmp_path / "in", "--workspace", "eu", "--workspace-id", "wrkspc_eu").exit_code
@@ -177,19 +182,17 @@ def test_workspace_id_is_sent_for_keys_with_several_workspaces(tmp_path, run, up
     assert len(uploading.files("wrkspc_eu")) == 2 and uploading.files("default") == []
 
 
-def test_expiring_uploads_record_expires_at_and_are_replaced(tmp_path, run, uploading, db_path):
+def test_expiring_uploads_record_expires_at_and_are_replaced(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     before = datetime.now(timezone.utc)
     assert run("add", tmp_path / "in", "--expires-in", "7d").exit_code == 0
-    [shown] = run.json_lines(
-        "show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0]
-    )
+    [shown] = run.json_lines("show", catalogue_rows(db, "SELECT sha256 FROM assets LIMIT 1")[0][0])
     expires = datetime.fromisoformat(shown["uploads"][0]["expires_at"].replace("Z", "+00:00"))
     assert abs(expires - (before + timedelta(days=7))) < timedelta(minutes=5)
     uploading.advance(8 * 86400)  # the API's clock: files expire by it
     pushed = run("push", "--verify")
     assert pushed.exit_code == 0 and "2 uploaded" in pushed.stderr
-    states = sorted(s for (s,) in catalogue_rows(db_path, "SELECT state FROM uploads"))
+    states = sorted(s for (s,) in catalogue_rows(db, "SELECT state FROM uploads"))
     assert states == ["active", "active", "expired", "expired"]
 
 
@@ -199,37 +202,36 @@ def test_bad_expiry_is_a_usage_error(tmp_path, run, uploading):
     assert result.exit_code == 2 and "the API takes 1h to 90d" in result.stderr
 
 
-def test_refused_uploads_are_marked_and_the_run_goes_on(tmp_path, run, uploading, db_path):
+def test_refused_uploads_are_marked_and_the_run_goes_on(tmp_path, run, uploading, db):
     images(tmp_path / "in", 4, size=(320, 240))
     size = len((tmp_path / "in" / "img000.png").read_bytes())
     uploading.set_faults(quota_bytes=2 * size)  # room for two of the four
     result = run("add", tmp_path / "in")
     assert "Traceback" not in result.stderr and result.exit_code == 6  # uploads failed
-    failed = catalogue_rows(db_path, "SELECT error FROM uploads WHERE state = 'failed'")
+    failed = catalogue_rows(db, "SELECT error FROM uploads WHERE state = 'failed'")
     assert failed and all("quota" in error.lower() for (error,) in failed)
     lines = [line for line in result.stderr.splitlines() if line.startswith("upload failed: ")]
     assert len(lines) == len(failed)
     assert all(line.startswith(f"upload failed: {tmp_path / 'in'}/img00") for line in lines)
     active = {
-        fid
-        for (fid,) in catalogue_rows(db_path, "SELECT file_id FROM uploads WHERE state = 'active'")
+        fid for (fid,) in catalogue_rows(db, "SELECT file_id FROM uploads WHERE state = 'active'")
     }
     assert active == {f["id"] for f in uploading.files()}
     uploading.set_faults(quota_bytes=None)
     assert run("push").exit_code == 0
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
 
 
-def test_oversized_upload_is_refused_with_the_apis_message(tmp_path, run, emulated, db_path):
+def test_oversized_upload_is_refused_with_the_apis_message(tmp_path, run, emulated, db):
     emulated(max_file_bytes=1000)
     images(tmp_path / "in", 1)
     run("add", tmp_path / "in", "--no-upload")
     result = run("push")
     assert result.exit_code == 6 and "413" in result.stderr
-    assert catalogue_rows(db_path, "SELECT state FROM uploads") == [("failed",)]
+    assert catalogue_rows(db, "SELECT state FROM uploads") == [("failed",)]
 
 
-def test_refused_key_stops_at_once(tmp_path, run, emulated, db_path):
+def test_refused_key_stops_at_once(tmp_path, run, emulated, db):
     emulated(key="key-a", workspaces={"key-a": "team-a"})
     images(tmp_path / "in", 5)
     result = run("add", tmp_path / "in", "--workspace-id", "wrkspc_not_mine")  # 403 for this key
@@ -239,12 +241,12 @@ def test_refused_key_stops_at_once(tmp_path, run, emulated, db_path):
         and "Traceback" not in result.stderr
     )
     assert catalogue_rows(
-        db_path, "SELECT count(*) FROM uploads WHERE state IN ('pending', 'active')"
+        db, "SELECT count(*) FROM uploads WHERE state IN ('pending', 'active')"
     ) == [(0,)]
-    assert len(catalogue_rows(db_path, "SELECT * FROM assets")) == 5  # what was catalogued stays
+    assert len(catalogue_rows(db, "SELECT * FROM assets")) == 5  # what was catalogued stays
 
 
-def test_missing_key_fails_before_any_work(tmp_path, run, monkeypatch, db_path):
+def test_missing_key_fails_before_any_work(tmp_path, run, monkeypatch, db):
     monkeypatch.delenv("ASSETMGR_NO_UPLOAD")
     images(tmp_path / "in", 2)
     result = run("add", tmp_path / "in")
@@ -253,9 +255,7 @@ def test_missing_key_fails_before_any_work(tmp_path, run, monkeypatch, db_path):
     assert "--no-upload" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_the_key_never_reaches_the_catalogue_or_output(
-    tmp_path, run, uploading, db_path, monkeypatch
-):
+def test_the_key_never_reaches_the_catalogue_or_output(tmp_path, run, uploading, db, monkeypatch):
     secret = "sk-ant-api03-SECRET-" + "x7" * 20
     monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
     images(tmp_path / "in", 3)
@@ -263,22 +263,21 @@ def test_the_key_never_reaches_the_catalogue_or_output(
         run("add", tmp_path / "in", "--json"),
         run("push"),
         run("ls", "--json"),
-        run("show", catalogue_rows(db_path, "SELECT sha256 FROM assets LIMIT 1")[0][0], "--json"),
+        run("show", catalogue_rows(db, "SELECT sha256 FROM assets LIMIT 1")[0][0], "--json"),
     ]
     uploading.set_faults(drop_rate=1.0)
     images(tmp_path / "in", 1, start=10)
     outputs.append(run("add", tmp_path / "in"))
     for result in outputs:
         assert secret not in result.stdout + result.stderr
-    for path in db_path.parent.iterdir():
-        assert secret.encode() not in path.read_bytes()
+    assert secret.encode() not in db.everything()
 
 
-def test_add_without_upload_never_imports_the_sdk(tmp_path, db_path):
+def test_add_without_upload_never_imports_the_sdk(tmp_path, db):
     images(tmp_path / "in", 2)
     code = (
         "import sys; from assetmgr.cli import cli\n"
-        f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}, '--no-upload'])\n"
+        f"try: cli(['--db', {str(db)!r}, 'add', {str(tmp_path / 'in')!r}, '--no-upload'])\n"
         "except SystemExit: pass\n"
         "print('anthropic' in sys.modules)"
     )
@@ -286,12 +285,12 @@ def test_add_without_upload_never_imports_the_sdk(tmp_path, db_path):
     assert result.stdout.strip() == "False", result.stderr
 
 
-def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, uploading, db_path):
+def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     assert run("add", tmp_path / "in").exit_code == 0
     code = (
         "import sys; from assetmgr.cli import cli\n"
-        f"try: cli(['--db', {str(db_path)!r}, 'add', {str(tmp_path / 'in')!r}])\n"
+        f"try: cli(['--db', {str(db)!r}, 'add', {str(tmp_path / 'in')!r}])\n"
         "except SystemExit as e: print('exit', e.code)\n"
         "print('anthropic' in sys.modules)"
     )
@@ -301,7 +300,7 @@ def test_a_rerun_with_nothing_to_upload_never_imports_the_sdk(tmp_path, run, upl
     assert result.stdout.split() == ["exit", "0", "False"], result.stderr
 
 
-def test_an_unreachable_api_still_gets_every_line_and_exit_6(tmp_path, run, monkeypatch, db_path):
+def test_an_unreachable_api_still_gets_every_line_and_exit_6(tmp_path, run, monkeypatch, db):
     """Nothing listens at the API's address: every file is catalogued, every JSON line is
     printed with its upload failed, and the run stops sending instead of trying each file."""
     with socket.socket() as s:
@@ -317,5 +316,36 @@ def test_an_unreachable_api_still_gets_every_line_and_exit_6(tmp_path, run, monk
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(records) == 30 and {r["upload"] for r in records} == {"failed"}
     assert all("no answer from the API" in r["upload_error"] for r in records)
-    assert len(catalogue_rows(db_path, "SELECT * FROM assets")) == 30
-    assert catalogue_rows(db_path, "SELECT count(*) FROM uploads WHERE state = 'active'") == [(0,)]
+    assert len(catalogue_rows(db, "SELECT * FROM assets")) == 30
+    assert catalogue_rows(db, "SELECT count(*) FROM uploads WHERE state = 'active'") == [(0,)]
+
+
+def test_a_session_renews_its_leases_while_it_uploads(tmp_path, db, emulated, monkeypatch):
+    """A push renews the leases it holds as it goes (every 5 minutes; here at every step), so
+    the expiry of a claim still waiting for its turn moves on, and no other machine, judging
+    it by expiry alone, takes it over."""
+    monkeypatch.setattr("assetmgr.uploads.RENEW_EVERY", timedelta(0))
+    emulated(latency_ms=200)
+    images(tmp_path / "in", 4)
+    with Library.open(db.url) as lib:
+        lib.add([tmp_path / "in"])
+    seen: dict[int, set] = defaultdict(set)
+    done = threading.Event()
+
+    def watch():
+        while not done.is_set():
+            query = "SELECT id, lease_expires_at FROM uploads WHERE state = 'pending'"
+            for upload_id, expires in db.rows(query):
+                seen[upload_id].add(expires)
+            time.sleep(0.01)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    try:
+        with Library.open(db.url) as lib:
+            summary = lib.push(jobs=1)
+    finally:
+        done.set()
+        watcher.join()
+    assert "4 uploaded" in str(summary)
+    assert max(len(expiries) for expiries in seen.values()) >= 2, seen
