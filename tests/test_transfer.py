@@ -8,15 +8,18 @@ import sqlite3
 from contextlib import closing
 
 import anthropic
+import pytest
 
 from assetmgr.errors import ExitCode
 from assetmgr.transfer import FORMAT_VERSION
 from tests.conftest import Cli
 from tests.test_uploads import catalogue_rows, images
 
+pytestmark = pytest.mark.backends()  # each test on SQLite and PostgreSQL
+
 
 def test_export_then_import_into_an_empty_catalogue_gives_identical_blocks(
-    tmp_path, run, uploading, db_path, tmp_path_factory
+    tmp_path, run, uploading, db, tmp_path_factory
 ):
     images(tmp_path / "in", 3, size=(2000, 1200))  # renditions differ from their sources
     assert run("add", tmp_path / "in").exit_code == 0
@@ -73,7 +76,7 @@ def test_the_store_is_where_the_environment_says(tmp_path, monkeypatch, isolated
     assert store_dir() == tmp_path / "me" / ".cache" / "assetmgr" / "renditions"
 
 
-def test_with_paths_carries_the_sources(tmp_path, run, db_path, tmp_path_factory):
+def test_with_paths_carries_the_sources(tmp_path, run, db, tmp_path_factory):
     images(tmp_path / "in", 2)
     run("add", tmp_path / "in")
     exported = run("export", "--with-paths").stdout
@@ -84,9 +87,7 @@ def test_with_paths_carries_the_sources(tmp_path, run, db_path, tmp_path_factory
     assert other("add", tmp_path / "in", "--no-upload").stderr.startswith("0 new")
 
 
-def test_a_conflict_is_settled_by_asking_the_api(
-    tmp_path, run, uploading, db_path, tmp_path_factory
-):
+def test_a_conflict_is_settled_by_asking_the_api(tmp_path, run, uploading, db, tmp_path_factory):
     images(tmp_path / "in", 1)
     assert run("add", tmp_path / "in").exit_code == 0
     [mine] = uploading.files()

@@ -9,6 +9,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 import anthropic
+import pytest
 
 from assetmgr import Catalogue
 from assetmgr.catalogue import IngestBatch
@@ -18,13 +19,15 @@ from assetmgr.remote import RemoteSpec
 from assetmgr.workspaces import Workspaces
 from tests.test_uploads import assert_one_copy_each, catalogue_rows, images
 
+pytestmark = pytest.mark.backends()  # each test on SQLite and PostgreSQL
+
 
 def sdk(emulator) -> anthropic.Anthropic:
     return anthropic.Anthropic(base_url=emulator.base_url, api_key="test-key")
 
 
-def asset_of(db_path, n: int = 0) -> str:
-    return catalogue_rows(db_path, "SELECT sha256 FROM assets ORDER BY id")[n][0]
+def asset_of(db, n: int = 0) -> str:
+    return catalogue_rows(db, "SELECT sha256 FROM assets ORDER BY id")[n][0]
 
 
 def findings(result, kind: str) -> list[dict]:
@@ -33,7 +36,7 @@ def findings(result, kind: str) -> list[dict]:
 
 
 def test_a_file_deleted_behind_the_catalogues_back_is_found_and_repaired(
-    tmp_path, run, uploading, db_path
+    tmp_path, run, uploading, db
 ):
     images(tmp_path / "in", 3)
     assert run("add", tmp_path / "in").exit_code == 0
@@ -47,11 +50,11 @@ def test_a_file_deleted_behind_the_catalogues_back_is_found_and_repaired(
     assert (summary["present"], summary["missing"], summary["problems"]) == (2, 1, 1)
     repaired = run("verify", "--repair")
     assert repaired.exit_code == 0 and "1 uploaded" in repaired.stderr, repaired.stderr
-    assert_one_copy_each(uploading, db_path)
+    assert_one_copy_each(uploading, db)
     assert run("verify").exit_code == 0
 
 
-def test_an_expired_upload_is_replaced_with_the_same_lifetime(tmp_path, run, uploading, db_path):
+def test_an_expired_upload_is_replaced_with_the_same_lifetime(tmp_path, run, uploading, db):
     images(tmp_path / "in", 1)
     assert run("add", tmp_path / "in", "--expires-in", "2h").exit_code == 0
     uploading.advance(3 * 3600)  # the API's clock: it expired an hour ago
@@ -61,14 +64,14 @@ def test_an_expired_upload_is_replaced_with_the_same_lifetime(tmp_path, run, upl
     [fresh] = [f for f in uploading.files() if _time(f["expires_at"]) > uploading.now()]
     lifetime = _time(fresh["expires_at"]) - _time(fresh["created_at"])
     assert lifetime == timedelta(hours=2)  # as the first upload asked
-    [record] = run.json_lines("show", asset_of(db_path))
+    [record] = run.json_lines("show", asset_of(db))
     assert sorted(u["state"] for u in record["uploads"]) == ["active", "expired"]
 
 
-def test_an_orphan_left_by_a_crash_is_adopted(tmp_path, run, uploading, db_path):
+def test_an_orphan_left_by_a_crash_is_adopted(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     assert run("add", tmp_path / "in", "--no-upload").exit_code == 0
-    sha = asset_of(db_path)
+    sha = asset_of(db)
     [record] = run.json_lines("show", sha)
     rendition = record["renditions"][0]["sha256"]
     data = run("cat", sha).stdout_bytes
@@ -85,7 +88,7 @@ def test_an_orphan_left_by_a_crash_is_adopted(tmp_path, run, uploading, db_path)
     assert sum(r["method"] == "POST" for r in uploading.requests) == 1  # the crashed run's
 
 
-def test_gc_deletes_only_what_no_row_needs_and_only_with_yes(tmp_path, run, uploading, db_path):
+def test_gc_deletes_only_what_no_row_needs_and_only_with_yes(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     assert run("add", tmp_path / "in").exit_code == 0
     needed = {f["id"] for f in uploading.files()}
@@ -112,9 +115,9 @@ def test_gc_deletes_only_what_no_row_needs_and_only_with_yes(tmp_path, run, uplo
     assert run("gc", "--yes", "--dry-run").exit_code == 2
 
 
-def test_verify_looks_up_100_uploads_a_request(run, uploading, db_path):
+def test_verify_looks_up_100_uploads_a_request(run, uploading, db):
     n = 2000
-    _seed(db_path, uploading, n)
+    _seed(db, uploading, n)
     result = run("verify", "--json")
     assert result.exit_code == 0, result.stdout[-2000:]
     [summary] = findings(result, "summary")
@@ -128,7 +131,7 @@ def test_verify_looks_up_100_uploads_a_request(run, uploading, db_path):
     assert counts["counts"]["GET /v1/files?limit"] == 2 and counts["total"] == ids + pages + 2
 
 
-def _seed(db_path, emulator, n: int) -> None:
+def _seed(db, emulator, n: int) -> None:
     """``n`` assets, each with its rendition uploaded (the files made in the emulator)."""
     batch = IngestBatch.new()
     for i in range(n):
@@ -139,7 +142,7 @@ def _seed(db_path, emulator, n: int) -> None:
         batch.renditions.append(dict(sha256=rendition, media_type="image/png", width=64,
                                      height=48, size_bytes=900, tokens=5))  # fmt: skip
         batch.links.append((asset, "vision", rendition, []))
-    with Catalogue.open(db_path) as catalogue:
+    with Catalogue.open(str(db)) as catalogue:
         catalogue.record(batch)
         here = Workspaces(catalogue).learn(RemoteSpec.from_env(), emulator.workspace_id())
         now = datetime.now(timezone.utc)
@@ -155,7 +158,7 @@ def _seed(db_path, emulator, n: int) -> None:
             conn.execute(Upload.__table__.insert(), rows)
 
 
-def test_changed_sources_no_longer_vouch_for_their_asset(tmp_path, run, uploading, db_path):
+def test_changed_sources_no_longer_vouch_for_their_asset(tmp_path, run, uploading, db):
     images(tmp_path / "in", 2)
     assert run("add", tmp_path / "in").exit_code == 0
     (tmp_path / "in" / "img000.png").write_bytes(b"something else now")
@@ -165,19 +168,19 @@ def test_changed_sources_no_longer_vouch_for_their_asset(tmp_path, run, uploadin
     assert [x["path"] for x in findings(found, "changed")] == [str(tmp_path / "in" / "img000.png")]
     assert [x["path"] for x in findings(found, "gone")] == [str(tmp_path / "in" / "img001.png")]
     assert run("verify", "--sources", "--repair").exit_code == 0
-    assert catalogue_rows(db_path, "SELECT count(*) FROM sources") == [(1,)]  # the gone one stays
+    assert catalogue_rows(db, "SELECT count(*) FROM sources") == [(1,)]  # the gone one stays
 
 
 # -- rm and whereis ------------------------------------------------------------------------------
 
 
 def test_rm_forgets_the_asset_and_deletes_its_upload_only_with_yes(
-    tmp_path, run, uploading, db_path, store_root
+    tmp_path, run, uploading, db, store_root
 ):
     images(tmp_path / "in", 2, size=(2000, 1500))  # downscaled: renditions in the store
     (tmp_path / "in" / "copy.png").write_bytes((tmp_path / "in" / "img001.png").read_bytes())
     assert run("add", tmp_path / "in").exit_code == 0
-    sha = asset_of(db_path)
+    sha = asset_of(db)
     [record] = run.json_lines("show", sha)
     rendition = record["renditions"][0]["sha256"]
     assert (store_root / rendition[:2] / rendition).is_file()
@@ -186,9 +189,9 @@ def test_rm_forgets_the_asset_and_deletes_its_upload_only_with_yes(
     assert f"delete  {record['uploads'][0]['file_id']}" in planned.stdout
     assert len(uploading.files()) == 2 and len(run.json_lines("ls")) == 2
     assert run("rm", sha[:10], "--yes").exit_code == 0
-    assert [x["sha256"] for x in run.json_lines("ls")] == [asset_of(db_path)]
+    assert [x["sha256"] for x in run.json_lines("ls")] == [asset_of(db)]
     assert len(uploading.files()) == 1 and not (store_root / rendition[:2] / rendition).exists()
-    other = asset_of(db_path)
+    other = asset_of(db)
     assert run("rm", other, "--remote-only", "--yes").exit_code == 0
     assert uploading.files() == [] and [x["sha256"] for x in run.json_lines("ls")] == [other]
     assert run("whereis", other).stdout == ""

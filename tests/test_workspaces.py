@@ -14,6 +14,8 @@ from assetmgr.remote import normalise_url
 from tests.conftest import Cli, write_image
 from tests.test_uploads import assert_one_copy_each, catalogue_rows, images, remote_copies
 
+pytestmark = pytest.mark.backends()  # each test on SQLite and PostgreSQL
+
 
 @pytest.mark.parametrize(
     "given, normal",
@@ -28,14 +30,14 @@ def test_base_urls_are_normalised(given, normal):
     assert normalise_url(given) == normal
 
 
-def test_labels_that_reach_one_workspace_share_its_uploads(tmp_path, run, uploading, db_path):
+def test_labels_that_reach_one_workspace_share_its_uploads(tmp_path, run, uploading, db):
     images(tmp_path / "in", 3)
     assert run("add", tmp_path / "in").exit_code == 0
     pushed = run("push", "--workspace", "eu-team")
     assert pushed.exit_code == 0 and "0 uploaded" in pushed.stderr, pushed.stderr
     assert "3 already there" in pushed.stderr
-    assert_one_copy_each(uploading, db_path)
-    [record] = run.json_lines("show", catalogue_rows(db_path, "SELECT sha256 FROM assets")[0][0])
+    assert_one_copy_each(uploading, db)
+    [record] = run.json_lines("show", catalogue_rows(db, "SELECT sha256 FROM assets")[0][0])
     [upload] = record["uploads"]
     assert upload["labels"] == ["default", "eu-team"]
     assert upload["workspace"] == uploading.workspace_id("default")
@@ -130,6 +132,7 @@ def old_catalogue(db_path, emulator, shas_and_files: list[tuple[str, str, str]])
             )
 
 
+@pytest.mark.backends("sqlite")  # builds an old SQLite catalogue by hand
 def test_an_older_catalogue_keeps_its_uploads_and_learns_their_workspace(run, uploading, db_path):
     client = anthropic.Anthropic(base_url=uploading.base_url, api_key="test-key")
     shas = [f"{i:064x}" for i in (1, 2)]
