@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-from datetime import datetime, timezone
 
 import _common
 from _common import median, pair_ratios, temp_dir
@@ -45,36 +44,15 @@ assert found == len(ids), found
 def build(db: str, emulator, n: int) -> list[str]:
     """``n`` assets with an active upload each, the files made in the emulator; file ids."""
     from assetmgr import Catalogue
-    from assetmgr.catalogue import IngestBatch
-    from assetmgr.models import Upload
     from assetmgr.remote import RemoteSpec
     from assetmgr.workspaces import Workspaces
+    from tests.synthetic import asset_batch, upload_everything
 
-    batch = IngestBatch.new()
-    for i in range(n):
-        asset, rendition = f"{i:064x}", f"{i:064x}".replace("0", "e", 1)
-        batch.assets.append(dict(sha256=asset, format="PNG", media_type="image/png", width=64,
-                                 height=48, mode="RGB", frames=1, orientation=None,
-                                 size_bytes=1000))  # fmt: skip
-        batch.renditions.append(dict(sha256=rendition, media_type="image/png", width=64,
-                                     height=48, size_bytes=900, tokens=5))  # fmt: skip
-        batch.links.append((asset, "vision", rendition, []))
-    now = datetime.now(timezone.utc)
-    file_ids = []
+    batch, _ = asset_batch(n)
     with Catalogue.open(db) as catalogue:
         catalogue.record(batch)
         here = Workspaces(catalogue).learn(RemoteSpec.from_env(), emulator.workspace_id())
-        with catalogue.writing() as conn:
-            rows = []
-            for rendition_id, sha in conn.exec_driver_sql("SELECT id, sha256 FROM renditions"):
-                name = f"img.sha256-{sha}.png"
-                made = emulator.store.add("default", name, "image/png", b"x" * 900)
-                file_ids.append(made.id)
-                rows.append(dict(rendition_id=rendition_id, remote_id=here.remote_id,
-                                 file_id=made.id, filename=name, size_bytes=900, state="active",
-                                 created_at=now, last_verified_at=now))  # fmt: skip
-            conn.execute(Upload.__table__.insert(), rows)
-    return file_ids
+        return upload_everything(catalogue, emulator, here.remote_id)
 
 
 def verify(db: str, n: int) -> float:

@@ -21,12 +21,13 @@ from sqlalchemy import event
 
 from assetmgr import Library, blocks, lookup
 from assetmgr.blocks import ImageRef, fits, split
-from assetmgr.catalogue import Catalogue, IngestBatch
+from assetmgr.catalogue import Catalogue
 from assetmgr.config import sqlite_url
 from assetmgr.journal import Journal
 from assetmgr.models import Upload
 from assetmgr.remote import RemoteSpec
 from assetmgr.uploads import Uploader, UploadSession
+from tests.synthetic import asset_batch
 
 REMOTE = RemoteSpec("http://127.0.0.1:9", "default")  # nothing listens: no request may be made
 TAG = "all"
@@ -36,17 +37,7 @@ SIZES = (500, 1000, 2000)  # 1, 2 and 4 chunks of 500
 def build(db_path, n: int) -> list[str]:
     """``n`` assets, each with a vision rendition, a source path and the tag, and an active
     upload in ``REMOTE`` checked just now that never expires; their sha256s, oldest first."""
-    shas = [f"{i:064x}" for i in range(n)]
-    batch = IngestBatch.new()
-    for i, sha in enumerate(shas):
-        rendition = f"{i:064x}".replace("0", "e", 1)
-        batch.assets.append(dict(sha256=sha, format="PNG", media_type="image/png", width=64,
-                                 height=48, mode="RGB", frames=1, orientation=None,
-                                 size_bytes=1000))  # fmt: skip
-        batch.renditions.append(dict(sha256=rendition, media_type="image/png", width=64,
-                                     height=48, size_bytes=900, tokens=5))  # fmt: skip
-        batch.links.append((sha, "vision", rendition, []))
-        batch.sources.append((f"/nowhere/{i:05}.png", sha, 1000, 1, i))
+    batch, shas = asset_batch(n, sources=True)
     with Catalogue.open(db_path) as catalogue:
         catalogue.record(batch)
         catalogue.add_tags(shas, [TAG])

@@ -6,17 +6,16 @@ from __future__ import annotations
 
 import json
 import urllib.request
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import anthropic
 import pytest
 
 from assetmgr import Catalogue
-from assetmgr.catalogue import IngestBatch
 from assetmgr.errors import ExitCode
-from assetmgr.models import Upload
 from assetmgr.remote import RemoteSpec
 from assetmgr.workspaces import Workspaces
+from tests.synthetic import asset_batch, upload_everything
 from tests.test_uploads import assert_one_copy_each, catalogue_rows, images
 
 pytestmark = pytest.mark.backends()  # each test on SQLite and PostgreSQL
@@ -133,29 +132,11 @@ def test_verify_looks_up_100_uploads_a_request(run, uploading, db):
 
 def _seed(db, emulator, n: int) -> None:
     """``n`` assets, each with its rendition uploaded (the files made in the emulator)."""
-    batch = IngestBatch.new()
-    for i in range(n):
-        asset, rendition = f"{i:064x}", f"{i:064x}".replace("0", "e", 1)
-        batch.assets.append(dict(sha256=asset, format="PNG", media_type="image/png", width=64,
-                                 height=48, mode="RGB", frames=1, orientation=None,
-                                 size_bytes=1000))  # fmt: skip
-        batch.renditions.append(dict(sha256=rendition, media_type="image/png", width=64,
-                                     height=48, size_bytes=900, tokens=5))  # fmt: skip
-        batch.links.append((asset, "vision", rendition, []))
+    batch, _ = asset_batch(n)
     with Catalogue.open(str(db)) as catalogue:
         catalogue.record(batch)
         here = Workspaces(catalogue).learn(RemoteSpec.from_env(), emulator.workspace_id())
-        now = datetime.now(timezone.utc)
-        with catalogue.writing() as conn:
-            ids = conn.exec_driver_sql("SELECT id, sha256 FROM renditions").all()
-            rows = []
-            for rid, sha in ids:
-                name = f"x.sha256-{sha}.png"
-                made = emulator.store.add("default", name, "image/png", b"x" * 900)
-                rows.append(dict(rendition_id=rid, remote_id=here.remote_id, file_id=made.id,
-                                 filename=name, size_bytes=900, state="active", created_at=now,
-                                 last_verified_at=now))  # fmt: skip
-            conn.execute(Upload.__table__.insert(), rows)
+        upload_everything(catalogue, emulator, here.remote_id)
 
 
 def test_changed_sources_no_longer_vouch_for_their_asset(tmp_path, run, uploading, db):
