@@ -5,23 +5,29 @@ from __future__ import annotations
 
 import click
 
+# --workspace and --workspace-id, alike wherever a command names a workspace.
+WORKSPACE = [
+    click.option(
+        "--workspace",
+        envvar="ASSETMGR_WORKSPACE",
+        metavar="NAME",
+        help="The workspace, by the name given to it.  [env: ASSETMGR_WORKSPACE; "
+        "default: the key's own]",
+    ),
+    click.option(
+        "--workspace-id",
+        envvar="ASSETMGR_WORKSPACE_ID",
+        metavar="wrkspc_...",
+        help="Sent as anthropic-workspace-id, for keys that act on several workspaces.",
+    ),
+]
+
 
 def remote_options(function):
     """--workspace, --workspace-id and --expires-in, shared by the commands that upload."""
     for option in reversed(
         [
-            click.option(
-                "--workspace",
-                envvar="ASSETMGR_WORKSPACE",
-                metavar="NAME",
-                help="Workspace the uploads belong to.  [env: ASSETMGR_WORKSPACE; default: default]",
-            ),
-            click.option(
-                "--workspace-id",
-                envvar="ASSETMGR_WORKSPACE_ID",
-                metavar="wrkspc_...",
-                help="Sent as anthropic-workspace-id, for keys that act on several workspaces.",
-            ),
+            *WORKSPACE,
             click.option(
                 "--expires-in",
                 metavar="DURATION",
@@ -35,23 +41,7 @@ def remote_options(function):
 
 def workspace_options(function):
     """--workspace and --workspace-id: the workspace a command checks or cleans."""
-    for option in reversed(
-        [
-            click.option(
-                "--workspace",
-                envvar="ASSETMGR_WORKSPACE",
-                metavar="NAME",
-                help="The workspace, by the name given to it.  [env: ASSETMGR_WORKSPACE; "
-                "default: the key's own]",
-            ),
-            click.option(
-                "--workspace-id",
-                envvar="ASSETMGR_WORKSPACE_ID",
-                metavar="wrkspc_...",
-                help="Sent as anthropic-workspace-id, for keys that act on several workspaces.",
-            ),
-        ]
-    ):
+    for option in reversed(WORKSPACE):
         function = option(function)
     return function
 
@@ -102,18 +92,7 @@ def lookup_options(function):
                 default=True,
                 help="Fail, listing them, when assets lack a live upload.",
             ),
-            click.option(
-                "--workspace",
-                envvar="ASSETMGR_WORKSPACE",
-                metavar="NAME",
-                help="Workspace of the uploads.",
-            ),
-            click.option(
-                "--workspace-id",
-                envvar="ASSETMGR_WORKSPACE_ID",
-                metavar="wrkspc_...",
-                help="Sent as anthropic-workspace-id.",
-            ),
+            *WORKSPACE,
         ]
     ):
         function = option(function)
