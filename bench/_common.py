@@ -159,6 +159,15 @@ def assetmgr(*args: str, ok=(0,), **extra_env: str):
     return run_process([sys.executable, "-m", "assetmgr", *args], ok=ok, **extra_env)
 
 
+def add_new(db: str, folder: str, files: int, *options: str) -> float:
+    """Seconds of a whole ``assetmgr --db DB add FOLDER --no-upload OPTIONS...`` that must find
+    every one of ``files`` new (a benchmark that timed anything else would mislead)."""
+    seconds, done = assetmgr("--db", db, "add", folder, "--no-upload", *options)
+    expected = f"{files} new, 0 duplicates, 0 unchanged, 0 rejected"
+    assert expected in done.stderr, done.stderr[-500:]
+    return seconds
+
+
 def bare(*args: str):
     """A whole run of a reference loop, ``python bench/_loops.py ARGS...``: seconds, the process."""
     return run_process([sys.executable, LOOPS, *args])

@@ -92,13 +92,6 @@ def new_catalogue(tmp: str, name: str) -> str:
     return db
 
 
-def cli_add(db: str, folder: str, policy: str, files: int) -> float:
-    seconds, done = _common.assetmgr("--db", db, "add", folder, "--policy", policy, "--no-upload")
-    expected = f"{files} new, 0 duplicates, 0 unchanged, 0 rejected"
-    assert expected in done.stderr, done.stderr[-500:]
-    return seconds
-
-
 def bare(kind: str, folder: str, files: int, *options: str) -> float:
     seconds, done = _common.bare(kind, folder, *options)
     assert done.stdout.split() == [str(files)], done.stdout
@@ -146,7 +139,7 @@ def measure_original(tmp: str, folder: str, files: int, repeats: int) -> float:
         t_loop, t_cli = _common.alternately(
             r,
             partial(bare, "decode", folder, files),
-            partial(cli_add, db, folder, "original", files),
+            partial(_common.add_new, db, folder, files, "--policy", "original"),
         )
         cli["decode"].append(t_loop), cli["add"].append(t_cli)
 
@@ -185,7 +178,7 @@ def measure_upright(tmp: str, folder: str, files: int, repeats: int) -> float:
         t_loop, t_cli = _common.alternately(
             r,
             partial(bare, "upright", folder, files, *encode_options()),
-            partial(cli_add, db, folder, "vision", files),
+            partial(_common.add_new, db, folder, files, "--policy", "vision"),
         )
         cli_loop.append(t_loop), cli.append(t_cli)
 

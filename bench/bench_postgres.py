@@ -50,13 +50,6 @@ def new_postgres(tmp: str, name: str, server: pgserver.Server, made: list[str]) 
     return url
 
 
-def cli_add(db: str, folder: str, files: int) -> float:
-    seconds, done = _common.assetmgr("--db", db, "add", folder, "--no-upload")
-    expected = f"{files} new, 0 duplicates, 0 unchanged, 0 rejected"
-    assert expected in done.stderr, done.stderr[-500:]
-    return seconds
-
-
 def library_add(db: str, folder: str, files: int) -> float:
     def add():
         with Library.open(db) as lib:
@@ -75,8 +68,10 @@ def measure(tmp: str, folder: str, files: int, repeats: int, server) -> float:
         for r in range(repeats):
             t_sqlite, t_postgres = _common.alternately(
                 r,
-                lambda r=r: cli_add(new_sqlite(tmp, f"sqlite-cli-{r}"), folder, files),
-                lambda r=r: cli_add(new_postgres(tmp, f"pg-cli-{r}", server, made), folder, files),
+                lambda r=r: _common.add_new(new_sqlite(tmp, f"sqlite-cli-{r}"), folder, files),
+                lambda r=r: _common.add_new(
+                    new_postgres(tmp, f"pg-cli-{r}", server, made), folder, files
+                ),
             )
             whole["sqlite"].append(t_sqlite), whole["postgresql"].append(t_postgres)
             t_sqlite, t_postgres = _common.alternately(
@@ -120,7 +115,9 @@ def main() -> None:
     try:
         with bench_dirs("assetmgr-bench-postgres-") as (tmp, folder, _db):
             _common.small_pngs(folder, args.files, SIZE, folders=FOLDERS)
-            cli_add(new_sqlite(tmp, "warm-up"), folder, args.files)  # the page cache, the .pyc
+            _common.add_new(
+                new_sqlite(tmp, "warm-up"), folder, args.files
+            )  # the page cache, the .pyc
             ratio = measure(tmp, folder, args.files, args.repeats, server)
             _common.result("postgres_add_cli", f"{ratio:.2f}x", f"<={GOAL}x", ratio <= GOAL)
             if args.profile:

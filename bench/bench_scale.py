@@ -48,7 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 
 import _common
 
@@ -88,8 +87,8 @@ def build(db: str, n: int) -> list[str]:
     sys.path.insert(0, REPO)  # run from a checkout without installing
     from assetmgr.catalogue import Catalogue, IngestBatch
     from assetmgr.journal import Journal
-    from assetmgr.models import Upload
     from assetmgr.remote import RemoteSpec
+    from tests.synthetic import record_uploads
 
     catalogue = Catalogue.open(db)
     shas = [f"{i:016x}".rjust(64, "a") for i in range(n)]
@@ -108,16 +107,11 @@ def build(db: str, n: int) -> list[str]:
         catalogue.record(batch)
     catalogue.add_tags(shas, [TAG])
     remote_id = Journal(catalogue, RemoteSpec.from_env()).remote_id
-    now = datetime.now(timezone.utc)
-    with catalogue.writing() as conn:
-        ids = conn.exec_driver_sql("SELECT id, sha256 FROM renditions").all()
-        rows = [
-            dict(rendition_id=rid, remote_id=remote_id, file_id=f"file_{sha[-16:]}",
-                 filename=f"IMG.sha256-{sha}.jpg", size_bytes=180_000, state="active",
-                 created_at=now, expires_at=None, last_verified_at=now)
-            for rid, sha in ids
-        ]  # fmt: skip
-        conn.execute(Upload.__table__.insert(), rows)
+    record_uploads(
+        catalogue,
+        remote_id,
+        lambda sha: (f"file_{sha[-16:]}", f"IMG.sha256-{sha}.jpg", 180_000),
+    )
     catalogue.close()
     return shas
 

@@ -2,8 +2,8 @@
 
 ``asset_batch(n)`` is one ``IngestBatch`` of ``n`` made-up PNG assets, each with its own
 vision rendition (the asset's sha256 with its first ``0`` turned into an ``e``), written
-through the catalogue's own write path. ``upload_everything`` then makes a file in the
-emulator for every rendition and records it as an active upload checked now.
+through the catalogue's own write path. ``record_uploads`` records an active upload of every
+rendition; ``upload_everything`` also makes each file in the emulator first.
 """
 
 from __future__ import annotations
@@ -30,18 +30,28 @@ def asset_batch(n: int, *, sources: bool = False) -> tuple[IngestBatch, list[str
     return batch, shas
 
 
+def record_uploads(catalogue, remote_id: int, file_for) -> list:
+    """An active upload, checked now and never expiring, of every rendition of ``catalogue``
+    in the remote ``remote_id``; ``file_for(sha256)`` gives its (file id, file name, size).
+    The file ids."""
+    now = datetime.now(timezone.utc)
+    with catalogue.writing() as conn:
+        rows = []
+        for rendition_id, sha in conn.exec_driver_sql("SELECT id, sha256 FROM renditions"):
+            file_id, name, size = file_for(sha)
+            rows.append(dict(rendition_id=rendition_id, remote_id=remote_id, file_id=file_id,
+                             filename=name, size_bytes=size, state="active", created_at=now,
+                             expires_at=None, last_verified_at=now))  # fmt: skip
+        conn.execute(Upload.__table__.insert(), rows)
+    return [row["file_id"] for row in rows]
+
+
 def upload_everything(catalogue, emulator, remote_id: int, workspace: str = "default") -> list:
     """A file in ``emulator``'s ``workspace`` for every rendition of ``catalogue``, recorded
     as its active upload in the remote ``remote_id``; the file ids."""
-    now = datetime.now(timezone.utc)
-    with catalogue.writing() as conn:
-        rows, file_ids = [], []
-        for rendition_id, sha in conn.exec_driver_sql("SELECT id, sha256 FROM renditions"):
-            name = f"img.sha256-{sha}.png"
-            made = emulator.store.add(workspace, name, "image/png", b"x" * 900)
-            file_ids.append(made.id)
-            rows.append(dict(rendition_id=rendition_id, remote_id=remote_id, file_id=made.id,
-                             filename=name, size_bytes=900, state="active", created_at=now,
-                             last_verified_at=now))  # fmt: skip
-        conn.execute(Upload.__table__.insert(), rows)
-    return file_ids
+
+    def made(sha: str) -> tuple[str, str, int]:
+        name = f"img.sha256-{sha}.png"
+        return emulator.store.add(workspace, name, "image/png", b"x" * 900).id, name, 900
+
+    return record_uploads(catalogue, remote_id, made)

@@ -12,7 +12,6 @@ import random
 import sqlite3
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -24,10 +23,9 @@ from assetmgr.blocks import ImageRef, fits, split
 from assetmgr.catalogue import Catalogue
 from assetmgr.config import sqlite_url
 from assetmgr.journal import Journal
-from assetmgr.models import Upload
 from assetmgr.remote import RemoteSpec
 from assetmgr.uploads import Uploader, UploadSession
-from tests.synthetic import asset_batch
+from tests.synthetic import asset_batch, record_uploads
 
 REMOTE = RemoteSpec("http://127.0.0.1:9", "default")  # nothing listens: no request may be made
 TAG = "all"
@@ -42,16 +40,9 @@ def build(db_path, n: int) -> list[str]:
         catalogue.record(batch)
         catalogue.add_tags(shas, [TAG])
         remote_id = Journal(catalogue, REMOTE).remote_id
-        now = datetime.now(timezone.utc)
-        with catalogue.writing() as conn:
-            ids = conn.exec_driver_sql("SELECT id, sha256 FROM renditions").all()
-            uploads = [
-                dict(rendition_id=rid, remote_id=remote_id, file_id=f"file_{sha}",
-                     filename=f"x.sha256-{sha}.png", size_bytes=900, state="active",
-                     created_at=now, expires_at=None, last_verified_at=now)
-                for rid, sha in ids
-            ]  # fmt: skip
-            conn.execute(Upload.__table__.insert(), uploads)
+        record_uploads(
+            catalogue, remote_id, lambda sha: (f"file_{sha}", f"x.sha256-{sha}.png", 900)
+        )
     return shas
 
 
