@@ -18,26 +18,16 @@ TABLES = ("sources", "rejections")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name != "postgresql":
-        return
-    for table in TABLES:
-        op.alter_column(
-            table,
-            "path",
-            type_=sa.Text(collation="C"),
-            existing_type=sa.Text(),
-            existing_nullable=False,
-        )
+    _collate_paths(sa.Text(), sa.Text(collation="C"))
 
 
 def downgrade() -> None:
+    _collate_paths(sa.Text(collation="C"), sa.Text())
+
+
+def _collate_paths(old: sa.Text, new: sa.Text) -> None:
+    """The path columns from ``old`` to ``new`` (on PostgreSQL; SQLite needs nothing)."""
     if op.get_bind().dialect.name != "postgresql":
         return
     for table in TABLES:
-        op.alter_column(
-            table,
-            "path",
-            type_=sa.Text(),
-            existing_type=sa.Text(collation="C"),
-            existing_nullable=False,
-        )
+        op.alter_column(table, "path", type_=new, existing_type=old, existing_nullable=False)
