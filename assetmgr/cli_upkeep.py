@@ -12,6 +12,7 @@ import click
 
 from .cli_options import stdin_option, workspace_options
 from .errors import ExitCode, UsageError
+from .pathnames import shown
 from .remote import RemoteSpec
 
 
@@ -194,7 +195,7 @@ def export(ctx, output, with_paths) -> None:
 
 
 @click.command(name="import")
-@click.argument("file", type=click.File("r", encoding="utf-8"))
+@click.argument("file", type=click.File("rb"))  # decoded line by line, to name a bad one
 @click.pass_context
 def import_(ctx, file) -> None:
     """Merge an export into this catalogue, by hash (again: nothing changes).
@@ -205,7 +206,7 @@ def import_(ctx, file) -> None:
     Example:
       assetmgr import library.jsonl
     """
-    report = _cli().open_library(ctx).import_lines(file, name=file.name)
+    report = _cli().open_library(ctx).import_lines(file, name=shown(file.name))
     for c in report.conflicts:
         click.echo(f"conflict in {c.workspace}: rendition sha256:{c.rendition_sha256[:12]} "
                    f"keeps {c.kept}, {c.other}: {c.outcome}", err=True)  # fmt: skip

@@ -430,7 +430,7 @@ class Library:
 
         return export(self.catalogue, with_paths=with_paths)
 
-    def import_lines(self, lines: Iterable[str], *, name: str = "-") -> ImportReport:
+    def import_lines(self, lines: Iterable[str | bytes], *, name: str = "-") -> ImportReport:
         """Merge an export (its lines) into this catalogue, by hash; idempotent."""
         from .transfer import import_lines
 

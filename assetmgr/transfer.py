@@ -129,7 +129,7 @@ def _line(data: dict) -> str:
 
 
 def import_lines(
-    catalogue: Catalogue, lines: Iterable[str], client_of: Callable[[RemoteSpec], object],
+    catalogue: Catalogue, lines: Iterable[str | bytes], client_of: Callable[[RemoteSpec], object],
     *, name: str = "-",
 ) -> ImportReport:  # fmt: skip
     """Merge the export read from ``lines`` into ``catalogue``; ``client_of(spec)`` makes a
@@ -137,7 +137,7 @@ def import_lines(
     input in errors."""
     merge = _Merge(catalogue, client_of)
     number = 0
-    for number, text in enumerate(lines, 1):
+    for number, text in _numbered(lines, name):
         if text.strip():
             with _about(name, number):
                 merge.take(json.loads(text), first=merge.version is None)
@@ -147,6 +147,14 @@ def import_lines(
         merge.flush()
     merge.settle()
     return merge.report
+
+
+def _numbered(lines: Iterable[str | bytes], name: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of ``lines``, text or UTF-8 bytes; a line that cannot be read
+    (bytes that are not UTF-8, say) is an error about that line, like any other broken line."""
+    for number, line in enumerate(lines, 1):
+        with _about(name, number):
+            yield number, line.decode("utf-8") if isinstance(line, bytes) else line
 
 
 class _about:

@@ -120,3 +120,12 @@ def test_a_newer_or_broken_export_is_refused_in_one_line(tmp_path, run):
     broken = run("import", tmp_path / "bad.jsonl")
     assert broken.exit_code == ExitCode.USAGE and "line 2" in broken.stderr
     assert len(broken.stderr.splitlines()) == 1
+
+
+def test_an_export_that_is_not_text_is_refused_in_one_line(tmp_path, run):
+    header = json.dumps({"type": "assetmgr-export", "version": 1})
+    (tmp_path / "binary.jsonl").write_bytes(header.encode() + b"\n\xff\xfe\x00garbage\n")
+    result = run("import", tmp_path / "binary.jsonl")
+    assert result.exit_code == ExitCode.USAGE, result.stderr
+    assert "line 2" in result.stderr and "UnicodeDecodeError" in result.stderr
+    assert len(result.stderr.splitlines()) == 1
