@@ -13,6 +13,7 @@ import click
 from .cli_options import (
     WHICH_RENDITION,
     checked_tags,
+    json_option,
     limit_options,
     lookup_options,
     policy_option,
@@ -82,10 +83,6 @@ def stop_writing_stdout() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, fd)
     os.close(devnull)
-
-
-def json_option(help_text: str = "Output JSON instead of text."):
-    return click.option("json_", "--json", is_flag=True, help=help_text)
 
 
 @click.group(cls=AssetmgrGroup, epilog=exit_codes_epilog())

@@ -23,6 +23,11 @@ WORKSPACE = [
 ]
 
 
+def json_option(help_text: str = "Output JSON instead of text."):
+    """--json, as ``json_`` (not to shadow the module)."""
+    return click.option("json_", "--json", is_flag=True, help=help_text)
+
+
 def remote_options(function):
     """--workspace, --workspace-id and --expires-in, shared by the commands that upload."""
     for option in reversed(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from .cli_options import stdin_option, workspace_options
+from .cli_options import json_option, stdin_option, workspace_options
 from .errors import ExitCode, UsageError
 from .pathnames import shown
 from .remote import RemoteSpec
@@ -20,10 +20,6 @@ def _cli():
     from . import cli  # the group's helpers; imported late, as cli imports this module
 
     return cli
-
-
-def json_option(help_text: str = "JSON lines instead of text."):
-    return click.option("json_", "--json", is_flag=True, help=help_text)
 
 
 def echo_records(records, json_: bool, text_lines) -> None:
