@@ -71,6 +71,7 @@ NEARLY_FULL = 1 << 20  # bytes free below which an I/O error on the catalogue me
 # is psycopg2, which assetmgr does not ship; psycopg 3 is the ``postgres`` extra.
 DEFAULT_DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg"}
 MIGRATION_LOCK = int.from_bytes(b"assetmgr", "big")  # the advisory lock migrations take
+WORKSPACES_LOCK = MIGRATION_LOCK + 1  # the one ``Workspaces`` takes to record remotes
 # SQLSTATE classes and codes that are about the server or the database, not a query's bug:
 # connection (08), resources such as a full disk (53), shutdown (57), system errors (58),
 # a read-only transaction, a missing privilege, a serialization failure or deadlock.
@@ -302,6 +303,14 @@ def _refuse_foreign(conn: Connection, revision: str | None, url: URL) -> None:
     )
 
 
+def one_at_a_time(conn: Connection, key: int) -> None:
+    """Make the rest of ``conn``'s write transaction run in one process at a time, for work
+    that reads, then writes what it did not find. SQLite's write transactions already do
+    (``BEGIN IMMEDIATE``); on PostgreSQL, an advisory lock held until the transaction ends."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Run the Alembic migrations on ``engine`` up to ``revision``, in one transaction that
     one process at a time runs (see the module docstring)."""
@@ -312,8 +321,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     cfg.set_main_option("script_location", str(migrations_dir()))
     with engine.connect().execution_options(write=True) as conn:
         with _foreign_keys_deferred(conn), conn.begin():
-            if conn.dialect.name == "postgresql":  # held until the transaction ends
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
+            one_at_a_time(conn, MIGRATION_LOCK)
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
             _check_foreign_keys(conn)

@@ -27,6 +27,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.engine import Connection
 
 from .catalogue import Catalogue, _dialect_insert
+from .db import WORKSPACES_LOCK, one_at_a_time
 from .errors import WorkspaceMismatch
 from .models import LIVE_STATES, Remote, Upload, UploadState, WorkspaceLabel, utcnow
 from .remote import RemoteSpec
@@ -66,6 +67,7 @@ class Workspaces:
         if found is not None:
             return found
         with self.catalogue.writing() as conn:
+            one_at_a_time(conn, WORKSPACES_LOCK)  # two processes would both add the label
             found = _by_label(conn, spec)
             if found is None:
                 remote_id = _new_remote(conn, spec.base_url, None)
@@ -78,6 +80,7 @@ class Workspaces:
         ``reported``: check the label against it, record it, attach (or merge) the label's
         remote. Raises ``WorkspaceMismatch`` when the label was recorded for another."""
         with self.catalogue.writing() as conn:
+            one_at_a_time(conn, WORKSPACES_LOCK)  # reads what it then attaches or merges
             mine = _by_label(conn, spec)
             if mine is not None and mine.workspace_id == reported:
                 return mine
