@@ -5,10 +5,10 @@ Sources: ../shared/DESIGN.md (Limits) and ../shared/files-api.md.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 
 from .errors import UsageError
 
@@ -23,12 +23,10 @@ ACCEPTED_NAMES = "JPEG, PNG, GIF and WebP"
 MAX_SIDE = 8000  # px per side, any request
 MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
 MANY_IMAGES = 20
-MAX_IMAGES_PER_REQUEST = 100
+MAX_IMAGES_PER_REQUEST = 100  # on a model with a 200k-token context
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
-TARGET_LONG_EDGE = 1568  # the server downscales beyond this...
-TARGET_PIXELS = 1_150_000  # ...or beyond about 1.15 megapixels
 SMALL_SIDE = 200  # below this on a side, answers degrade
-TOKEN_DIVISOR = 750
+PATCH = 28  # px: Claude reads an image as PATCH x PATCH squares, one visual token each
 EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already
 MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000  # seconds: what expires_in_seconds may ask for
 RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
@@ -59,21 +57,53 @@ class Limits:
 DEFAULT_LIMITS = Limits()
 
 
-def served_size(width: int, height: int) -> tuple[int, int]:
-    """The size the server reads an image at, after its own downscale (aspect kept): also the
-    vision policy's target, so that the server never has to downscale a rendition."""
-    scale = min(
-        1.0, TARGET_LONG_EDGE / max(width, height), math.sqrt(TARGET_PIXELS / (width * height))
-    )
-    if scale >= 1.0:
+@dataclass(frozen=True)
+class Tier:
+    """A resolution tier: the server reads no image larger than ``max_edge`` on its long side
+    or costing more than ``max_tokens`` visual tokens; it resizes anything over either."""
+
+    name: str
+    max_edge: int
+    max_tokens: int
+
+
+STANDARD = Tier("standard", 1568, 1568)  # models before Claude Opus 4.7; valid for every model
+HIGH = Tier("high", 2576, 4784)  # Claude Opus 4.7 and every later model
+TIERS = {tier.name: tier for tier in (STANDARD, HIGH)}
+
+
+def visual_tokens(width: int, height: int) -> int:
+    """The patches an image of this size is read as: ``ceil(w/28) * ceil(h/28)``."""
+    return -(-width // PATCH) * -(-height // PATCH)
+
+
+def _scaled_side(side: int, short: int, long: int) -> int:
+    """``side * short / long`` rounded half to even, in integers, at least 1."""
+    quotient, remainder = divmod(side * short, long)
+    if 2 * remainder > long or (2 * remainder == long and quotient % 2):
+        quotient += 1
+    return max(1, quotient)
+
+
+@lru_cache(maxsize=4096)
+def fit_size(width: int, height: int, tier: Tier = STANDARD) -> tuple[int, int]:
+    """The size the server reads an image at under ``tier``: unchanged when it fits both the
+    tier's long edge and its token budget, else the largest aspect-preserving size that does
+    (the long side searched down from the edge limit, the short side rounded half to even).
+    Also the vision policies' target, so the server never resamples a rendition."""
+    if max(width, height) <= tier.max_edge and visual_tokens(width, height) <= tier.max_tokens:
         return width, height
-    return max(1, int(width * scale)), max(1, int(height * scale))
+    long, short = max(width, height), min(width, height)
+    for side in range(min(long, tier.max_edge), 0, -1):
+        other = _scaled_side(side, short, long)
+        if visual_tokens(side, other) <= tier.max_tokens:
+            return (side, other) if width >= height else (other, side)
+    return (1, 1)  # unreachable: a 1x1 image is one patch
 
 
-def estimate_tokens(width: int, height: int) -> int:
-    """About width*height/750 tokens, at the size the server actually reads."""
-    w, h = served_size(width, height)
-    return math.ceil(w * h / TOKEN_DIVISOR)
+def served_tokens(width: int, height: int, tier: Tier = STANDARD) -> int:
+    """The visual tokens an image of this size costs under ``tier``, after the server's resize."""
+    return visual_tokens(*fit_size(width, height, tier))
 
 
 def human_bytes(n: int) -> str:

@@ -9,11 +9,14 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from .errors import NotFound
+from .limits import HIGH, STANDARD, Tier
 
-VISION = "vision"  # what Claude reads best, cheapest and safest (see vision.py)
+VISION = "vision"  # what Claude reads best, cheapest and safest, at the standard tier (vision.py)
+VISION_HD = "vision-hd"  # the same, at the high tier: for models from Claude Opus 4.7 on
 ORIGINAL = "original"  # the source bytes, when the API takes them
-POLICIES = (VISION, ORIGINAL)
+POLICIES = (VISION, VISION_HD, ORIGINAL)
 DEFAULT_POLICY = VISION
+POLICY_TIER: dict[str, Tier] = {VISION: STANDARD, VISION_HD: HIGH}  # the tier each one targets
 
 T = TypeVar("T")
 

@@ -2,8 +2,9 @@
 
 A policy turns a source's bytes (already probed) into a ``RenditionRecord``:
 
-- ``vision`` (the default) follows the vision guidance (see ``vision.py``);
-  a source that needs no change is its own rendition, byte for byte.
+- ``vision`` (the default) follows the vision guidance (see ``vision.py``) for the
+  standard tier, and ``vision-hd`` for the high tier; a source that needs no change is
+  its own rendition, byte for byte.
 - ``original`` uploads the source bytes unchanged, when the API takes them.
 
 ``make`` returns the facts and, when they differ from the source's, the bytes; the
@@ -16,8 +17,8 @@ import warnings as python_warnings
 from dataclasses import dataclass
 
 from .hashing import sha256_bytes
-from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, estimate_tokens, human_bytes
-from .policies import ORIGINAL, POLICIES, VISION
+from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, human_bytes, served_tokens
+from .policies import ORIGINAL, POLICIES, POLICY_TIER
 from .probe import ImageInfo, Rejected
 from .records import RenditionRecord
 from .sourcefile import SourceFile
@@ -39,8 +40,8 @@ def make(policy: str, source: SourceFile, info: ImageInfo) -> Made:
     """The rendition of a probed source under ``policy``; ``Rejected`` if there is none."""
     if policy == ORIGINAL:
         return Made(_original(source, info), None, decoded=False)
-    if policy == VISION:
-        return _vision(source, info)
+    if policy in POLICY_TIER:
+        return _vision(policy, source, info)
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
@@ -52,29 +53,30 @@ def render_bytes(
     return made.record, data if made.data is None else made.data
 
 
-def _vision(source: SourceFile, info: ImageInfo) -> Made:
+def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
     from PIL import Image
 
     from .vision import normalise, reencode  # Pillow's pixel work: only where renditions are made
 
+    tier = POLICY_TIER[policy]
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")  # Pillow's notes about files it copes with
         if source.data is not None:
-            encoded = normalise(source.data, info)
+            encoded = normalise(source.data, info, tier)
         else:  # too large to be uploaded as it is, or to hold in memory: new pixels
             with source.open() as stream:
-                encoded = reencode(Image.open(stream), info)
+                encoded = reencode(Image.open(stream), info, tier)
     if encoded is None:
-        tokens = estimate_tokens(info.width, info.height)
+        tokens = served_tokens(info.width, info.height)
         warnings = pixel_warnings(info.width, info.height, info.frames)
         record = RenditionRecord(
-            VISION, source.sha256, info.media_type, info.width, info.height, source.size,
+            policy, source.sha256, info.media_type, info.width, info.height, source.size,
             tokens, warnings,
         )  # fmt: skip
         return Made(record, None, decoded=False)
     record = RenditionRecord(
-        VISION, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
-        len(encoded.data), estimate_tokens(encoded.width, encoded.height),
+        policy, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
+        len(encoded.data), served_tokens(encoded.width, encoded.height),
         pixel_warnings(encoded.width, encoded.height, info.frames),
     )  # fmt: skip
     return Made(record, encoded.data, decoded=encoded.decoded)
@@ -91,7 +93,7 @@ def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
         warnings.append(
             f"EXIF orientation {info.orientation} not applied: the model sees it unrotated"
         )
-    tokens = estimate_tokens(info.width, info.height)
+    tokens = served_tokens(info.width, info.height)
     return RenditionRecord(
         ORIGINAL, source.sha256, info.media_type, info.width, info.height, source.size, tokens,
         warnings,

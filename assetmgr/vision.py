@@ -12,8 +12,9 @@ the source itself. Otherwise (or when the container is not understood):
    target, so a 12 MP photo is never decoded in full;
 3. colours to sRGB through the embedded ICC profile, and every mode to L, LA,
    RGB or RGBA (CMYK, 16-bit, palettes with transparency...);
-4. downscale with LANCZOS so the long edge is at most 1568 px and the area at
-   most 1.15 MP, never up;
+4. downscale with LANCZOS to the largest size the tier's reader takes as it is
+   (``limits.fit_size``: 1568 px and 1568 visual tokens for the standard tier,
+   2576 px and 4784 for the high tier), never up;
 5. EXIF/XMP orientation applied to the small result, not the full image;
 6. encode without any metadata: PNG for transparency or few colours (the exact
    palette when it fits), JPEG for photographs; always under 5 MB.
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from .containers import pixels_only
-from .limits import MAX_IMAGE_BYTES, served_size
+from .limits import MAX_IMAGE_BYTES, STANDARD, Tier, fit_size
 from .probe import ImageInfo
 
 JPEG_QUALITY = 85
@@ -56,23 +57,24 @@ class Encoded:
     decoded: bool = True  # the first frame's pixels were decoded to make it
 
 
-def normalise(data: bytes, info: ImageInfo) -> Encoded | None:
-    """The vision rendition of a probed image; ``None`` when the source is already right."""
+def normalise(data: bytes, info: ImageInfo, tier: Tier = STANDARD) -> Encoded | None:
+    """The vision rendition of a probed image for ``tier``; ``None`` when the source is
+    already right."""
     image = Image.open(io.BytesIO(data))
-    if pixels_need_no_change(image, info):
+    if pixels_need_no_change(image, info, tier):
         kept = pixels_only(data, info.format)
         if kept is not None and len(kept) <= MAX_IMAGE_BYTES:
             if kept == data:
                 return None
             return Encoded(kept, info.media_type, info.width, info.height, decoded=False)
-    return reencode(image, info)
+    return reencode(image, info, tier)
 
 
-def reencode(image: Image.Image, info: ImageInfo) -> Encoded:
-    """New pixels: the first frame, upright, in sRGB, at the served size, without metadata."""
+def reencode(image: Image.Image, info: ImageInfo, tier: Tier = STANDARD) -> Encoded:
+    """New pixels: the first frame, upright, in sRGB, at the tier's size, without metadata."""
     orientation = info.orientation or 1
     swapped = orientation in (5, 6, 7, 8)
-    upright = served_size(*((info.height, info.width) if swapped else (info.width, info.height)))
+    upright = fit_size(*((info.height, info.width) if swapped else (info.width, info.height)), tier)
     stored = (upright[1], upright[0]) if swapped else upright
     if image.format in ("JPEG", "MPO"):
         image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
@@ -86,12 +88,12 @@ def reencode(image: Image.Image, info: ImageInfo) -> Encoded:
     return encode(drop_opaque_alpha(image), photo=info.format == "JPEG")
 
 
-def pixels_need_no_change(image: Image.Image, info: ImageInfo) -> bool:
+def pixels_need_no_change(image: Image.Image, info: ImageInfo, tier: Tier = STANDARD) -> bool:
     """True when only metadata, if anything, stands between the source and its rendition."""
     return (
         (info.frames == 1 or image.format == "MPO")  # an MPO's first picture is a JPEG
         and info.orientation in (None, 1)
-        and served_size(info.width, info.height) == (info.width, info.height)
+        and fit_size(info.width, info.height, tier) == (info.width, info.height)
         and image.mode not in ("CMYK", "I", "I;16", "I;16B", "I;16L")
         and _is_srgb(image.info.get("icc_profile"))
     )

@@ -11,7 +11,7 @@ Two cases, each timed as a whole process (``python -m assetmgr add ...`` against
 - EXIF orientation 6, the vision policy (the default): ``add`` makes each file's rendition
   (decode, turn upright, JPEG encode; the rendition's decode is the pixel check). The
   reference reads, hashes, ``Image.open``s, reads the EXIF orientation, ``draft``s, ``load``s,
-  resizes (LANCZOS) to ``assetmgr.limits.served_size`` when that differs, transposes and
+  resizes (LANCZOS) to ``assetmgr.limits.fit_size`` when that differs, transposes and
   encodes with ``assetmgr.vision``'s JPEG settings. Goal: at least 80% of its files/s.
 
 Every side runs one process per core (``add`` its workers, the references a ``fork`` pool
@@ -33,7 +33,7 @@ from _common import bench_dirs, median, pair_ratios, timed, verdict
 from PIL import Image, ImageFilter
 
 from assetmgr import Library, vision
-from assetmgr.limits import served_size
+from assetmgr.limits import fit_size
 
 RUN_ALL_ARGS = [
     "--files",
@@ -104,7 +104,7 @@ def pool(work, folder: str) -> int:
 
 def encode_options() -> list[str]:
     """The vision policy's target and JPEG settings, for the reference loop."""
-    target = served_size(*SIZE)
+    target = fit_size(*SIZE)
     return [
         f"--size={target[0]}x{target[1]}",
         f"--quality={vision.JPEG_QUALITY}",
@@ -115,7 +115,7 @@ def encode_options() -> list[str]:
 def upright_work():
     return partial(
         _loops.upright,
-        size=served_size(*SIZE),
+        size=fit_size(*SIZE),
         quality=vision.JPEG_QUALITY,
         optimize=bool(vision.JPEG_OPTIMIZE),
     )
@@ -183,7 +183,7 @@ def measure_upright(tmp: str, folder: str, files: int, repeats: int) -> float:
         cli_loop.append(t_loop), cli.append(t_cli)
 
     whole, inside = pair_ratios(cli_loop, cli), pair_ratios(loop, add)
-    target = served_size(SIZE[1], SIZE[0])
+    target = fit_size(SIZE[1], SIZE[0])
     print(
         f"EXIF orientation {ORIENTATION}, policy vision, {files} files {SIZE[0]}x{SIZE[1]} -> "
         f"{target[0]}x{target[1]}, JPEG quality {vision.JPEG_QUALITY}, "

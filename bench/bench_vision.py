@@ -2,7 +2,7 @@
 
 ``add`` with the default policy (``vision``) reads, hashes and probes each
 file, and makes its rendition: draft-mode (reduced-scale) JPEG decode, LANCZOS
-resize to ``limits.served_size``, EXIF orientation applied to the small
+resize to ``limits.fit_size``, EXIF orientation applied to the small
 result, JPEG quality 85 without metadata; in a process pool over all cores.
 The reference is a naive serial loop on one core doing, per file: ``Image.open``,
 ``ImageOps.exif_transpose`` (a full decode), ``convert("RGB")``, LANCZOS
@@ -39,7 +39,7 @@ from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
 from assetmgr import Library
 from assetmgr.hashing import sha256_bytes
 from assetmgr.inspection import Settings, inspect
-from assetmgr.limits import DEFAULT_LIMITS, served_size
+from assetmgr.limits import DEFAULT_LIMITS, fit_size
 from assetmgr.probe import probe
 from assetmgr.store import RenditionStore
 from assetmgr.vision import JPEG_OPTIMIZE, JPEG_QUALITY, normalise
@@ -51,7 +51,7 @@ SIZE = (4000, 3000)  # 12 MP, as stored (before EXIF orientation)
 MARGIN = 48  # each file is a crop of its base shifted by up to this many pixels
 BASES = 3
 QUALITY = 90
-ENCODE = {"size": served_size(*SIZE), "quality": JPEG_QUALITY, "optimize": JPEG_OPTIMIZE}
+ENCODE = {"size": fit_size(*SIZE), "quality": JPEG_QUALITY, "optimize": JPEG_OPTIMIZE}
 
 
 def photo_like(seed: int) -> Image.Image:
@@ -119,7 +119,7 @@ def plain_one(path: str, split: list[float] | None = None) -> tuple[Image.Image,
     t0 = time.perf_counter()
     image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
     t1 = time.perf_counter()
-    small = image.resize(served_size(*image.size), Image.Resampling.LANCZOS)
+    small = image.resize(fit_size(*image.size), Image.Resampling.LANCZOS)
     t2 = time.perf_counter()
     buffer = io.BytesIO()
     small.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=JPEG_OPTIMIZE)
@@ -232,7 +232,7 @@ def main() -> None:
             f"{total_bytes / args.files / 1024:.0f} KiB each on average; orientation "
             + ", ".join(f"{k}: {v}" for k, v in counts.items())
         )
-        upright = served_size(*SIZE)
+        upright = fit_size(*SIZE)
         print(
             f"target size: {upright[0]}x{upright[1]} (landscape), {upright[1]}x{upright[0]} (portrait)"
         )

@@ -66,7 +66,7 @@ def test_show_text_and_json(two_assets, run):
     assert text.exit_code == 0 and f"sha256:{sha}" in text.stdout and "JPEG 640x480" in text.stdout
     [record] = run.json_lines("show", str(b))
     assert (record["sha256"], record["width"], record["format"]) == (sha, 640, "JPEG")
-    assert record["renditions"][0]["tokens"] == 410  # 640*480/750, rounded up
+    assert record["renditions"][0]["tokens"] == 414  # ceil(640/28) * ceil(480/28) = 23 * 18
 
 
 def test_tags_add_list_filter_remove(two_assets, run):

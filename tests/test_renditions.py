@@ -13,7 +13,7 @@ from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from assetmgr import Library
 from assetmgr.containers import pixels_only
-from assetmgr.limits import MAX_IMAGE_BYTES
+from assetmgr.limits import MAX_IMAGE_BYTES, visual_tokens
 from assetmgr.probe import Rejected, probe, sniff
 from assetmgr.renditions import render_bytes
 
@@ -186,7 +186,7 @@ def test_size_bounds_hold_for_every_accepted_corpus_image(corpus):
     for row in rows:
         facts, data = vision((corpus / row["path"]).read_bytes())
         assert max(facts.width, facts.height) <= 1568, row["path"]
-        assert facts.width * facts.height <= 1_150_000, row["path"]
+        assert visual_tokens(facts.width, facts.height) == facts.tokens <= 1568, row["path"]
         assert len(data) == facts.size_bytes < MAX_IMAGE_BYTES, row["path"]
         assert decoded(data).size == (facts.width, facts.height), row["path"]
         assert facts.media_type in ("image/jpeg", "image/png", "image/gif", "image/webp")
@@ -195,13 +195,13 @@ def test_size_bounds_hold_for_every_accepted_corpus_image(corpus):
 
 @pytest.mark.parametrize(
     ("size", "expected"),
-    [((4000, 3000), (1238, 928)), ((8000, 2000), (1568, 392)), ((1000, 1000), (1000, 1000))],
+    [((4000, 3000), (1270, 952)), ((8000, 2000), (1568, 392)), ((1000, 1000), (1000, 1000))],
 )
 def test_generated_large_images_are_downscaled_to_the_limits(size, expected):
     source = encoded(photo(size), "JPEG", quality=85)
     facts, data = vision(source)
     assert (facts.width, facts.height) == expected == decoded(data).size
-    assert facts.tokens == math.ceil(expected[0] * expected[1] / 750)
+    assert facts.tokens == visual_tokens(*expected)
     if size == expected:
         assert data == source  # a clean JPEG within the limits is uploaded byte for byte
 
@@ -305,7 +305,7 @@ def test_one_asset_with_renditions_under_both_policies(tmp_path, run):
     [record] = run.json_lines("show", again["sha256"])
     by_policy = {r["policy"]: r for r in record["renditions"]}
     assert by_policy["original"]["sha256"] == record["sha256"]
-    assert (by_policy["original"]["width"], by_policy["vision"]["width"]) == (3000, 1313)
+    assert (by_policy["original"]["width"], by_policy["vision"]["width"]) == (3000, 1344)
 
 
 def test_cat_writes_the_rendition_and_rederives_it_when_the_store_is_gone(
@@ -339,8 +339,8 @@ def test_stats_sums_tokens_and_prices_them(tmp_path, run):
     [stats] = run.json_lines("stats", "--price", "3")
     [vision_stats] = stats["policies"]
     assert stats["assets"] == 2
-    assert vision_stats["tokens"] == 1000 + 200
-    assert vision_stats["cost_per_1000_images"] == pytest.approx(600 * 1000 * 3 / 1e6)
+    assert vision_stats["tokens"] == 36 * 27 + 18 * 11  # ceil(w/28) * ceil(h/28) each
+    assert vision_stats["cost_per_1000_images"] == pytest.approx(585 * 1000 * 3 / 1e6)
     assert "per 1,000 images at $3/Mtok" in run("stats").stdout
 
 
