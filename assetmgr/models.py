@@ -142,7 +142,7 @@ renditions = Table(
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
-    Column("tokens", Integer, nullable=False),  # estimate: width*height/750
+    Column("tokens", Integer, nullable=False),  # visual tokens at the standard tier (limits)
     Column("created_at", UTCDateTime, default=utcnow, nullable=False),
 )
 Rendition = Columns(renditions)

@@ -37,6 +37,7 @@ from datetime import datetime
 
 from .catalogue import Catalogue, IngestBatch
 from .errors import AssetmgrError, UsageError
+from .limits import served_tokens
 from .models import utcnow
 from .records import AssetRecord, to_json
 from .remote import RemoteSpec, normalise_url
@@ -220,10 +221,11 @@ class _Merge:
         self.report.labels_taken += taken
 
     def _rendition(self, line: dict) -> None:
+        width, height = int(line["width"]), int(line["height"])
         self.batch.renditions.append({
             "sha256": _sha(line["sha256"]), "media_type": str(line["media_type"]),
-            "width": int(line["width"]), "height": int(line["height"]),
-            "size_bytes": int(line["size_bytes"]), "tokens": int(line["tokens"]),
+            "width": width, "height": height, "size_bytes": int(line["size_bytes"]),
+            "tokens": served_tokens(width, height),  # by today's rule, whatever the export says
         })  # fmt: skip
 
     def _asset(self, line: dict) -> None:

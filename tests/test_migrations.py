@@ -173,6 +173,40 @@ def test_an_older_catalogue_keeps_its_uploads_through_the_upgrade(db):
     assert db.rows("SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
+@pytest.mark.backends()
+def test_the_upgrade_recomputes_token_estimates_by_the_visual_token_rule(db):
+    """Renditions costed by the older width*height/750 rule get ceil(w/28)*ceil(h/28) at the
+    size the standard tier reads, from their recorded size alone; a downgrade restores them."""
+    from datetime import datetime, timezone
+
+    from assetmgr.db import make_engine, upgrade
+
+    engine = make_engine(db.url)
+    upgrade(engine, "0005")
+    now = datetime(2026, 11, 1, tzinfo=timezone.utc)
+    stored = now if db.backend == "postgresql" else "2026-11-01 00:00:00.000000"
+    shapes = {1: (1429, 804, 1532, 1508), 2: (1920, 1080, 1532, 1560), 3: (64, 48, 5, 6)}
+    for key, (width, height, old, _) in shapes.items():
+        db.execute(
+            "INSERT INTO renditions (id, sha256, media_type, width, height, size_bytes, tokens, "
+            "created_at) VALUES (:id, :sha, 'image/jpeg', :w, :h, 1000, :t, :now)",
+            id=key, sha=str(key) * 64, w=width, h=height, t=old, now=stored,
+        )  # fmt: skip
+    upgrade(engine, "0006")
+    new = {key: new for key, (_, _, _, new) in shapes.items()}
+    assert dict(db.rows("SELECT id, tokens FROM renditions")) == new
+    from alembic import command
+
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0005")
+    old = {key: old for key, (_, _, old, _) in shapes.items()}
+    assert dict(db.rows("SELECT id, tokens FROM renditions")) == old
+    engine.dispose()
+
+
 OPEN = """
 import os, sys, time
 from pathlib import Path
