@@ -24,7 +24,8 @@ MAX_SIDE = 8000  # px per side, any request
 MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
 MANY_IMAGES = 20
 MAX_IMAGES_PER_REQUEST = 100  # on a model with a 200k-token context
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # per image; for a base64 source, of its base64 text
+RENDITION_BYTES = MAX_IMAGE_BYTES // 4 * 3  # a vision rendition: its base64 is within 5 MB too
 SMALL_SIDE = 200  # below this on a side, answers degrade
 PATCH = 28  # px: Claude reads an image as PATCH x PATCH squares, one visual token each
 EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already

@@ -36,24 +36,35 @@ class Made:
     decoded: bool  # the first frame's pixels were decoded to make it (an integrity check)
 
 
-def make(policy: str, source: SourceFile, info: ImageInfo) -> Made:
-    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none."""
+def make(
+    policy: str, source: SourceFile, info: ImageInfo, *, size: tuple[int, int] | None = None
+) -> Made:
+    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none.
+
+    ``size`` (upright width and height) forces a vision rendition's size instead of the
+    tier's fit: a rendition recorded at a size an earlier rule chose is made again at it."""
     if policy == ORIGINAL:
         return Made(_original(source, info), None, decoded=False)
     if policy in POLICY_TIER:
-        return _vision(policy, source, info)
+        return _vision(policy, source, info, size)
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
 def render_bytes(
-    policy: str, data: bytes, info: ImageInfo, sha256: str
+    policy: str,
+    data: bytes,
+    info: ImageInfo,
+    sha256: str,
+    *,
+    size: tuple[int, int] | None = None,
 ) -> tuple[RenditionRecord, bytes]:
-    """The rendition's facts and its bytes, derived again from the source's bytes."""
-    made = make(policy, SourceFile.of(data, sha256), info)
+    """The rendition's facts and its bytes, derived again from the source's bytes (at
+    ``size``, when given: see ``make``)."""
+    made = make(policy, SourceFile.of(data, sha256), info, size=size)
     return made.record, data if made.data is None else made.data
 
 
-def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
+def _vision(policy: str, source: SourceFile, info: ImageInfo, size) -> Made:
     from PIL import Image
 
     from .vision import normalise, reencode  # Pillow's pixel work: only where renditions are made
@@ -62,10 +73,10 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")  # Pillow's notes about files it copes with
         if source.data is not None:
-            encoded = normalise(source.data, info, tier)
+            encoded = normalise(source.data, info, tier, size)
         else:  # too large to be uploaded as it is, or to hold in memory: new pixels
             with source.open() as stream:
-                encoded = reencode(Image.open(stream), info, tier)
+                encoded = reencode(Image.open(stream, formats=[info.format]), info, tier, size)
     if encoded is None:
         tokens = served_tokens(info.width, info.height)
         warnings = pixel_warnings(info.width, info.height, info.frames)
@@ -151,8 +162,14 @@ def _derive(path: str, sha256: str, rendition) -> bytes | None:
             return source.data
         with source.open() as stream:
             info = probe(stream)
-        made = make(rendition.policy, source, info)
+        # At the recorded size first: an earlier rule may have chosen another size than
+        # today's (the 1.15 MP rule made 1429x804 of 1920x1080, today's 1456x819). A
+        # rendition shrunk to fit the byte budget is not made at its recorded size in one
+        # step: the current rule then makes it again.
+        for size in ((rendition.width, rendition.height), None):
+            made = make(rendition.policy, source, info, size=size)
+            if made.record.sha256 == rendition.sha256:
+                return source.data if made.data is None else made.data
     except (sourcefile.Unusable, Rejected, OSError, MemoryError):
         return None
-    data = source.data if made.data is None else made.data
-    return data if made.record.sha256 == rendition.sha256 else None
+    return None

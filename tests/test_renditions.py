@@ -15,7 +15,7 @@ from assetmgr import Library
 from assetmgr.containers import pixels_only
 from assetmgr.limits import MAX_IMAGE_BYTES, visual_tokens
 from assetmgr.probe import Rejected, probe, sniff
-from assetmgr.renditions import render_bytes
+from assetmgr.renditions import load_bytes, render_bytes
 
 # orientation -> the transpose that turns the upright picture into what is stored
 STORE_AS = {
@@ -347,3 +347,57 @@ def test_stats_sums_tokens_and_prices_them(tmp_path, run):
 def test_unreadable_decoding_is_a_rejection_not_a_crash():
     with pytest.raises(Rejected):
         probe(b"\xff\xd8\xff\xe0" + b"\x00" * 20)
+
+
+def old_rule_rendition(source: bytes) -> tuple[tuple[int, int], bytes]:
+    """A vision rendition as earlier versions made it: the long edge within 1568 px and the
+    area within 1.15 MP (1920x1080 -> 1429x804), LANCZOS, JPEG at quality 85, no metadata."""
+    image = decoded(source)
+    scale = min(1.0, 1568 / max(image.size), math.sqrt(1_150_000 / (image.width * image.height)))
+    size = (int(image.width * scale), int(image.height * scale))
+    small = image.resize(size, Image.Resampling.LANCZOS)
+    small.info = {}
+    return size, encoded(small, "JPEG", quality=85)
+
+
+def test_a_rendition_made_under_the_old_size_rule_is_made_again_byte_for_byte(
+    tmp_path, run, db, store_root
+):
+    source = tmp_path / "in" / "wide.jpg"
+    source.parent.mkdir()
+    source.write_bytes(encoded(photo((1920, 1080), seed=7), "JPEG", quality=90))
+    (width, height), old = old_rule_rendition(source.read_bytes())
+    assert (width, height) == (1429, 804)
+    [outcome] = run.json_lines("add", source.parent)
+    [record] = run.json_lines("show", outcome["sha256"])
+    current = record["renditions"][0]
+    assert (current["width"], current["height"]) == (1456, 819)
+    # the catalogue of an earlier version: its vision rendition is the old-rule one
+    old_sha = hashlib.sha256(old).hexdigest()
+    db.execute(
+        "UPDATE renditions SET sha256 = :new, width = :w, height = :h, size_bytes = :n "
+        "WHERE sha256 = :sha",
+        new=old_sha, w=width, h=height, n=len(old), sha=current["sha256"],
+    )  # fmt: skip
+    for stored in store_root.rglob("*"):
+        if stored.is_file():
+            stored.unlink()
+    piped = run("cat", outcome["sha256"])
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout_bytes == old
+    assert [p.name for p in store_root.rglob(old_sha)]  # kept for whoever shares the store
+
+
+def test_a_rendition_shrunk_to_fit_its_byte_budget_is_made_again_by_the_current_rule(tmp_path):
+    from assetmgr.catalogue import AssetSources
+    from assetmgr.store import RenditionStore
+
+    noise = [Image.effect_noise((2000, 1500), 120) for _ in range(3)]
+    data = encoded(Image.merge("RGBA", (*noise, Image.new("L", (2000, 1500), 200))), "PNG")
+    (tmp_path / "noise.png").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    facts, made = render_bytes("vision", data, probe(data), sha)
+    assert facts.media_type == "image/png" and (facts.width, facts.height) < (1456, 1092)
+    assert len(made) <= MAX_IMAGE_BYTES * 3 // 4  # its base64 is within 5 MB too
+    asset = AssetSources(sha, (str(tmp_path / "noise.png"),))
+    assert load_bytes(asset, facts, RenditionStore(tmp_path / "store")) == made
