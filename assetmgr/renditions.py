@@ -17,14 +17,25 @@ import warnings as python_warnings
 from dataclasses import dataclass
 
 from .hashing import sha256_bytes
-from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, human_bytes, served_tokens
+from .limits import (
+    MAX_IMAGE_BYTES,
+    MAX_SIDE,
+    MEDIA_TYPES,
+    SMALL_SIDE,
+    human_bytes,
+    served_tokens,
+)
 from .policies import ORIGINAL, POLICIES, POLICY_TIER
-from .probe import ImageInfo, Rejected
+from .probe import ImageInfo, Rejected, not_sent
 from .records import RenditionRecord
 from .sourcefile import SourceFile
 from .store import RenditionStore
 
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
+MORE_FRAMES = {  # the warning for a source of several frames, by format
+    "TIFF": "multi-page TIFF: first page only",
+    "HEIF": "several images: the primary one only",
+}
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo, size) -> Made:
                 encoded = reencode(Image.open(stream, formats=[info.format]), info, tier, size)
     if encoded is None:
         tokens = served_tokens(info.width, info.height)
-        warnings = pixel_warnings(info.width, info.height, info.frames)
+        warnings = pixel_warnings(info.width, info.height, info.frames, info.format)
         record = RenditionRecord(
             policy, source.sha256, info.media_type, info.width, info.height, source.size,
             tokens, warnings,
@@ -88,18 +99,26 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo, size) -> Made:
     record = RenditionRecord(
         policy, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
         len(encoded.data), served_tokens(encoded.width, encoded.height),
-        pixel_warnings(encoded.width, encoded.height, info.frames),
+        pixel_warnings(encoded.width, encoded.height, info.frames, info.format),
     )  # fmt: skip
     return Made(record, encoded.data, decoded=encoded.decoded)
 
 
 def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
+    """The source as it is, when the API takes it: checked before any pixel is decoded."""
+    if info.format not in MEDIA_TYPES:
+        raise Rejected(not_sent(info.format))
+    if max(info.width, info.height) > MAX_SIDE:
+        raise Rejected(
+            f"image is {info.width}x{info.height} px; the API accepts at most {MAX_SIDE} px "
+            "per side; --policy vision downscales it"
+        )
     if source.size > MAX_IMAGE_BYTES:
         raise Rejected(
             f"file is {human_bytes(source.size)}; the API accepts at most "
             f"{human_bytes(MAX_IMAGE_BYTES)} per image"
         )
-    warnings = pixel_warnings(info.width, info.height, info.frames)
+    warnings = pixel_warnings(info.width, info.height, info.frames, info.format)
     if info.orientation not in (None, 1):
         warnings.append(
             f"EXIF orientation {info.orientation} not applied: the model sees it unrotated"
@@ -111,13 +130,13 @@ def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
     )  # fmt: skip
 
 
-def pixel_warnings(width: int, height: int, frames: int) -> list[str]:
+def pixel_warnings(width: int, height: int, frames: int, format: str = "") -> list[str]:
     """What the vision guidance warns about an image of this size and frame count."""
     warnings = []
     if min(width, height) < SMALL_SIDE:
         warnings.append(f"smaller than {SMALL_SIDE} px")
     if frames > 1:
-        warnings.append("animated: first frame only")
+        warnings.append(MORE_FRAMES.get(format, "animated: first frame only"))
     if max(width, height) > EXTREME_ASPECT * min(width, height):
         warnings.append("extreme aspect ratio")
     return warnings

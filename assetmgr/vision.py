@@ -9,7 +9,8 @@ the source itself. Otherwise (or when the container is not understood):
 
 1. first frame only (Claude reads no other);
 2. JPEGs are decoded at reduced scale (draft mode) when much larger than the
-   target, so a 12 MP photo is never decoded in full;
+   target, so a 12 MP photo is never decoded in full; other sources over 8000 px
+   are shrunk by a whole factor (``Image.reduce``) before LANCZOS;
 3. colours to sRGB through the embedded ICC profile, and every mode to L, LA,
    RGB or RGBA (CMYK, 16-bit, palettes with transparency...);
 4. downscale with LANCZOS to the largest size the tier's reader takes as it is
@@ -31,14 +32,15 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from .containers import pixels_only
-from .limits import MEDIA_TYPES, RENDITION_BYTES, STANDARD, Tier, fit_size
+from .limits import MAX_SIDE, MEDIA_TYPES, RENDITION_BYTES, STANDARD, Tier, fit_size
 from .probe import ImageInfo
 
 Size = tuple[int, int]
 
 JPEG_QUALITY = 85
 JPEG_OPTIMIZE = False  # optimized Huffman tables: 6-7% smaller, 2-2.5x the encode time
-SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
+SHRINK_STEP = 0.85  # when an encoding is still over its byte budget
+PHOTO_FORMATS = ("JPEG", "HEIF", "AVIF")  # camera formats: JPEG renditions, never a palette
 TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -91,11 +93,24 @@ def reencode(
     image.seek(0)
     image.load()  # here, so that damage shows (what follows may fall back on failures)
     image = to_working_mode(image)
+    image = _reduced(image, info, stored)
     if image.size != stored:
         image = image.resize(stored, Image.Resampling.LANCZOS)
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
-    return encode(drop_opaque_alpha(image), photo=info.format == "JPEG")
+    return encode(drop_opaque_alpha(image), photo=info.format in PHOTO_FORMATS)
+
+
+def _reduced(image: Image.Image, info: ImageInfo, stored: Size) -> Image.Image:
+    """A source over 8000 px on a side (a 45 MP camera frame, a panorama), shrunk by a whole
+    factor (box filter) to between 2x and 4x its target before LANCZOS: the same result to
+    the eye at a fraction of the time and memory, and deterministic. JPEGs were shrunk at
+    decoding already (draft mode). Smaller sources keep the one LANCZOS step, so the
+    renditions earlier versions made of them are made again byte for byte."""
+    factor = min(image.width // stored[0], image.height // stored[1]) // 2
+    if max(info.width, info.height) <= MAX_SIDE or factor < 2 or info.format == "JPEG":
+        return image
+    return image.reduce(factor)
 
 
 def pixels_need_no_change(
