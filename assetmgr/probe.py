@@ -90,7 +90,11 @@ PLUGINS = {
     "HEIC": "HEIF",
 }
 HEIF_MISSING = "HEIC needs pillow-heif: pip install 'assetmgr[heic]'"
-FIRST_PAGE_ONLY = ("TIFF", "HEIF")  # other pages (or images) are neither decoded nor read
+FIRST_PAGE_ONLY = ("TIFF", "HEIF")
+# Decoders that turn the picture upright themselves: Pillow's TIFF plugin applies the
+# orientation tag on load (and reports the upright size), and libheif applies a HEIF's
+# irot/imir (pillow-heif then resets the EXIF orientation, which describes the same turn).
+SELF_ORIENTED = ("TIFF", "HEIF")  # other pages (or images) are neither decoded nor read
 
 
 def sniff(data: bytes) -> str | None:
@@ -361,6 +365,8 @@ def _frame_count(image: Image.Image) -> int:
 
 
 def _orientation(image: Image.Image, raw: bytes | None) -> int | None:
+    if image.format in SELF_ORIENTED:
+        return None  # turned upright by the decoder already: turning it again would be wrong
     if image.format == "PNG" and not _png_may_carry_exif(image, raw):
         return None  # Pillow would decode the whole image to look for an eXIf chunk
     try:
