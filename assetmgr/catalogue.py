@@ -81,6 +81,8 @@ class RenditionFacts(NamedTuple):
     policy: str
     media_type: str
     size_bytes: int
+    width: int  # as made: a rendition is made again at its recorded size
+    height: int
 
 
 class SourcePath(NamedTuple):
@@ -293,17 +295,17 @@ class Catalogue:
         string given in ``shas``, not a copy: callers hold many of these at once."""
         renditions = Rendition.__table__
         columns = (renditions.c.id, renditions.c.sha256, renditions.c.media_type,
-                   renditions.c.size_bytes)  # fmt: skip
+                   renditions.c.size_bytes, renditions.c.width, renditions.c.height)  # fmt: skip
         facts: dict[str, RenditionFacts] = {}
         media_types: dict[str, str] = {}  # one string per media type, not one per row
         with self.reading() as conn:
             for chunk in _chunks(shas):
                 given = {sha: sha for sha in chunk}
                 rows = conn.execute(select(*columns).where(renditions.c.sha256.in_(list(given))))
-                for id_, sha, media_type, size in rows:
+                for id_, sha, media_type, size, width, height in rows:
                     media_type = media_types.setdefault(media_type, media_type)
                     sha = given[sha]
-                    facts[sha] = RenditionFacts(id_, sha, policy, media_type, size)
+                    facts[sha] = RenditionFacts(id_, sha, policy, media_type, size, width, height)
         return facts
 
     def source_paths(self, shas: Sequence[str]) -> dict[str, AssetSources]:

@@ -164,7 +164,9 @@ def echo_json_array(items, size: int = 1 << 16) -> None:
     help="Tag every accepted file (repeatable).",
 )
 @policy_option(
-    "vision: oriented, stripped, downscaled to what Claude reads; original: bytes as they are.",
+    "vision: oriented, stripped, downscaled to what standard-tier models read (1568 px, 1568 "
+    "tokens); vision-hd: the same for the high tier (2576 px, 4784 tokens); original: bytes "
+    "as they are (JPEG, PNG, GIF, WebP only).",
     default="vision",
 )
 @click.option(

@@ -130,7 +130,9 @@ def limit_options(function):
             click.option("--max-file-size", type=SIZE, metavar="SIZE", default=None,
                          help=f"Refuse files larger than this (e.g. 2G).  [default: {D.max_file_bytes // 2**20}M]"),
             click.option("--max-pixels", type=COUNT, metavar="N", default=None,
-                         help=f"Refuse frames of more pixels (e.g. 100M).  [default: {D.max_pixels:,}]"),
+                         help="The decompression-bomb limit: refuse frames of more pixels; the only bound on "
+                              "a source's size under the vision policies (raise it, e.g. 120M, for "
+                              f"bigger scans; ~4 bytes a pixel per worker).  [default: {D.max_pixels:,}]"),
             click.option("--max-total-pixels", type=COUNT, metavar="N", default=None,
                          help=f"Refuse files whose frames add up to more pixels.  [default: {D.max_total_pixels:,}]"),
             click.option("--time-limit", type=click.FloatRange(min=0.1), metavar="SECONDS", default=None,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import sourcefile
 from .limits import Limits
+from .policies import SOURCE_FORMATS
 from .probe import ImageInfo, Rejected, examine, pillow_checks, verify_pixels
 from .records import RenditionRecord
 from .renditions import make
@@ -110,7 +111,7 @@ def _inspect(path: str, settings: Settings) -> Inspection:
     try:
         info, made = _render(source, settings)
     except Rejected as e:
-        result.reason, result.lasting = e.reason, True
+        result.reason, result.lasting = e.reason, e.lasting
         return result
     except MemoryError:  # this machine's lack, not the file's: judged again next time
         result.reason = NO_MEMORY
@@ -131,7 +132,10 @@ def _inspect(path: str, settings: Settings) -> Inspection:
 
 def _render(source: sourcefile.SourceFile, settings: Settings):
     with source.open() as stream:
-        image, info = examine(source.data if source.data is not None else stream, settings.limits)
+        formats = SOURCE_FORMATS[settings.policy]
+        image, info = examine(
+            source.data if source.data is not None else stream, settings.limits, formats
+        )
         try:
             with pillow_checks():
                 made = make(settings.policy, source, info)

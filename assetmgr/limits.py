@@ -20,11 +20,18 @@ MEDIA_TYPES = {  # Pillow format name -> media type the API accepts
     "WEBP": "image/webp",
 }
 ACCEPTED_NAMES = "JPEG, PNG, GIF and WebP"
+CONVERTED_TYPES = {  # formats the API does not take, which the vision policies convert
+    "TIFF": "image/tiff",
+    "BMP": "image/bmp",
+    "AVIF": "image/avif",
+    "HEIF": "image/heic",  # HEIC/HEIF, decoded by pillow-heif (an optional extra)
+}
 MAX_SIDE = 8000  # px per side, any request
 MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
 MANY_IMAGES = 20
 MAX_IMAGES_PER_REQUEST = 100  # on a model with a 200k-token context
-MAX_IMAGE_BYTES = 5 * 1024 * 1024
+MAX_IMAGE_BYTES = 5 * 1024 * 1024  # per image; for a base64 source, of its base64 text
+RENDITION_BYTES = MAX_IMAGE_BYTES // 4 * 3  # a vision rendition: its base64 is within 5 MB too
 SMALL_SIDE = 200  # below this on a side, answers degrade
 PATCH = 28  # px: Claude reads an image as PATCH x PATCH squares, one visual token each
 EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as expired already
@@ -34,6 +41,7 @@ EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
 
 
 MIB = 1024 * 1024
+RULES_VERSION = "r2"  # raise it when a file rejected before might be accepted now
 
 
 @dataclass(frozen=True)
@@ -42,14 +50,19 @@ class Limits:
     limit is rejected with the reason, and the rest of the run goes on."""
 
     max_file_bytes: int = 512 * MIB  # --max-file-size: bytes read and hashed
-    max_pixels: int = 64_000_000  # --max-pixels: decoded pixels of one frame (8000x8000)
+    # --max-pixels: the decompression-bomb limit, decoded pixels of one frame (8000x8000; a
+    # 45 MP camera frame or a 12000x3000 panorama is within it). A 64 MP RGBA frame is 256 MB
+    # in a worker's memory, and up to twice that while its mode is converted.
+    max_pixels: int = 64_000_000
     max_total_pixels: int = 400_000_000  # --max-total-pixels: frames x canvas, per file
     time_limit: float = 60.0  # --time-limit: seconds to read, check and render one file
 
     def rules(self, policy: str) -> str:
-        """The rules a rejection was made under: under other rules the file is judged again."""
+        """The rules a rejection was made under: under other rules the file is judged again.
+        ``RULES_VERSION`` leads: rejections made by earlier versions (a TIFF, a side over
+        8000 px under a vision policy) do not stand under today's rules."""
         return (
-            f"{policy};{self.max_file_bytes};{self.max_pixels};{self.max_total_pixels};"
+            f"{RULES_VERSION};{policy};{self.max_file_bytes};{self.max_pixels};{self.max_total_pixels};"
             f"{self.time_limit:g}"
         )
 

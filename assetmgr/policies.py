@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from .errors import NotFound
-from .limits import HIGH, STANDARD, Tier
+from .limits import CONVERTED_TYPES, HIGH, MEDIA_TYPES, STANDARD, Tier
 
 VISION = "vision"  # what Claude reads best, cheapest and safest, at the standard tier (vision.py)
 VISION_HD = "vision-hd"  # the same, at the high tier: for models from Claude Opus 4.7 on
@@ -17,6 +17,13 @@ ORIGINAL = "original"  # the source bytes, when the API takes them
 POLICIES = (VISION, VISION_HD, ORIGINAL)
 DEFAULT_POLICY = VISION
 POLICY_TIER: dict[str, Tier] = {VISION: STANDARD, VISION_HD: HIGH}  # the tier each one targets
+# The source formats each policy takes (Pillow's names): ``original`` sends the file as it
+# is, so only what the API accepts; the vision policies convert the others.
+SOURCE_FORMATS: dict[str, frozenset[str]] = {
+    ORIGINAL: frozenset(MEDIA_TYPES),
+    VISION: frozenset(MEDIA_TYPES) | frozenset(CONVERTED_TYPES),
+    VISION_HD: frozenset(MEDIA_TYPES) | frozenset(CONVERTED_TYPES),
+}
 
 T = TypeVar("T")
 

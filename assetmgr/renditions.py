@@ -17,14 +17,25 @@ import warnings as python_warnings
 from dataclasses import dataclass
 
 from .hashing import sha256_bytes
-from .limits import MAX_IMAGE_BYTES, SMALL_SIDE, human_bytes, served_tokens
+from .limits import (
+    MAX_IMAGE_BYTES,
+    MAX_SIDE,
+    MEDIA_TYPES,
+    SMALL_SIDE,
+    human_bytes,
+    served_tokens,
+)
 from .policies import ORIGINAL, POLICIES, POLICY_TIER
-from .probe import ImageInfo, Rejected
+from .probe import ImageInfo, Rejected, not_sent
 from .records import RenditionRecord
 from .sourcefile import SourceFile
 from .store import RenditionStore
 
 EXTREME_ASPECT = 10  # long side over short side, beyond which detail is lost when downscaled
+MORE_FRAMES = {  # the warning for a source of several frames, by format
+    "TIFF": "multi-page TIFF: first page only",
+    "HEIF": "several images: the primary one only",
+}
 
 
 @dataclass(frozen=True)
@@ -36,24 +47,35 @@ class Made:
     decoded: bool  # the first frame's pixels were decoded to make it (an integrity check)
 
 
-def make(policy: str, source: SourceFile, info: ImageInfo) -> Made:
-    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none."""
+def make(
+    policy: str, source: SourceFile, info: ImageInfo, *, size: tuple[int, int] | None = None
+) -> Made:
+    """The rendition of a probed source under ``policy``; ``Rejected`` if there is none.
+
+    ``size`` (upright width and height) forces a vision rendition's size instead of the
+    tier's fit: a rendition recorded at a size an earlier rule chose is made again at it."""
     if policy == ORIGINAL:
         return Made(_original(source, info), None, decoded=False)
     if policy in POLICY_TIER:
-        return _vision(policy, source, info)
+        return _vision(policy, source, info, size)
     raise ValueError(f"unknown policy {policy!r}; choose from {', '.join(POLICIES)}")
 
 
 def render_bytes(
-    policy: str, data: bytes, info: ImageInfo, sha256: str
+    policy: str,
+    data: bytes,
+    info: ImageInfo,
+    sha256: str,
+    *,
+    size: tuple[int, int] | None = None,
 ) -> tuple[RenditionRecord, bytes]:
-    """The rendition's facts and its bytes, derived again from the source's bytes."""
-    made = make(policy, SourceFile.of(data, sha256), info)
+    """The rendition's facts and its bytes, derived again from the source's bytes (at
+    ``size``, when given: see ``make``)."""
+    made = make(policy, SourceFile.of(data, sha256), info, size=size)
     return made.record, data if made.data is None else made.data
 
 
-def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
+def _vision(policy: str, source: SourceFile, info: ImageInfo, size) -> Made:
     from PIL import Image
 
     from .vision import normalise, reencode  # Pillow's pixel work: only where renditions are made
@@ -62,13 +84,13 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")  # Pillow's notes about files it copes with
         if source.data is not None:
-            encoded = normalise(source.data, info, tier)
+            encoded = normalise(source.data, info, tier, size)
         else:  # too large to be uploaded as it is, or to hold in memory: new pixels
             with source.open() as stream:
-                encoded = reencode(Image.open(stream), info, tier)
+                encoded = reencode(Image.open(stream, formats=[info.format]), info, tier, size)
     if encoded is None:
         tokens = served_tokens(info.width, info.height)
-        warnings = pixel_warnings(info.width, info.height, info.frames)
+        warnings = pixel_warnings(info.width, info.height, info.frames, info.format)
         record = RenditionRecord(
             policy, source.sha256, info.media_type, info.width, info.height, source.size,
             tokens, warnings,
@@ -77,18 +99,26 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo) -> Made:
     record = RenditionRecord(
         policy, sha256_bytes(encoded.data), encoded.media_type, encoded.width, encoded.height,
         len(encoded.data), served_tokens(encoded.width, encoded.height),
-        pixel_warnings(encoded.width, encoded.height, info.frames),
+        pixel_warnings(encoded.width, encoded.height, info.frames, info.format),
     )  # fmt: skip
     return Made(record, encoded.data, decoded=encoded.decoded)
 
 
 def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
+    """The source as it is, when the API takes it: checked before any pixel is decoded."""
+    if info.format not in MEDIA_TYPES:
+        raise Rejected(not_sent(info.format))
+    if max(info.width, info.height) > MAX_SIDE:
+        raise Rejected(
+            f"image is {info.width}x{info.height} px; the API accepts at most {MAX_SIDE} px "
+            "per side; --policy vision downscales it"
+        )
     if source.size > MAX_IMAGE_BYTES:
         raise Rejected(
             f"file is {human_bytes(source.size)}; the API accepts at most "
             f"{human_bytes(MAX_IMAGE_BYTES)} per image"
         )
-    warnings = pixel_warnings(info.width, info.height, info.frames)
+    warnings = pixel_warnings(info.width, info.height, info.frames, info.format)
     if info.orientation not in (None, 1):
         warnings.append(
             f"EXIF orientation {info.orientation} not applied: the model sees it unrotated"
@@ -100,13 +130,13 @@ def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:
     )  # fmt: skip
 
 
-def pixel_warnings(width: int, height: int, frames: int) -> list[str]:
+def pixel_warnings(width: int, height: int, frames: int, format: str = "") -> list[str]:
     """What the vision guidance warns about an image of this size and frame count."""
     warnings = []
     if min(width, height) < SMALL_SIDE:
         warnings.append(f"smaller than {SMALL_SIDE} px")
     if frames > 1:
-        warnings.append("animated: first frame only")
+        warnings.append(MORE_FRAMES.get(format, "animated: first frame only"))
     if max(width, height) > EXTREME_ASPECT * min(width, height):
         warnings.append("extreme aspect ratio")
     return warnings
@@ -151,8 +181,14 @@ def _derive(path: str, sha256: str, rendition) -> bytes | None:
             return source.data
         with source.open() as stream:
             info = probe(stream)
-        made = make(rendition.policy, source, info)
+        # At the recorded size first: an earlier rule may have chosen another size than
+        # today's (the 1.15 MP rule made 1429x804 of 1920x1080, today's 1456x819). A
+        # rendition shrunk to fit the byte budget is not made at its recorded size in one
+        # step: the current rule then makes it again.
+        for size in ((rendition.width, rendition.height), None):
+            made = make(rendition.policy, source, info, size=size)
+            if made.record.sha256 == rendition.sha256:
+                return source.data if made.data is None else made.data
     except (sourcefile.Unusable, Rejected, OSError, MemoryError):
         return None
-    data = source.data if made.data is None else made.data
-    return data if made.record.sha256 == rendition.sha256 else None
+    return None

@@ -9,7 +9,8 @@ the source itself. Otherwise (or when the container is not understood):
 
 1. first frame only (Claude reads no other);
 2. JPEGs are decoded at reduced scale (draft mode) when much larger than the
-   target, so a 12 MP photo is never decoded in full;
+   target, so a 12 MP photo is never decoded in full; other sources over 8000 px
+   are shrunk by a whole factor (``Image.reduce``) before LANCZOS;
 3. colours to sRGB through the embedded ICC profile, and every mode to L, LA,
    RGB or RGBA (CMYK, 16-bit, palettes with transparency...);
 4. downscale with LANCZOS to the largest size the tier's reader takes as it is
@@ -17,7 +18,8 @@ the source itself. Otherwise (or when the container is not understood):
    2576 px and 4784 for the high tier), never up;
 5. EXIF/XMP orientation applied to the small result, not the full image;
 6. encode without any metadata: PNG for transparency or few colours (the exact
-   palette when it fits), JPEG for photographs; always under 5 MB.
+   palette when it fits), JPEG for photographs; always within 3.75 MiB, so that
+   its base64 form is within the API's 5 MB too (``limits.RENDITION_BYTES``).
 
 Everything is deterministic: the same bytes in give the same bytes out.
 """
@@ -30,12 +32,15 @@ from dataclasses import dataclass
 from PIL import Image, ImageCms
 
 from .containers import pixels_only
-from .limits import MAX_IMAGE_BYTES, STANDARD, Tier, fit_size
+from .limits import MAX_SIDE, MEDIA_TYPES, RENDITION_BYTES, STANDARD, Tier, fit_size
 from .probe import ImageInfo
+
+Size = tuple[int, int]
 
 JPEG_QUALITY = 85
 JPEG_OPTIMIZE = False  # optimized Huffman tables: 6-7% smaller, 2-2.5x the encode time
-SHRINK_STEP = 0.85  # when an encoding is still over 5 MB
+SHRINK_STEP = 0.85  # when an encoding is still over its byte budget
+PHOTO_FORMATS = ("JPEG", "HEIF", "AVIF")  # camera formats: JPEG renditions, never a palette
 TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,
     3: Image.Transpose.ROTATE_180,
@@ -57,43 +62,66 @@ class Encoded:
     decoded: bool = True  # the first frame's pixels were decoded to make it
 
 
-def normalise(data: bytes, info: ImageInfo, tier: Tier = STANDARD) -> Encoded | None:
+def normalise(
+    data: bytes, info: ImageInfo, tier: Tier = STANDARD, size: Size | None = None
+) -> Encoded | None:
     """The vision rendition of a probed image for ``tier``; ``None`` when the source is
-    already right."""
-    image = Image.open(io.BytesIO(data))
-    if pixels_need_no_change(image, info, tier):
+    already right. ``size`` (upright) forces the target instead of the tier's fit."""
+    image = Image.open(io.BytesIO(data), formats=[info.format])
+    if pixels_need_no_change(image, info, tier, size):
         kept = pixels_only(data, info.format)
-        if kept is not None and len(kept) <= MAX_IMAGE_BYTES:
+        if kept is not None and len(kept) <= RENDITION_BYTES:
             if kept == data:
                 return None
             return Encoded(kept, info.media_type, info.width, info.height, decoded=False)
-    return reencode(image, info, tier)
+    return reencode(image, info, tier, size)
 
 
-def reencode(image: Image.Image, info: ImageInfo, tier: Tier = STANDARD) -> Encoded:
-    """New pixels: the first frame, upright, in sRGB, at the tier's size, without metadata."""
+def reencode(
+    image: Image.Image, info: ImageInfo, tier: Tier = STANDARD, size: Size | None = None
+) -> Encoded:
+    """New pixels: the first frame, upright, in sRGB, at the tier's size (or ``size``, the
+    upright size wanted), without metadata."""
     orientation = info.orientation or 1
     swapped = orientation in (5, 6, 7, 8)
-    upright = fit_size(*((info.height, info.width) if swapped else (info.width, info.height)), tier)
+    upright = size or fit_size(
+        *((info.height, info.width) if swapped else (info.width, info.height)), tier
+    )
     stored = (upright[1], upright[0]) if swapped else upright
     if image.format in ("JPEG", "MPO"):
         image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
     image.seek(0)
     image.load()  # here, so that damage shows (what follows may fall back on failures)
     image = to_working_mode(image)
+    image = _reduced(image, info, stored)
     if image.size != stored:
         image = image.resize(stored, Image.Resampling.LANCZOS)
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
-    return encode(drop_opaque_alpha(image), photo=info.format == "JPEG")
+    return encode(drop_opaque_alpha(image), photo=info.format in PHOTO_FORMATS)
 
 
-def pixels_need_no_change(image: Image.Image, info: ImageInfo, tier: Tier = STANDARD) -> bool:
+def _reduced(image: Image.Image, info: ImageInfo, stored: Size) -> Image.Image:
+    """A source over 8000 px on a side (a 45 MP camera frame, a panorama), shrunk by a whole
+    factor (box filter) to between 2x and 4x its target before LANCZOS: the same result to
+    the eye at a fraction of the time and memory, and deterministic. JPEGs were shrunk at
+    decoding already (draft mode). Smaller sources keep the one LANCZOS step, so the
+    renditions earlier versions made of them are made again byte for byte."""
+    factor = min(image.width // stored[0], image.height // stored[1]) // 2
+    if max(info.width, info.height) <= MAX_SIDE or factor < 2 or info.format == "JPEG":
+        return image
+    return image.reduce(factor)
+
+
+def pixels_need_no_change(
+    image: Image.Image, info: ImageInfo, tier: Tier = STANDARD, size: Size | None = None
+) -> bool:
     """True when only metadata, if anything, stands between the source and its rendition."""
     return (
         (info.frames == 1 or image.format == "MPO")  # an MPO's first picture is a JPEG
+        and info.format in MEDIA_TYPES  # other formats are always converted
         and info.orientation in (None, 1)
-        and fit_size(info.width, info.height, tier) == (info.width, info.height)
+        and (size or fit_size(info.width, info.height, tier)) == (info.width, info.height)
         and image.mode not in ("CMYK", "I", "I;16", "I;16B", "I;16L")
         and _is_srgb(image.info.get("icc_profile"))
     )
@@ -166,10 +194,10 @@ def drop_opaque_alpha(image: Image.Image) -> Image.Image:
 
 
 def encode(image: Image.Image, *, photo: bool) -> Encoded:
-    """PNG for transparency or few colours, JPEG for photographs; under 5 MB."""
+    """PNG for transparency or few colours, JPEG for photographs; within ``RENDITION_BYTES``."""
     while True:
         data, media_type = _encode_once(image, photo)
-        if len(data) <= MAX_IMAGE_BYTES:
+        if len(data) <= RENDITION_BYTES:
             return Encoded(data, media_type, *image.size)
         size = (max(1, int(image.width * SHRINK_STEP)), max(1, int(image.height * SHRINK_STEP)))
         image = image.resize(size, Image.Resampling.LANCZOS)

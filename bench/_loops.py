@@ -19,6 +19,8 @@ else. KIND is one of:
   upright, JPEG encode into memory (the vision policy's work for a JPEG that needs turning);
 - ``naive``: ``Image.open``, ``ImageOps.exif_transpose`` (a full decode), ``convert("RGB")``,
   LANCZOS resize, JPEG encode into memory: what a plain Pillow script does.
+- ``heic``: ``pillow_heif.open_heif(path).to_pillow()``, serially (libheif decodes on its
+  own threads): HEIC decoding alone.
 
 ``--size`` is the target of a landscape picture (long side first); a picture that is
 portrait once upright gets it the other way round. Every file in FOLDER has the same
@@ -131,6 +133,14 @@ def naive_count(path: str, size: tuple[int, int], quality: int, optimize: bool) 
     return 1
 
 
+def heic(path: str) -> int:
+    """A HEIC decoded by pillow-heif alone (libheif's threads), into a Pillow image."""
+    import pillow_heif
+
+    pillow_heif.open_heif(path).to_pillow()
+    return 1
+
+
 def run(work, paths: list[str], jobs: int) -> int:
     """``work`` on every path, on ``jobs`` processes (serially for one); returns the count."""
     if jobs <= 1:
@@ -141,7 +151,7 @@ def run(work, paths: list[str], jobs: int) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("kind", choices=["walk", "decode", "size", "upright", "naive"])
+    parser.add_argument("kind", choices=["walk", "decode", "size", "upright", "naive", "heic"])
     parser.add_argument("folder")
     parser.add_argument("--jobs", type=int, help="processes (default: cores; naive: 1)")
     parser.add_argument("--size", default="1238x928", help="landscape target, WxH")
@@ -160,8 +170,9 @@ def main(argv: list[str] | None = None) -> None:
         "size": read_hash_size,
         "upright": partial(upright, **encode),
         "naive": partial(naive_count, **encode),
+        "heic": heic,
     }[args.kind]
-    jobs = args.jobs or (1 if args.kind == "naive" else os.cpu_count() or 1)
+    jobs = args.jobs or (1 if args.kind in ("naive", "heic") else os.cpu_count() or 1)
     print(run(work, files_in(args.folder), jobs))
 
 

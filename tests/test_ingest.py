@@ -101,9 +101,14 @@ def test_rejected_rewrite_never_changes_the_catalogue(tmp_path, run):
         (lambda p: p.write_bytes(b""), "empty file"),
         (
             lambda p: p.write_bytes(image_bytes(size=(9000, 120), mode="1")),
-            "image is 9000x120 px; the API accepts at most 8000 px per side",
+            "image is 9000x120 px; the API accepts at most 8000 px per side; "
+            "--policy vision downscales it",
         ),
-        (lambda p: p.write_bytes(image_bytes(fmt="TIFF")), "unsupported format: TIFF"),
+        (
+            lambda p: p.write_bytes(image_bytes(fmt="TIFF")),
+            "unsupported format: TIFF; the API accepts JPEG, PNG, GIF and WebP; "
+            "--policy vision converts it",
+        ),
         (
             lambda p: p.write_bytes(image_bytes(fmt="JPEG", size=(400, 300))[:-600]),
             "truncated or corrupt image",
@@ -113,7 +118,7 @@ def test_rejected_rewrite_never_changes_the_catalogue(tmp_path, run):
 )
 def test_rejection_reasons(tmp_path, run, make, reason):
     make(tmp_path / "input.png")
-    result = run("add", tmp_path, "--json")
+    result = run("add", tmp_path, "--json", "--policy", "original")
     [record] = [r for r in map(__import__("json").loads, result.stdout.splitlines())]
     assert record["outcome"] == "rejected"
     assert record["reason"].startswith(reason)

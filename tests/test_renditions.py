@@ -7,15 +7,17 @@ import hashlib
 import io
 import math
 import random
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageChops, ImageOps, ImageStat
 
 from assetmgr import Library
 from assetmgr.containers import pixels_only
-from assetmgr.limits import MAX_IMAGE_BYTES, visual_tokens
+from assetmgr.limits import MAX_IMAGE_BYTES, served_tokens, visual_tokens
+from assetmgr.policies import POLICY_TIER
 from assetmgr.probe import Rejected, probe, sniff
-from assetmgr.renditions import render_bytes
+from assetmgr.renditions import load_bytes, render_bytes
 
 # orientation -> the transpose that turns the upright picture into what is stored
 STORE_AS = {
@@ -347,3 +349,125 @@ def test_stats_sums_tokens_and_prices_them(tmp_path, run):
 def test_unreadable_decoding_is_a_rejection_not_a_crash():
     with pytest.raises(Rejected):
         probe(b"\xff\xd8\xff\xe0" + b"\x00" * 20)
+
+
+def old_rule_rendition(source: bytes) -> tuple[tuple[int, int], bytes]:
+    """A vision rendition as earlier versions made it: the long edge within 1568 px and the
+    area within 1.15 MP (1920x1080 -> 1429x804), LANCZOS, JPEG at quality 85, no metadata."""
+    image = decoded(source)
+    scale = min(1.0, 1568 / max(image.size), math.sqrt(1_150_000 / (image.width * image.height)))
+    size = (int(image.width * scale), int(image.height * scale))
+    small = image.resize(size, Image.Resampling.LANCZOS)
+    small.info = {}
+    return size, encoded(small, "JPEG", quality=85)
+
+
+def test_a_rendition_made_under_the_old_size_rule_is_made_again_byte_for_byte(
+    tmp_path, run, db, store_root
+):
+    source = tmp_path / "in" / "wide.jpg"
+    source.parent.mkdir()
+    source.write_bytes(encoded(photo((1920, 1080), seed=7), "JPEG", quality=90))
+    (width, height), old = old_rule_rendition(source.read_bytes())
+    assert (width, height) == (1429, 804)
+    [outcome] = run.json_lines("add", source.parent)
+    [record] = run.json_lines("show", outcome["sha256"])
+    current = record["renditions"][0]
+    assert (current["width"], current["height"]) == (1456, 819)
+    # the catalogue of an earlier version: its vision rendition is the old-rule one
+    old_sha = hashlib.sha256(old).hexdigest()
+    db.execute(
+        "UPDATE renditions SET sha256 = :new, width = :w, height = :h, size_bytes = :n "
+        "WHERE sha256 = :sha",
+        new=old_sha, w=width, h=height, n=len(old), sha=current["sha256"],
+    )  # fmt: skip
+    for stored in store_root.rglob("*"):
+        if stored.is_file():
+            stored.unlink()
+    piped = run("cat", outcome["sha256"])
+    assert piped.exit_code == 0, piped.stderr
+    assert piped.stdout_bytes == old
+    assert [p.name for p in store_root.rglob(old_sha)]  # kept for whoever shares the store
+
+
+def test_a_rendition_shrunk_to_fit_its_byte_budget_is_made_again_by_the_current_rule(tmp_path):
+    from assetmgr.catalogue import AssetSources
+    from assetmgr.store import RenditionStore
+
+    noise = [Image.effect_noise((2000, 1500), 120) for _ in range(3)]
+    data = encoded(Image.merge("RGBA", (*noise, Image.new("L", (2000, 1500), 200))), "PNG")
+    (tmp_path / "noise.png").write_bytes(data)
+    sha = hashlib.sha256(data).hexdigest()
+    facts, made = render_bytes("vision", data, probe(data), sha)
+    assert facts.media_type == "image/png" and (facts.width, facts.height) < (1456, 1092)
+    assert len(made) <= MAX_IMAGE_BYTES * 3 // 4  # its base64 is within 5 MB too
+    asset = AssetSources(sha, (str(tmp_path / "noise.png"),))
+    assert load_bytes(asset, facts, RenditionStore(tmp_path / "store")) == made
+
+
+def big_sources(folder):
+    """A 45 MP camera frame (JPEG) and a 12000x3000 panorama (PNG): over 8000 px on a side."""
+    folder.mkdir()
+    ramp = Image.linear_gradient("L")
+    camera = Image.merge("RGB", [ramp.resize((8192, 5464)), ramp.rotate(90).resize((8192, 5464)),
+                                 ImageOps.invert(ramp).resize((8192, 5464))])  # fmt: skip
+    camera.save(folder / "camera.jpg", quality=80)
+    ramp.rotate(90).resize((12000, 3000)).save(folder / "panorama.png", compress_level=1)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory):
+    return big_sources(tmp_path_factory.mktemp("big") / "in")
+
+
+@pytest.mark.parametrize(
+    ("policy", "camera", "panorama"),
+    [("vision", (1344, 896), (1568, 392)), ("vision-hd", (2351, 1568), (2576, 644))],
+)
+def test_sources_over_8000_px_become_renditions_of_the_tier(big, run, policy, camera, panorama):
+    records = {Path(r["path"]).name: r for r in run.json_lines("add", big, "--policy", policy)}
+    assert {r["outcome"] for r in records.values()} == {"new"}, records
+    for name, expected in (("camera.jpg", camera), ("panorama.png", panorama)):
+        [shown] = run.json_lines("show", records[name]["sha256"])
+        [rendition] = [r for r in shown["renditions"] if r["policy"] == policy]
+        assert (rendition["width"], rendition["height"]) == expected, name
+        assert rendition["tokens"] == served_tokens(*expected) <= 1568  # the standard figure
+        assert served_tokens(*expected, POLICY_TIER[policy]) == visual_tokens(*expected)
+
+
+def test_sources_over_8000_px_are_rejected_under_original(big, run):
+    records = run.json_lines("add", big, "--policy", "original")
+    reasons = sorted(r["reason"] for r in records)
+    assert reasons == [
+        "image is 12000x3000 px; the API accepts at most 8000 px per side; "
+        "--policy vision downscales it",
+        "image is 8192x5464 px; the API accepts at most 8000 px per side; "
+        "--policy vision downscales it",
+    ]
+
+
+def test_the_decompression_bomb_limit_bounds_big_sources_and_can_be_raised(tmp_path, run):
+    Image.new("1", (8200, 8000)).save(tmp_path / "huge.png")  # 65.6 MP, a few KB
+    [record] = run.json_lines("add", tmp_path)
+    assert record["reason"] == (
+        "decompression bomb: 65.6 MP in one frame, over the limit of 64.0 MP "
+        "(raise it with --max-pixels)"
+    )
+    [relaxed] = run.json_lines("add", tmp_path, "--max-pixels", "70M")
+    assert relaxed["outcome"] == "new"
+
+
+def test_a_clean_photo_is_its_own_vision_hd_rendition_but_is_resized_for_vision(tmp_path, run):
+    source = encoded(photo((1920, 1080), seed=9), "JPEG", quality=85)
+    (tmp_path / "hd.jpg").write_bytes(source)
+    [first] = run.json_lines("add", tmp_path, "--policy", "vision-hd")
+    [second] = run.json_lines("add", tmp_path)  # the other policy: a second rendition
+    assert (first["outcome"], second["outcome"]) == ("new", "unchanged")
+    [shown] = run.json_lines("show", first["sha256"])
+    by_policy = {r["policy"]: r for r in shown["renditions"]}
+    assert by_policy["vision-hd"]["sha256"] == hashlib.sha256(source).hexdigest()
+    assert (by_policy["vision-hd"]["width"], by_policy["vision-hd"]["height"]) == (1920, 1080)
+    assert (by_policy["vision"]["width"], by_policy["vision"]["height"]) == (1456, 819)
+    assert by_policy["vision"]["sha256"] != by_policy["vision-hd"]["sha256"]
+    assert "vision-hd" in run("add", "--help").stdout
