@@ -23,7 +23,6 @@ ACCEPTED_NAMES = "JPEG, PNG, GIF and WebP"
 MAX_SIDE = 8000  # px per side, any request
 MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
 MANY_IMAGES = 20
-MAX_IMAGES_PER_REQUEST = 100  # on a model with a 200k-token context
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 SMALL_SIDE = 200  # below this on a side, answers degrade
 PATCH = 28  # px: Claude reads an image as PATCH x PATCH squares, one visual token each
