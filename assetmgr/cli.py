@@ -16,6 +16,7 @@ from .cli_options import (
     json_option,
     limit_options,
     lookup_options,
+    model_option,
     policy_option,
     remote_options,
     request_options,
@@ -308,24 +309,37 @@ def ls(ctx, tag, json_) -> None:
 
 @cli.command()
 @click.argument("reference")
+@click.option(
+    "--model",
+    envvar="ASSETMGR_MODEL",
+    help="What this model reads and costs.  [env: ASSETMGR_MODEL; default: every model "
+    "assetmgr knows that is not retired]",
+)
 @json_option()
 @click.pass_context
-def show(ctx, reference, json_) -> None:
-    """Show one asset: its renditions, uploads, sources and tags.
+def show(ctx, reference, model, json_) -> None:
+    """Show one asset: its renditions (tokens at each tier), uploads, sources and tags, and
+    what each model would read of it and cost.
 
     REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
 
     \b
     Example:
       assetmgr show 3f7a9c0d12
+      assetmgr show 3f7a9c0d12 --model claude-haiku-5-5
     """
-    record = open_library(ctx).show(reference)
+    library = open_library(ctx)
+    record = library.show(reference)
+    readings = library.readings(record, model)
     if json_:
-        echo_json(record)
+        from .records import to_json
+
+        click.echo(to_json(record, models=readings))
     else:
-        from .display import asset_text
+        from .display import asset_text, reading_lines
 
         click.echo(asset_text(record))
+        echo_lines(reading_lines(readings))
 
 
 def with_stdin(references: tuple[str, ...], from_stdin: bool) -> tuple[str, ...]:
@@ -517,23 +531,25 @@ def replace_file(path: str, data: bytes) -> None:
 
 
 @cli.command()
+@model_option("Tokens at this model's tier, dollars at its list price.")
 @click.option(
     "--price",
     type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    help="Dollars per million input tokens.",
+    help="Dollars per million input tokens.  [default: the model's list price]",
 )
 @json_option()
 @click.pass_context
-def stats(ctx, price, json_) -> None:
-    """Totals: assets, bytes, tokens per policy, and what sending them costs.
+def stats(ctx, model, price, json_) -> None:
+    """Totals: assets, bytes, tokens per policy as a model reads them, and what sending them
+    costs.
 
     \b
     Example:
-      assetmgr stats --price 3
+      assetmgr stats
+      assetmgr stats --model claude-haiku-5-5
+      assetmgr stats --model claude-opus-4-7 --price 5
     """
-    result = open_library(ctx).stats(price)
+    result = open_library(ctx).stats(price, model)
     if json_:
         echo_json(result)
     else:
@@ -598,10 +614,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
     return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
 
 
+from .cli_models import models  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in COMMANDS:
+for command in [*COMMANDS, models]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 

@@ -18,7 +18,15 @@ from .errors import NotFound, RemoteError, UsageError
 from .limits import DEFAULT_LIMITS, STANDARD, Limits, Tier
 from .modelspec import DEFAULT_MODEL, ModelSpec, sendable, spec_for, warn
 from .policies import DEFAULT_POLICY, POLICY_TIER, check, choose
-from .records import AddResult, AssetRecord, Placement, PolicyStats, RenditionRecord, Stats
+from .records import (
+    AddResult,
+    AssetRecord,
+    ModelReading,
+    Placement,
+    PolicyStats,
+    RenditionRecord,
+    Stats,
+)
 from .references import not_catalogued, parse, tag_names
 from .remote import RemoteSpec
 
@@ -31,9 +39,6 @@ if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import 
     from .store import RenditionStore
     from .transfer import ImportReport
     from .verify import RepairReport, VerifyPlan
-
-
-DEFAULT_PRICE = 3.0  # dollars per million input tokens, the figure the vision guide uses
 
 
 class Library:
@@ -179,30 +184,24 @@ class Library:
         return spec_for(model, stored(self.catalogue, model))
 
     def models(self) -> list[ModelSpec]:
-        """Every model of the table (not its families) and every one stored by
-        ``refresh_models``, with the stored figures; retired ones too. No warnings."""
+        """Every model and family of the table, then every other model ``refresh_models``
+        stored, with the stored figures; retired ones too. No warnings."""
         from .modelinfo import stored_all
-        from .modelspec import STORED, describe, table_ids
+        from .modelspec import MODELS, STORED, describe
 
         rows = {row["id"]: row for row in stored_all(self.catalogue)}
-        ids = [*table_ids(), *sorted(set(rows) - set(table_ids()))]
+        ids = [*MODELS, *sorted(set(rows) - set(MODELS))]
         return [describe(m, {k: rows[m][k] for k in STORED} if m in rows else None) for m in ids]
 
-    def refresh_models(self, *, remote: RemoteSpec | None = None) -> int:
+    def refresh_models(self, *, remote: RemoteSpec | None = None) -> list[str]:
         """Ask ``GET /v1/models`` of ``remote`` (default: from the environment) about every
-        model, and store the answer in the catalogue in place of the last; how many."""
+        model, and store the answer in the catalogue in place of the last; the ids stored."""
         from .modelinfo import replace_all
         from .models_api import fetch
         from .remote import require_credentials
 
         require_credentials()
         return replace_all(self.catalogue, fetch(remote or RemoteSpec.from_env()))
-
-    def stored_models(self) -> list[dict]:
-        """The rows ``refresh_models`` stored, as the API gave them."""
-        from .modelinfo import stored_all
-
-        return stored_all(self.catalogue)
 
     def images(
         self,
@@ -501,23 +500,39 @@ class Library:
         require_credentials()
         return FilesClient(remote)
 
-    def stats(self, price: float = DEFAULT_PRICE) -> Stats:
-        """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""
+    def stats(self, price: float | None = None, model: str | ModelSpec | None = None) -> Stats:
+        """Assets, bytes and tokens per policy, the tokens at ``model``'s tier (default:
+        ``claude-sonnet-5-5``), priced at ``price`` dollars per million input tokens (default:
+        the model's list price; a model without one needs ``price``)."""
+        from .limits import served_tokens
+
+        spec = self.model(model)
+        price = _price(spec, price)
         assets, size, rows = self.catalogue.totals()
-        policies = [
-            PolicyStats(
-                policy,
-                count,
-                distinct,
-                nbytes,
-                tokens,
-                tokens / count if count else 0.0,
-                tokens * price / 1e6,
-                (tokens / count if count else 0.0) * 1000 * price / 1e6,
-            )
-            for policy, count, distinct, nbytes, tokens in rows
-        ]
-        return Stats(assets, size, price, policies)
+        tokens: dict[str, int] = {}
+        for policy, width, height, count in self.catalogue.shapes():
+            tokens[policy] = tokens.get(policy, 0) + count * served_tokens(width, height, spec.tier)
+        policies = []
+        for policy, count, distinct, nbytes in rows:
+            total = tokens.get(policy, 0)
+            average = total / count if count else 0.0
+            policies.append(PolicyStats(policy, count, distinct, nbytes, total, average,
+                                        total * price / 1e6, average * 1000 * price / 1e6))  # fmt: skip
+        return Stats(assets, size, price, policies, spec.id, spec.tier.name)
+
+    def readings(
+        self, record: AssetRecord, model: str | ModelSpec | None = None
+    ) -> list[ModelReading]:
+        """What each model would read of the asset ``record`` and what one use costs: ``model``
+        alone, else every model of the table that is not retired."""
+        from .modelspec import table_ids
+
+        if model is not None:
+            specs = [self.model(model)]
+        else:
+            specs = [s for s in self.models() if s.id in table_ids() and s.lifecycle != "retired"]
+        by_policy = {r.policy: r for r in record.renditions}
+        return [_reading(record.sha256, by_policy, spec) for spec in specs]
 
     def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
         """Put the tags ``names`` on the assets named; returns their sha256s.
@@ -547,3 +562,28 @@ class Library:
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
+
+
+def _price(spec: ModelSpec, price: float | None) -> float:
+    """``price``, else the model's list price per million input tokens."""
+    if price is not None:
+        return price
+    if spec.input_price is None:
+        raise UsageError(
+            f"no list price is known for {spec.id}; give --price DOLLARS (per million input tokens)"
+        )
+    return spec.input_price
+
+
+def _reading(sha256: str, by_policy: dict[str, RenditionRecord], spec: ModelSpec) -> ModelReading:
+    """What ``spec``'s model reads of an asset's renditions (``by_policy``)."""
+    from .limits import served_tokens
+
+    price = spec.input_price
+    try:
+        r = choose(sha256, None, by_policy, spec.tier)
+    except NotFound as e:
+        return ModelReading(spec.id, spec.tier.name, None, None, None, None, price, None, str(e))
+    tokens = served_tokens(r.width, r.height, spec.tier)
+    cost = None if price is None else tokens * price / 1e6
+    return ModelReading(spec.id, spec.tier.name, r.policy, r.width, r.height, tokens, price, cost)

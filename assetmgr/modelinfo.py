@@ -35,16 +35,16 @@ def stored_all(catalogue: Catalogue) -> list[dict[str, Any]]:
     return [_read(dict(zip(COLUMNS, row))) for row in rows]
 
 
-def replace_all(catalogue: Catalogue, rows: Iterable[Mapping[str, Any]]) -> int:
+def replace_all(catalogue: Catalogue, rows: Iterable[Mapping[str, Any]]) -> list[str]:
     """Store ``rows`` (from ``models_api.fetch``) in place of every stored row: the API's list is
-    the whole truth of its moment. Returns how many were stored."""
+    the whole truth of its moment. Returns the ids stored."""
     now = utcnow()
     values = [_written(row, now) for row in {row["id"]: row for row in rows}.values()]
     with catalogue.writing() as conn:
         conn.execute(delete(model_info))
         if values:
             conn.execute(insert(model_info), values)
-    return len(values)
+    return [v["id"] for v in values]
 
 
 def _written(row: Mapping[str, Any], now) -> dict[str, Any]:
