@@ -516,9 +516,9 @@ class Library:
         for policy, count, distinct, nbytes in rows:
             total = tokens.get(policy, 0)
             average = total / count if count else 0.0
-            policies.append(PolicyStats(policy, count, distinct, nbytes, total, average,
+            policies.append(PolicyStats(policy, count, distinct, int(nbytes), total, average,
                                         total * price / 1e6, average * 1000 * price / 1e6))  # fmt: skip
-        return Stats(assets, size, price, policies, spec.id, spec.tier.name)
+        return Stats(assets, int(size), price, policies, spec.id, spec.tier.name)
 
     def readings(
         self, record: AssetRecord, model: str | ModelSpec | None = None
