@@ -16,7 +16,6 @@ from .cli_options import (
     json_option,
     limit_options,
     lookup_options,
-    model_option,
     policy_option,
     remote_options,
     request_options,
@@ -531,11 +530,16 @@ def replace_file(path: str, data: bytes) -> None:
 
 
 @cli.command()
-@model_option("Tokens at this model's tier, dollars at its list price.")
+@click.option(
+    "--model",
+    envvar="ASSETMGR_MODEL",
+    help="Tokens at this model's tier, dollars at its list price.  [env: ASSETMGR_MODEL; "
+    "default: the standard tier, $3/Mtok]",
+)
 @click.option(
     "--price",
     type=click.FloatRange(min=0),
-    help="Dollars per million input tokens.  [default: the model's list price]",
+    help="Dollars per million input tokens.  [default: the model's list price, else 3]",
 )
 @json_option()
 @click.pass_context

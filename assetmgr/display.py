@@ -158,10 +158,8 @@ def upload_text(u: UploadRecord) -> str:
 
 
 def stats_text(s: Stats) -> str:
-    lines = [
-        f"{s.assets} assets, {human_bytes(s.asset_bytes)} of source images; "
-        f"tokens as {s.model} reads them ({s.tier} tier)"
-    ]
+    reader = f"as {s.model} reads them ({s.tier} tier)" if s.model else f"at the {s.tier} tier"
+    lines = [f"{s.assets} assets, {human_bytes(s.asset_bytes)} of source images; tokens {reader}"]
     for p in s.policies:
         lines.append(
             f"{p.policy}: {p.assets} assets in {p.renditions} renditions, {human_bytes(p.bytes)}, "

@@ -41,6 +41,9 @@ if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import 
     from .verify import RepairReport, VerifyPlan
 
 
+DEFAULT_PRICE = 3.0  # dollars per million input tokens, the figure the vision guide uses
+
+
 class Library:
     """A catalogue of images, opened (and migrated) by ``Library.open``."""
 
@@ -501,24 +504,26 @@ class Library:
         return FilesClient(remote)
 
     def stats(self, price: float | None = None, model: str | ModelSpec | None = None) -> Stats:
-        """Assets, bytes and tokens per policy, the tokens at ``model``'s tier (default:
-        ``claude-sonnet-5-5``), priced at ``price`` dollars per million input tokens (default:
-        the model's list price; a model without one needs ``price``)."""
+        """Assets, bytes and tokens per policy, priced at ``price`` dollars per million input
+        tokens. With ``model``: the tokens at its tier, and by default its list price (a model
+        without one needs ``price``); without: the standard tier (what every model reads at
+        most) and by default $3, the vision guide's figure."""
         from .limits import served_tokens
 
-        spec = self.model(model)
-        price = _price(spec, price)
+        spec = self.model(model) if model is not None else None
+        tier = spec.tier if spec else STANDARD
+        price = _price(spec, price) if spec else DEFAULT_PRICE if price is None else price
         assets, size, rows = self.catalogue.totals()
         tokens: dict[str, int] = {}
         for policy, width, height, count in self.catalogue.shapes():
-            tokens[policy] = tokens.get(policy, 0) + count * served_tokens(width, height, spec.tier)
+            tokens[policy] = tokens.get(policy, 0) + count * served_tokens(width, height, tier)
         policies = []
         for policy, count, distinct, nbytes in rows:
             total = tokens.get(policy, 0)
             average = total / count if count else 0.0
             policies.append(PolicyStats(policy, count, distinct, int(nbytes), total, average,
                                         total * price / 1e6, average * 1000 * price / 1e6))  # fmt: skip
-        return Stats(assets, int(size), price, policies, spec.id, spec.tier.name)
+        return Stats(assets, int(size), price, policies, spec and spec.id, tier.name)
 
     def readings(
         self, record: AssetRecord, model: str | ModelSpec | None = None

@@ -266,12 +266,12 @@ def test_stats_prices_the_models_tier(photo, run):
         [record] = run.json_lines("stats", *args)
         return record, {p["policy"]: p for p in record["policies"]}
 
-    record, by_policy = policies()
-    assert (record["model"], record["tier"], record["price_per_mtok"]) == (
-        DEFAULT_MODEL,
-        "high",
-        2.0,
-    )
+    record, by_policy = policies()  # as before models: the standard tier, $3
+    assert (record["model"], record["tier"], record["price_per_mtok"]) == (None, "standard", 3.0)
+    assert by_policy["vision-hd"]["tokens"] == 1560 and by_policy["vision"]["tokens"] == 1560
+    record, by_policy = policies("--model", DEFAULT_MODEL)
+    assert (record["model"], record["tier"]) == (DEFAULT_MODEL, "high")
+    assert record["price_per_mtok"] == 2.0
     assert by_policy["vision-hd"]["tokens"] == 2691 and by_policy["vision"]["tokens"] == 1560
     record, by_policy = policies("--model", "claude-haiku-4-5", "--price", "1")
     assert record["tier"] == "standard" and by_policy["vision-hd"]["tokens"] == 1560
@@ -283,4 +283,6 @@ def test_stats_prices_the_models_tier(photo, run):
         "Error: no list price is known for claude-opus-4-7; give --price DOLLARS (per million "
         "input tokens)\n"
     )
-    assert "tokens as claude-sonnet-5-5 reads them (high tier)" in run("stats").stdout
+    text = run("stats", "--model", DEFAULT_MODEL).stdout
+    assert "tokens as claude-sonnet-5-5 reads them (high tier)" in text
+    assert "tokens at the standard tier" in run("stats").stdout
