@@ -1,4 +1,5 @@
-"""A local emulator of Anthropic's Files API and the image parts of the Messages API.
+"""A local emulator of Anthropic's Files API, the image parts of the Messages API, and the
+Models API.
 
     from assetmgr.emulator import running
     with running() as emu:                      # a free port, served in a thread

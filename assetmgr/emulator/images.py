@@ -57,6 +57,8 @@ MAX_DECODE_PIXELS = 8000 * 8000
 # container is checked: complete, not cut short.
 FULL_DECODE_PIXELS = 4096 * 4096
 
+# The first version read at the high tier (Claude Opus 4.7).
+HIGH_FROM = (4, 7)
 _MODEL_VERSION = re.compile(r"^claude-(?:[a-z]+-)+?(\d+)(?:-(\d{1,2}))?(?:-|$)")
 
 
@@ -237,14 +239,17 @@ def _png_raw_size(width, height, depth, color, compression, filtering, interlace
 # -- what a model sees -----------------------------------------------------------------------
 
 
+def version(model: str) -> tuple[int, int] | None:
+    """The (major, minor) version a model name states (``claude-<family>-<major>[-<minor>]``:
+    ``claude-opus-4-7`` is (4, 7), ``claude-sonnet-5`` (5, 0)); None when it states none."""
+    match = _MODEL_VERSION.match(model or "")
+    return (int(match[1]), int(match[2] or 0)) if match else None
+
+
 def tier(model: str) -> str:
     """'high' for Claude Opus 4.7 and every later model (any family, version >= 4.7); else
     'standard', which is also the answer for a model name the emulator cannot read."""
-    match = _MODEL_VERSION.match(model or "")
-    if not match:
-        return "standard"
-    major, minor = int(match[1]), int(match[2] or 0)
-    return "high" if (major, minor) >= (4, 7) else "standard"
+    return "high" if (version(model) or (0, 0)) >= HIGH_FROM else "standard"
 
 
 def patches(width: int, height: int) -> int:

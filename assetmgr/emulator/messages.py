@@ -18,7 +18,13 @@ costed as a 1092x1092 image. PDF pages count towards the media limit but cost no
 ``count_tokens`` refuses any ``file`` source (image, document or ``container_upload``) with the
 real API's 400 "File sources are not supported in the token counting endpoint.".
 
-Checks run in this order: the envelope (model, max_tokens, messages, roles); then each block as
+Per model (see :mod:`.models`): a retired model is 404 "model: <id>"; images and document pages
+per request are at most 600 on a model with a context over 200k tokens, else 100 (and 100 for a
+model the emulator does not know); models from Claude Opus 4.7 on refuse ``temperature``,
+``top_p`` and ``top_k`` other than the defaults (400).
+
+Checks run in this order: the envelope (model, max_tokens, messages, roles, then whether the
+model is retired); then, for ``create``, the sampling parameters; then each block as
 it comes, in order (shape, base64, the 5 MB limit, media type, the file behind a ``file_id``);
 then the request as a whole: the number of images and document pages, the 8000 px side limit,
 the 2000 px limit of requests with more than 20 images, decoding every image fully, and last
@@ -34,6 +40,7 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from . import models
 from .errors import ApiError, bad_request, new_id, not_found
 from .images import (
     DOCUMENT_TYPES,
@@ -48,7 +55,6 @@ from .images import (
 )
 from .store import FileRecord, Store
 
-MAX_MEDIA = 100
 MAX_SIDE, MANY_IMAGES, MANY_IMAGES_SIDE = 8000, 20, 2000
 # Counted on the base64 text, as the API does ("5577016 bytes > 5242880 bytes" for a 4 MB file).
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
@@ -81,6 +87,7 @@ class Walk:
     """What a request's content holds: images, PDF pages, and text characters."""
 
     tier: str
+    media_limit: int
     counting: bool = False  # the token counting endpoint, which takes no file sources
     images: list[Seen] = field(default_factory=list)
     pages: int = 0
@@ -99,6 +106,7 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
             "stream: streaming is not supported by the assetmgr emulator; "
             "send the request without `stream`."
         )
+    models.check_sampling(body)
     walk = _walk(body, store, workspace)
     reply = _describe(walk.images)
     output_tokens = math.ceil(len(reply) / 4)
@@ -168,6 +176,7 @@ def _check_envelope(body: dict, *, needs_max_tokens: bool) -> None:
             raise bad_request(f"messages.{i}.role: Input should be 'user' or 'assistant'")
         if not isinstance(message.get("content"), (str, list)):
             raise bad_request(f"messages.{i}.content: Field required")
+    models.check_usable(body["model"])
 
 
 # -- walking the content ----------------------------------------------------------------
@@ -175,7 +184,8 @@ def _check_envelope(body: dict, *, needs_max_tokens: bool) -> None:
 
 def _walk(body: dict, store: Store, workspace: str, counting: bool = False) -> Walk:
     """Every image and document block (tool results included), then the request's limits."""
-    walk = Walk(tier(body["model"]), counting)
+    model = body["model"]
+    walk = Walk(tier(model), models.media_limit(model), counting)
     walk.chars += _system_chars(body.get("system"))
     for i, message in enumerate(body["messages"]):
         prefix = f"messages.{i}.content"
@@ -410,9 +420,10 @@ MANY_IMAGES_WORDS = " for many-image requests"
 
 def _check_limits(walk: Walk) -> None:
     images = walk.images
-    if walk.pages + len(images) > MAX_MEDIA:
+    if walk.pages + len(images) > walk.media_limit:
         raise bad_request(
-            f"Too much media: {walk.pages} document pages + {len(images)} images > {MAX_MEDIA}"
+            f"Too much media: {walk.pages} document pages + {len(images)} images "
+            f"> {walk.media_limit}"
         )
     # (the longest side allowed, in what requests, applying over this many images)
     for side, where, over in (

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import admin, files, messages, wire
+from . import admin, files, messages, models, wire
 from .errors import ApiError, new_id
 from .store import DEFAULT_WORKSPACE
 
@@ -49,6 +49,8 @@ LINGER_SECONDS = 2.0
 LINGER_LIMIT = 64 << 20
 _FILE = re.compile(r"^/v1/files/([^/]+)$")
 _CONTENT = re.compile(r"^/v1/files/([^/]+)/content$")
+_MODELS = re.compile(r"^/v1/models$")
+_MODEL = re.compile(r"^/v1/models/([^/]+)$")
 # Allowed methods per route; HEAD goes wherever GET does.
 _ROUTES = (
     (re.compile(r"^/v1/files$"), ("GET", "HEAD", "POST")),
@@ -56,6 +58,8 @@ _ROUTES = (
     (_CONTENT, ("GET", "HEAD")),
     (re.compile(r"^/v1/messages$"), ("POST",)),
     (re.compile(r"^/v1/messages/count_tokens$"), ("POST",)),
+    (_MODELS, ("GET", "HEAD")),
+    (_MODEL, ("GET", "HEAD")),
 )
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = (
@@ -300,6 +304,10 @@ class Handler(BaseHTTPRequestHandler):
                 f"Method {self.command} is not allowed on {route}; use {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
+        if _MODELS.match(route):
+            return self._send_json(200, models.list_models(self.query))
+        if match := _MODEL.match(route):
+            return self._send_json(200, models.retrieve(match[1]))
         mode = self._beta_mode()
         if (method, route) == ("POST", "/v1/files"):
             return self._upload(workspace, mode)

@@ -33,6 +33,12 @@ DOC_FILES = "https://platform.claude.com/docs/en/build-with-claude/files"
 DOC_ERRORS = "https://platform.claude.com/docs/en/api/errors"
 DOC_VISION = "https://platform.claude.com/docs/en/build-with-claude/vision"
 DOC_RATE = "https://platform.claude.com/docs/en/api/rate-limits"
+DOC_MODELS = "https://platform.claude.com/docs/en/api/models"
+DOC_SAMPLING = (
+    "https://platform.claude.com/docs/en/about-claude/models/whats-new-claude-4-7"
+    "#sampling-parameters-removed"
+)
+LARGE = "claude-sonnet-5-5"  # a large context: 600 images per request
 RFC9112 = "https://www.rfc-editor.org/rfc/rfc9112 (message body length, chunked coding)"
 RFC9110 = "https://www.rfc-editor.org/rfc/rfc9110 (HEAD, OPTIONS, 405 Allow)"
 FETCH_CORS = "https://fetch.spec.whatwg.org/#http-cors-protocol"
@@ -637,6 +643,119 @@ CASES = [
         _message(_b64_image("png_1500", **_STRICT)),
         {"status": 200},
     ),
+    case(
+        "too-much-media-on-a-large-context-model",
+        "A model with a context over 200k tokens takes 600 images: 601 is 'Too much media'",
+        f"{DOC_VISION}; vision-2026.md (100 on 200k context, 600 above)",
+        "messages.create",
+        _message(*[_b64_image("png_4")] * 601, model=LARGE),
+        _error(400, *_ERROR_BAD, "Too much media: 0 document pages + 601 images > 600"),
+    ),
+    case(
+        "too-much-media-on-a-200k-model",
+        "A model with a 200k-token context takes 100 images: 101 is 'Too much media'",
+        f"{DOC_VISION}; vision-2026.md (100 on 200k context, 600 above)",
+        "messages.create",
+        _message(*[_b64_image("png_4")] * 101, model=STANDARD),
+        _error(400, *_ERROR_BAD, "Too much media: 0 document pages + 101 images > 100"),
+    ),
+    # -- Messages: per-model rules ------------------------------------------------------------
+    case(
+        "retired-model-is-404",
+        "A retired model cannot be used: 404 not_found_error 'model: <id>'",
+        f"SDK types/model_info.py (lifecycle 'retired': inference requests naming it fail); "
+        f"{DOC_ERRORS}; vision-2026.md (claude-sonnet-4-5 retired 2026-11-30)",
+        "messages.create",
+        _message({"type": "text", "text": "hello"}, model="claude-sonnet-4-5"),
+        _error(404, "NotFoundError", "not_found_error", "model: claude-sonnet-4-5"),
+    ),
+    case(
+        "sampling-parameters-refused-on-5x",
+        "Models from Claude Opus 4.7 on (the 5.x family) refuse a non-default temperature: 400",
+        f"{DOC_SAMPLING}; vision-2026.md",
+        "messages.create",
+        {**_message({"type": "text", "text": "hello"}, model=LARGE), "extra_body": {"top_k": 5}},
+        {**_error(400, *_ERROR_BAD), "message_contains": "`top_k` is deprecated for this model"},
+    ),
+    case(
+        "default-temperature-passes-on-5x",
+        "The default temperature (1) is not a change: accepted",
+        f"{DOC_SAMPLING}; vision-2026.md",
+        "messages.create",
+        {
+            **_message({"type": "text", "text": "hello"}, model=LARGE),
+            "extra_body": {"temperature": 1},
+        },
+        {"status": 200, "model": "Message"},
+    ),
+    # -- Models API --------------------------------------------------------------------------
+    case(
+        "models-list-first-page",
+        "GET /v1/models: a page {data, has_more, first_id, last_id}, newest first, every "
+        "ModelInfo field",
+        f"{DOC_MODELS}; SDK types/model_info.py, pagination.py (Page)",
+        "models.list",
+        {"limit": 2},
+        {
+            "status": 200,
+            "model": "ModelPage",
+            "count": 2,
+            "body": {
+                "data.0.id": "claude-opus-5-5",
+                "has_more": True,
+                "first_id": "claude-opus-5-5",
+                "last_id": "claude-sonnet-5-5",
+            },
+            "workspace_id": _WS_DEFAULT,
+        },
+    ),
+    case(
+        "models-list-after-id",
+        "after_id: the page of older models right after that one",
+        f"{DOC_MODELS}; SDK resources/models.py",
+        "models.list",
+        {"after_id": "claude-opus-4-7", "limit": 1},
+        {"status": 200, "count": 1, "body": {"data.0.id": "claude-sonnet-4-6", "has_more": True}},
+    ),
+    case(
+        "models-list-leaves-out-retired",
+        "Without lifecycle, the list holds active and deprecated models; retired only on request",
+        "SDK resources/models.py (list: lifecycle)",
+        "models.list",
+        {"lifecycle": ["retired"]},
+        {"status": 200, "count": 1, "body": {"data.0.id": "claude-sonnet-4-5", "has_more": False}},
+    ),
+    case(
+        "models-retrieve-every-field",
+        "GET /v1/models/{id}: ModelInfo with every field and capability key",
+        f"{DOC_MODELS}; SDK types/model_info.py, model_capabilities.py",
+        "models.retrieve",
+        {"model_id": LARGE},
+        {
+            "status": 200,
+            "model": "ModelInfo",
+            "body": {"id": LARGE, "type": "model", "lifecycle": "active", "line": "sonnet"},
+        },
+    ),
+    case(
+        "models-retrieve-a-retired-model",
+        "A retired model stays in the catalogue: retrieve answers, lifecycle 'retired'",
+        "SDK types/model_info.py (lifecycle)",
+        "models.retrieve",
+        {"model_id": "claude-sonnet-4-5"},
+        {
+            "status": 200,
+            "body": {"lifecycle": "retired", "retires_at": "2026-11-30T00:00:00Z"},
+        },
+    ),
+    case(
+        "models-retrieve-unknown-is-404",
+        "An unknown model id: 404 not_found_error",
+        f"{DOC_MODELS}; {DOC_ERRORS}",
+        "models.retrieve",
+        {"model_id": "claude-nothing-9"},
+        _error(404, "NotFoundError", "not_found_error", "model: claude-nothing-9"),
+    ),
     # -- Messages: document blocks -----------------------------------------------------------
     case(
         "document-unknown-file-is-404",
@@ -986,6 +1105,7 @@ CASES = [
 def model_fields() -> dict[str, dict[str, set[str]]]:
     """The key sets of the SDK's types, per JSON path: a body must have exactly these."""
     import anthropic.types as t
+    from anthropic.pagination import SyncPage
 
     keys = lambda model: set(model.model_fields)  # noqa: E731
     return {
@@ -996,9 +1116,30 @@ def model_fields() -> dict[str, dict[str, set[str]]]:
             "content.0": keys(t.TextBlock),
         },
         "FileMetadata": {"": keys(t.FileMetadata)},
+        "ModelInfo": _model_info_fields(""),
+        "ModelPage": {"": keys(SyncPage[t.ModelInfo]), **_model_info_fields("data.0.")},
         "DeletedFile": {"": keys(t.DeletedFile)},
         "MessageTokensCount": {"": keys(t.MessageTokensCount)},
     }
+
+
+def _model_info_fields(prefix: str) -> dict[str, set[str]]:
+    """ModelInfo's keys and its capabilities' keys, each nested object by its path."""
+    import anthropic.types as t
+
+    capabilities = {
+        "": t.ModelCapabilities,
+        ".batch": t.CapabilitySupport,
+        ".context_management": t.ContextManagementCapability,
+        ".effort": t.EffortCapability,
+        ".server_tools": t.ServerToolsCapability,
+        ".thinking": t.ThinkingCapability,
+        ".thinking.types": t.ThinkingTypes,
+    }
+    out = {prefix.rstrip("."): set(t.ModelInfo.model_fields)}
+    for path, model in capabilities.items():
+        out[f"{prefix}capabilities{path}"] = set(model.model_fields)
+    return out
 
 
 def dig(body, path: str):
@@ -1192,6 +1333,8 @@ def _python_case(case_, client, fill, servers, blobs) -> dict:
         "files.download": lambda: sdk.files.with_raw_response.download(args["file_id"]),
         "messages.create": lambda: sdk.messages.with_raw_response.create(**args),
         "messages.count_tokens": lambda: sdk.messages.with_raw_response.count_tokens(**args),
+        "models.list": lambda: sdk.models.with_raw_response.list(**args),
+        "models.retrieve": lambda: sdk.models.with_raw_response.retrieve(args["model_id"]),
     }
     try:
         raw = calls[op]()

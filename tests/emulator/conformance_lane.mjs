@@ -77,14 +77,24 @@ async function sdkCase(c, args) {
     'files.retrieve_metadata': () => sdk.files.retrieveMetadata(args.file_id).withResponse(),
     'files.delete': () => sdk.files.delete(args.file_id).withResponse(),
     'files.download': () => sdk.files.download(args.file_id).withResponse(),
-    'messages.create': () => sdk.messages.create(args).withResponse(),
+    // extra_body: fields the SDK's types do not name, sent in the body as the Python SDK does
+    'messages.create': () => {
+      const { extra_body: extra, ...params } = args;
+      return sdk.messages.create({ ...params, ...extra }).withResponse();
+    },
     'messages.count_tokens': () => sdk.messages.countTokens(args).withResponse(),
+    'models.list': () => sdk.models.list(args).withResponse(),
+    'models.retrieve': () => sdk.models.retrieve(args.model_id).withResponse(),
   };
   try {
     const { data, response } = await calls[c.op]();
     let body = data;
     if (c.op === 'files.download') body = { bytes: (await data.arrayBuffer()).byteLength };
     else if (c.op === 'files.list') body = { data: data.data, next_page: data.next_page ?? null };
+    else if (c.op === 'models.list') {
+      const { has_more, first_id, last_id } = data;
+      body = { data: data.data, has_more, first_id, last_id };
+    }
     return {
       status: response.status,
       class: null,
