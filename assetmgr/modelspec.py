@@ -24,7 +24,8 @@ DEFAULT_MODEL = "claude-sonnet-5-5"
 SMALL_CONTEXT = 200_000  # tokens: a model with this context or less takes IMAGES_SMALL_CONTEXT
 IMAGES_SMALL_CONTEXT = 100  # images per request on a 200k-context model (and when unknown)
 IMAGES_LARGE_CONTEXT = 600  # images per request on a model with a larger context
-SAMPLING = ("temperature", "top_p", "top_k")  # what the 5.x models accept only at its default
+# What the 5.x models (and Claude Opus 4.7 and 4.8) accept only at its default: left out.
+SAMPLING = ("temperature", "top_p", "top_k")
 LIFECYCLES = ("active", "deprecated", "retired")
 # What spec_for takes of a stored model_info row (``stored``), by these names.
 STORED = ("max_input_tokens", "lifecycle", "deprecated_at", "retires_at", "capabilities")
@@ -56,8 +57,8 @@ MODELS: dict[str, Row] = {
     "claude-opus-5": Row(**_5X),
     "claude-haiku-5": Row(**_5X),
     "claude-fable-5": Row(**_5X),
-    "claude-opus-4-8": Row(HIGH),
-    "claude-opus-4-7": Row(HIGH),
+    "claude-opus-4-8": Row(HIGH, fixed_sampling=True),
+    "claude-opus-4-7": Row(HIGH, fixed_sampling=True),  # its release notes: sampling removed
     "claude-opus-4-6": Row(STANDARD),
     "claude-sonnet-4-6": Row(STANDARD),
     "claude-haiku-4-5": Row(STANDARD),

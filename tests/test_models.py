@@ -61,7 +61,8 @@ def test_prices_and_sampling_come_from_the_table():
     assert (sonnet.input_price, sonnet.output_price) == (2.0, 10.0)
     assert (haiku.input_price, haiku.output_price) == (0.10, 0.50)
     assert (opus.input_price, opus.output_price) == (4.0, 20.0)
-    assert sonnet.fixed_sampling and not describe("claude-opus-4-7").fixed_sampling
+    assert sonnet.fixed_sampling and describe("claude-opus-4-7").fixed_sampling
+    assert not describe("claude-sonnet-4-6").fixed_sampling
     assert describe("claude-opus-4-7").input_price is None  # not documented: --price needed
     assert DEFAULT_MODEL == "claude-sonnet-5-5"
 
@@ -98,12 +99,12 @@ def test_stored_figures_override_context_lifecycle_and_capabilities():
         spec_for("claude-opus-5-5", blind)
 
 
-def test_sampling_parameters_are_dropped_for_5x_models_only():
+def test_sampling_parameters_are_dropped_where_the_model_rejects_them():
     body = {"model": "claude-sonnet-5-5", "max_tokens": 5, "temperature": 0.2, "top_k": 3}
     kept, dropped = sendable(body, describe("claude-sonnet-5-5"))
     assert dropped == ["temperature", "top_k"] and kept == {"model": "claude-sonnet-5-5",
                                                            "max_tokens": 5}  # fmt: skip
-    assert sendable(body, describe("claude-opus-4-7")) == (body, [])
+    assert sendable(body, describe("claude-haiku-4-5")) == (body, [])
 
 
 # -- through the CLI ---------------------------------------------------------------------------
@@ -286,3 +287,41 @@ def test_stats_prices_the_models_tier(photo, run):
     text = run("stats", "--model", DEFAULT_MODEL).stdout
     assert "tokens as claude-sonnet-5-5 reads them (high tier)" in text
     assert "tokens at the standard tier" in run("stats").stdout
+
+
+# -- models --refresh, against the emulator's Models API ---------------------------------------
+
+
+def test_models_refresh_stores_what_the_api_says(run, db, catalogued, uploading):
+    result = run("models", "--refresh")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.startswith("stored 11 models from default at http://")
+    assert uploading.request_counts()["GET /v1/models?lifecycle[]&limit"] == 1
+    stored = dict(db.rows("SELECT id, max_input_tokens FROM model_info"))
+    assert stored["claude-sonnet-5-5"] > 200_000 and stored["claude-haiku-4-5"] == 200_000
+    assert db.rows("SELECT lifecycle FROM model_info WHERE id = 'claude-sonnet-4-5'") == [
+        ("retired",)
+    ]
+    records = {r["id"]: r for r in run.json_lines("models")}
+    assert records["claude-sonnet-5-5"]["images_per_request"] == 600
+    assert records["claude-sonnet-5-5"]["origin"]["max_input_tokens"] == "api"
+    assert records["claude-haiku-4-5"]["images_per_request"] == 100
+    table = run("models").stdout
+    assert any(line.startswith("claude-sonnet-5-5 ") and " 600 " in line and "1,000,000" in line
+               for line in table.splitlines())  # fmt: skip
+    # what follows: the default model takes 600 images a request, and the API accepts them
+    lines = "\n".join(catalogued[i % 3] for i in range(700))
+    result = run("ask", "--stdin", "--prompt", "How many?", input=lines)
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stderr.splitlines() if "request" in line] == [
+        "request 1/2",
+        "request 2/2",
+    ]
+    assert "request 1/2: 600 images" in result.stderr
+    assert run("models", "--refresh").exit_code == 0  # again: replaced, not added to
+    assert db.count("SELECT count(*) FROM model_info") == 11
+
+
+def test_models_refresh_needs_a_key(run, monkeypatch):
+    result = run("models", "--refresh")
+    assert result.exit_code == 7 and result.stderr.startswith("Error: no API key")
