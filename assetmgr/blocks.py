@@ -5,10 +5,14 @@ decided from plain ``ImageRef`` values, so it can be printed, tested and sent
 by anyone. ``image_refs`` makes them from catalogue rows, for the library and the
 fast path alike, choosing each asset's rendition once.
 
-Splitting follows the API's per-request limits: at most 100 images, and when a
-request carries more than 20 images every one of them must be within 2000x2000
-px; with base64 sources the body must also stay under 32 MB. Images keep their
-order; a new request starts when the next image would break a limit.
+Splitting follows the API's per-request limits and the model's (``modelspec``): at most
+the model's images per request (100 on a 200k-context model, 600 on a larger one, or fewer
+when asked), and when a request carries more than 20 images every one of them must be within
+2000x2000 px; with base64 sources the body must also stay under 32 MB, and when the model's
+context is known its estimated input tokens within it. Images keep their order; a new
+request starts when the next image would break a limit. Token estimates: each image's
+visual tokens at the size the server reads for the model's tier (``limits.served_tokens``),
+and ceil(characters / 4) for text.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import UsageError
-from .limits import MANY_IMAGES, MAX_IMAGES_PER_REQUEST, MAX_SIDE_MANY
-from .policies import choose
+from .limits import MANY_IMAGES, MAX_SIDE_MANY, STANDARD, Tier, served_tokens
+from .modelspec import IMAGES_SMALL_CONTEXT, ModelSpec, as_spec
+from .policies import PREFERENCE, check, choose
 
 MAX_REQUEST_BYTES = 32 * 1024 * 1024
 REQUEST_OVERHEAD = 64 * 1024  # room for the prompt, system prompt and JSON around the images
@@ -46,11 +51,17 @@ class ImageRef:
 
 
 def image_refs(
-    shas: Sequence[str], rows: Iterable[Sequence[Any]], policy: str | None = None
+    shas: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    policy: str | None = None,
+    tier: Tier = STANDARD,
 ) -> list[ImageRef]:
     """One ``ImageRef`` per asset of ``shas``, in order, from catalogue rows of (asset sha256,
     policy, rendition sha256, media type, width, height, bytes, live file id or None): the
-    rendition ``policies.choose`` picks. ``NotFound`` for an asset with no such rendition."""
+    rendition ``policies.choose`` picks for a model of ``tier``. ``NotFound`` for an asset with
+    no such rendition."""
+    check(policy, tier)
+    usable = PREFERENCE[tier.name]
     # An asset's one rendition as itself, several as a dict by policy: most assets have one,
     # and a dict each would cost more than the ImageRef. One string per policy and media
     # type, not one per row: the refs outlive the rows.
@@ -64,16 +75,22 @@ def image_refs(
             found[under] = ref
         elif found is not ref:
             by_asset[asset] = {found.policy: found, under: ref}
-    return [_pick(sha, policy, by_asset.get(sha)) for sha in shas]
+    return [_pick(sha, policy, by_asset.get(sha), tier, usable) for sha in shas]
 
 
-def _pick(sha: str, policy: str | None, found: ImageRef | dict[str, ImageRef] | None) -> ImageRef:
+def _pick(
+    sha: str,
+    policy: str | None,
+    found: ImageRef | dict[str, ImageRef] | None,
+    tier: Tier,
+    usable: Sequence[str],
+) -> ImageRef:
     """``policies.choose`` over an asset's renditions, as ``image_refs`` keeps them."""
     if isinstance(found, ImageRef):
-        if policy is None or policy == found.policy:
-            return found  # what choose gives when the only rendition is the one asked for
+        if found.policy == policy or (policy is None and found.policy in usable):
+            return found  # what choose gives when the only rendition is the one to use
         found = {found.policy: found}
-    return choose(sha, policy, found or {})
+    return choose(sha, policy, found or {}, tier)
 
 
 def check_source(source: str, url_template: str | None) -> str | None:
@@ -130,15 +147,24 @@ def with_url(image: ImageRef, template: str) -> ImageRef:
 
 class MessageRequest(dict):
     """A Messages API request body (send it as ``client.messages.create(**body)``),
-    with ``.assets`` and ``.renditions``: the hashes it covers, which are not sent."""
+    with ``.assets`` and ``.renditions``: the hashes it covers, which are not sent; ``.tokens``,
+    its estimated input tokens; ``.spec``, the model's ``ModelSpec`` when known."""
 
     def __init__(
-        self, body: dict[str, Any], assets: list[str], renditions: list[str], large: int = 0
+        self,
+        body: dict[str, Any],
+        assets: list[str],
+        renditions: list[str],
+        large: int = 0,
+        tokens: int = 0,
+        spec: ModelSpec | None = None,
     ):
         super().__init__(body)
         self.assets = assets
         self.renditions = renditions
         self.large = large  # images over 2000 px on a side
+        self.tokens = tokens
+        self.spec = spec
 
     def to_line(self, index: int) -> dict[str, Any]:
         """The JSON line ``assetmgr request`` prints: the body plus an ``assetmgr`` key to strip."""
@@ -185,45 +211,78 @@ def request_body(
     images: Sequence[ImageRef],
     *,
     prompt: str,
-    model: str,
+    model: str | ModelSpec,
     max_tokens: int,
     system: str | None = None,
     source: str = "file",
     label: bool = False,
 ) -> MessageRequest:
     """One Messages request: images first, then the prompt."""
+    spec = as_spec(model)
     content = content_blocks(images, source=source, label=label)
     content.append({"type": "text", "text": prompt})
     body: dict[str, Any] = {
-        "model": model,
+        "model": spec.id,
         "max_tokens": max_tokens,
         "messages": [{"role": "user", "content": content}],
     }
     if system:
         body["system"] = system
+    texts = [b["text"] for b in content if b["type"] == "text"] + ([system] if system else [])
+    tokens = sum(map(text_tokens, texts)) + sum(image_tokens(i, spec.tier) for i in images)
     large = sum(max(i.width, i.height) > MAX_SIDE_MANY for i in images)
     return MessageRequest(
-        body, [i.asset_sha256 for i in images], [i.rendition_sha256 for i in images], large
+        body,
+        [i.asset_sha256 for i in images],
+        [i.rendition_sha256 for i in images],
+        large,
+        tokens,
+        spec,
     )
 
 
-def split(images: Iterable[ImageRef], *, source: str = "file") -> list[list[ImageRef]]:
-    """Consecutive chunks of ``images``, each within every per-request limit.
+def text_tokens(text: str | None) -> int:
+    """The estimate of a text block's tokens: ceil(characters / 4)."""
+    return -(-len(text) // 4) if text else 0
+
+
+def image_tokens(image: ImageRef, tier: Tier = STANDARD) -> int:
+    """The visual tokens of an image, at the size the server reads it for ``tier``."""
+    return served_tokens(image.width, image.height, tier)
+
+
+LABEL_TOKENS = 3  # "Image 100:" at most, per image, when labelled
+
+
+def split(
+    images: Iterable[ImageRef],
+    *,
+    source: str = "file",
+    max_images: int = IMAGES_SMALL_CONTEXT,
+    token_budget: int | None = None,
+    tier: Tier = STANDARD,
+    label: bool = False,
+) -> list[list[ImageRef]]:
+    """Consecutive chunks of ``images``, each within every per-request limit: ``max_images``
+    (default: what a 200k-context model takes), and with ``token_budget`` the images' tokens
+    at ``tier`` (an image over the budget alone still gets a request).
 
     One pass: each image is weighed once (``weigh``) and judged against running counts
-    of the current chunk (images, images over 2000 px, payload bytes), never by looking at
-    the chunk again, so the work grows with the number of images alone."""
+    of the current chunk (images, images over 2000 px, payload bytes, tokens), never by
+    looking at the chunk again, so the work grows with the number of images alone."""
     chunks: list[list[ImageRef]] = []
     current: list[ImageRef] = []
-    count = large = 0
+    count = large = tokens = 0
     payload = REQUEST_OVERHEAD
+    limits = dict(max_images=max_images, source=source, token_budget=token_budget)
     for image in images:
         big, size = weigh(image)
-        if current and not within(count + 1, large + big, payload + size, source):
+        cost = image_tokens(image, tier) + LABEL_TOKENS * label if token_budget else 0
+        if current and not within(count + 1, large + big, payload + size, tokens + cost, **limits):
             chunks.append(current)
-            current, count, large, payload = [], 0, 0, REQUEST_OVERHEAD
+            current, count, large, payload, tokens = [], 0, 0, REQUEST_OVERHEAD, 0
         current.append(image)
-        count, large, payload = count + 1, large + big, payload + size
+        count, large, payload, tokens = count + 1, large + big, payload + size, tokens + cost
     if current:
         chunks.append(current)
     return chunks
@@ -235,41 +294,88 @@ def weigh(image: ImageRef) -> tuple[bool, int]:
     return max(image.width, image.height) > MAX_SIDE_MANY, 4 * ((image.size_bytes + 2) // 3) + 100
 
 
-def within(count: int, large: int, payload: int, source: str = "file") -> bool:
-    """Whether a request of ``count`` images, ``large`` of them over 2000 px, and ``payload``
-    bytes of base64 body keeps every limit."""
-    if count > MAX_IMAGES_PER_REQUEST or (count > MANY_IMAGES and large):
+def within(
+    count: int,
+    large: int,
+    payload: int,
+    tokens: int = 0,
+    *,
+    max_images: int = IMAGES_SMALL_CONTEXT,
+    source: str = "file",
+    token_budget: int | None = None,
+) -> bool:
+    """Whether a request of ``count`` images, ``large`` of them over 2000 px, ``payload``
+    bytes of base64 body and ``tokens`` estimated image tokens keeps every limit."""
+    if count > max_images or (count > MANY_IMAGES and large):
+        return False
+    if token_budget is not None and tokens > token_budget:
         return False
     return source != "base64" or payload <= MAX_REQUEST_BYTES
 
 
-def fits(images: Sequence[ImageRef], source: str = "file") -> bool:
+def fits(
+    images: Sequence[ImageRef], source: str = "file", max_images: int = IMAGES_SMALL_CONTEXT
+) -> bool:
     """Whether one request may carry all of ``images``."""
     weights = [weigh(i) for i in images]
     payload = REQUEST_OVERHEAD + sum(size for _, size in weights)
-    return within(len(weights), sum(big for big, _ in weights), payload, source)
+    big = sum(big for big, _ in weights)
+    return within(len(weights), big, payload, max_images=max_images, source=source)
 
 
 def payload_bytes(images: Iterable[ImageRef]) -> int:
     return REQUEST_OVERHEAD + sum(weigh(i)[1] for i in images)
 
 
+def images_per_request(spec: ModelSpec, per_request: int | None = None) -> int:
+    """The most images one request to ``spec``'s model may carry: its limit, or fewer when
+    ``per_request`` says so (more is a ``UsageError``)."""
+    if per_request is None:
+        return spec.images_per_request
+    if not 1 <= per_request <= spec.images_per_request:
+        raise UsageError(
+            f"--per-request {per_request}: {spec.id} takes 1 to {spec.images_per_request} "
+            "images per request"
+        )
+    return per_request
+
+
+def token_budget(spec: ModelSpec, prompt: str, system: str | None, max_tokens: int) -> int | None:
+    """The input tokens the images of one request may use, when the model's context is known:
+    its context less the answer's room and the prompt's text."""
+    if spec.max_input_tokens is None:
+        return None
+    return spec.max_input_tokens - max_tokens - text_tokens(prompt) - text_tokens(system)
+
+
 def requests(
     images: Sequence[ImageRef],
     *,
     prompt: str,
-    model: str,
+    model: str | ModelSpec,
     max_tokens: int = 1024,
     system: str | None = None,
     source: str = "file",
     label: bool = False,
+    per_request: int | None = None,
 ) -> Iterator[MessageRequest]:
-    """Request bodies covering ``images`` in order, split to respect the limits."""
-    for chunk in split(images, source=source):
+    """Request bodies covering ``images`` in order, split to respect the limits of the API and
+    of the model (a model id, or its ``ModelSpec``): its images per request (``per_request``:
+    fewer) and, when its context is known, its context."""
+    spec = as_spec(model)
+    chunks = split(
+        images,
+        source=source,
+        max_images=images_per_request(spec, per_request),
+        token_budget=token_budget(spec, prompt, system, max_tokens),
+        tier=spec.tier,
+        label=label,
+    )
+    for chunk in chunks:
         yield request_body(
             chunk,
             prompt=prompt,
-            model=model,
+            model=spec,
             max_tokens=max_tokens,
             system=system,
             source=source,
@@ -293,3 +399,13 @@ class SplitReport:
 
 def report(bodies: Sequence[MessageRequest]) -> SplitReport:
     return SplitReport([len(b.assets) for b in bodies], sum(b.large for b in bodies))
+
+
+def summary(body: MessageRequest, index: int, total: int) -> str:
+    """``request 2/3: 20 images, ~94,880 input tokens (est.; claude-sonnet-5-5, high tier)``"""
+    model = f"; {body.spec.label}" if body.spec else ""
+    count = len(body.assets)
+    return (
+        f"request {index + 1}/{total}: {count} image{'s' * (count != 1)}, "
+        f"~{body.tokens:,} input tokens (est.{model})"
+    )

@@ -663,15 +663,14 @@ class Catalogue:
             yield from page
             after = rows[-1].id
 
-    def totals(self) -> tuple[int, int, list[tuple[str, int, int, int, int]]]:
-        """(assets, asset bytes, [(policy, assets, distinct renditions, bytes, tokens)])."""
+    def totals(self) -> tuple[int, int, list[tuple[str, int, int, int]]]:
+        """(assets, asset bytes, [(policy, assets, distinct renditions, bytes)])."""
         per_policy = (
             select(
                 AssetRendition.policy,
                 func.count(),
                 func.count(func.distinct(Rendition.id)),
                 func.coalesce(func.sum(Rendition.size_bytes), 0),
-                func.coalesce(func.sum(Rendition.tokens), 0),
             )
             .join(Rendition, Rendition.id == AssetRendition.rendition_id)
             .group_by(AssetRendition.policy)
@@ -682,6 +681,17 @@ class Catalogue:
                 select(func.count(), func.coalesce(func.sum(Asset.size_bytes), 0))
             ).one()
             return assets, size, [tuple(row) for row in conn.execute(per_policy)]
+
+    def shapes(self) -> list[tuple[str, int, int, int]]:
+        """(policy, width, height, assets) for each shape of rendition under each policy: what
+        any token figure follows from (``limits.served_tokens``), one row per shape."""
+        query = (
+            select(AssetRendition.policy, Rendition.width, Rendition.height, func.count())
+            .join(Rendition, Rendition.id == AssetRendition.rendition_id)
+            .group_by(AssetRendition.policy, Rendition.width, Rendition.height)
+        )
+        with self.reading() as conn:
+            return [tuple(row) for row in conn.execute(query)]
 
     # -- tags --------------------------------------------------------------
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import contextmanager
 
 import click
 
 from .cli_options import (
-    WHICH_RENDITION,
     checked_tags,
     json_option,
     limit_options,
@@ -42,7 +42,8 @@ class AssetmgrGroup(click.Group):
             from .config import check_environment
 
             check_environment()
-            return super().invoke(ctx)
+            with model_warnings():
+                return super().invoke(ctx)
         except AssetmgrError as e:
             fail(ctx, str(e), e.exit_code)
         except BrokenPipeError:
@@ -54,6 +55,30 @@ class AssetmgrGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("Interrupted.", err=True)
             ctx.exit(ExitCode.INTERRUPTED)
+
+
+@contextmanager
+def model_warnings():
+    """The library's ``ModelWarning``s (an unknown or deprecated model, parameters left out)
+    as ``warning: ...`` lines on stderr, each message once per command."""
+    import warnings
+
+    from .modelspec import ModelWarning
+
+    seen: set[str] = set()
+    python_way = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if not issubclass(category, ModelWarning):
+            return python_way(message, category, filename, lineno, file, line)
+        if str(message) not in seen:
+            seen.add(str(message))
+            click.echo(f"warning: {message}", err=True)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", ModelWarning)
+        warnings.showwarning = show
+        yield
 
 
 def fail(ctx: click.Context, message: str, code: int) -> None:
@@ -285,24 +310,37 @@ def ls(ctx, tag, json_) -> None:
 
 @cli.command()
 @click.argument("reference")
+@click.option(
+    "--model",
+    envvar="ASSETMGR_MODEL",
+    help="What this model reads and costs.  [env: ASSETMGR_MODEL; default: every model "
+    "assetmgr knows that is not retired]",
+)
 @json_option()
 @click.pass_context
-def show(ctx, reference, json_) -> None:
-    """Show one asset: its renditions, uploads, sources and tags.
+def show(ctx, reference, model, json_) -> None:
+    """Show one asset: its renditions (tokens at each tier), uploads, sources and tags, and
+    what each model would read of it and cost.
 
     REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
 
     \b
     Example:
       assetmgr show 3f7a9c0d12
+      assetmgr show 3f7a9c0d12 --model claude-haiku-5-5
     """
-    record = open_library(ctx).show(reference)
+    library = open_library(ctx)
+    record = library.show(reference)
+    readings = library.readings(record, model)
     if json_:
-        echo_json(record)
+        from .records import to_json
+
+        click.echo(to_json(record, models=readings))
     else:
-        from .display import asset_text
+        from .display import asset_text, reading_lines
 
         click.echo(asset_text(record))
+        echo_lines(reading_lines(readings))
 
 
 def with_stdin(references: tuple[str, ...], from_stdin: bool) -> tuple[str, ...]:
@@ -325,14 +363,13 @@ def pop_remote(options: dict) -> RemoteSpec:
     return RemoteSpec.from_env(options.pop("workspace"), options.pop("workspace_id"))
 
 
-def lookup_images(ctx: click.Context, references, from_stdin, remote: RemoteSpec, **options):
+def lookup_images(ctx: click.Context, references, from_stdin, **options):
     """The images named to ``block``, ``request`` or ``ask`` (``lookup.images`` finds them)."""
     from . import lookup
 
     return lookup.images(
         ctx.find_root().obj["db"],
         with_stdin(references, from_stdin),
-        remote=remote,
         library=lambda: shared_library(ctx),
         **options,
     )
@@ -353,9 +390,34 @@ def block(ctx, references, from_stdin, label, **options) -> None:
     """
     from .blocks import each_content_block
 
+    spec = model_spec(ctx, options.pop("model"))
     remote = pop_remote(options)
-    images = lookup_images(ctx, references, from_stdin, remote, **options)
+    images = lookup_images(ctx, references, from_stdin, remote=remote, model=spec, **options)
     echo_json_array(each_content_block(images, source=options["source"], label=label))
+
+
+def model_spec(ctx: click.Context, model: str, per_request: int | None = None):
+    """The ``ModelSpec`` of ``--model`` (a retired model, or a ``--per-request`` over its
+    limit, is refused here, before anything is uploaded)."""
+    from . import lookup
+    from .blocks import images_per_request
+
+    spec = lookup.model_spec(ctx.find_root().obj["db"], model, library=lambda: shared_library(ctx))
+    images_per_request(spec, per_request)
+    return spec
+
+
+def request_bodies(ctx, references, from_stdin, label, prompt, model, max_tokens, system,
+                   per_request, **options) -> tuple[list, RemoteSpec]:  # fmt: skip
+    """The request bodies of ``request`` and ``ask``, and the remote their images are in."""
+    from .blocks import requests
+
+    spec = model_spec(ctx, model, per_request)
+    remote = options["remote"] = pop_remote(options)
+    images = lookup_images(ctx, references, from_stdin, model=spec, **options)
+    return list(requests(images, prompt=prompt, model=spec, max_tokens=max_tokens,
+                         system=system, source=options["source"], label=label,
+                         per_request=per_request)), remote  # fmt: skip
 
 
 @cli.command()
@@ -365,10 +427,9 @@ def block(ctx, references, from_stdin, label, **options) -> None:
     "--bare", is_flag=True, help="Leave out the 'assetmgr' key (the hashes each body covers)."
 )
 @click.pass_context
-def request(
-    ctx, references, from_stdin, label, prompt, model, max_tokens, system, bare, **options
-) -> None:
-    """Print whole Messages request bodies (JSON lines), split to the API's limits.
+def request(ctx, bare, **options) -> None:
+    """Print whole Messages request bodies (JSON lines), split to the limits of the API and the
+    model; on stderr, each request's images and estimated input tokens.
 
     Each line is a body with an extra "assetmgr" key naming the assets it covers:
     strip it before sending (or use --bare).
@@ -376,24 +437,15 @@ def request(
     \b
     Example:
       assetmgr request --tag product-shots --prompt "Which of these show damage?"
+      assetmgr request --tag docs --model claude-haiku-5-5 --per-request 10 --prompt "..."
     """
-    from .blocks import report, requests
+    from .blocks import report, summary
 
-    remote = pop_remote(options)
-    images = lookup_images(ctx, references, from_stdin, remote, **options)
-    bodies = list(
-        requests(
-            images,
-            prompt=prompt,
-            model=model,
-            max_tokens=max_tokens,
-            system=system,
-            source=options["source"],
-            label=label,
-        )
-    )
+    bodies, _ = request_bodies(ctx, **options)
     for index, body in enumerate(bodies):
         click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
+    for index, body in enumerate(bodies):
+        click.echo(summary(body, index, len(bodies)), err=True)
     click.echo(str(report(bodies)), err=True)
 
 
@@ -402,29 +454,17 @@ def request(
 @request_options
 @json_option("Print each whole response as JSON.")
 @click.pass_context
-def ask(
-    ctx, references, from_stdin, label, prompt, model, max_tokens, system, json_, **options
-) -> None:
-    """Send the request(s) and print the answer; usage goes to stderr.
+def ask(ctx, json_, **options) -> None:
+    """Send the request(s) and print the answer; each request's estimate and usage go to
+    stderr.
 
     \b
     Example:
       assetmgr ask 3f7a9c --prompt "Describe this image."
     """
-    from .blocks import requests
     from .cli_runs import run_ask
 
-    remote = pop_remote(options)
-    images = lookup_images(ctx, references, from_stdin, remote, **options)
-    bodies = requests(
-        images,
-        prompt=prompt,
-        model=model,
-        max_tokens=max_tokens,
-        system=system,
-        source=options["source"],
-        label=label,
-    )
+    bodies, remote = request_bodies(ctx, **options)
     run_ask(shared_library(ctx), bodies, remote, json_)
 
 
@@ -433,7 +473,7 @@ def ask(
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, writable=True), help="Write to this file."
 )
-@policy_option(WHICH_RENDITION)
+@policy_option("Which rendition.  [default: vision, else original: what any model reads]")
 @click.pass_context
 def cat(ctx, reference, output, policy) -> None:
     """Write the exact bytes that are (or will be) uploaded for an asset.
@@ -493,22 +533,29 @@ def replace_file(path: str, data: bytes) -> None:
 
 @cli.command()
 @click.option(
+    "--model",
+    envvar="ASSETMGR_MODEL",
+    help="Tokens at this model's tier, dollars at its list price.  [env: ASSETMGR_MODEL; "
+    "default: the standard tier, $3/Mtok]",
+)
+@click.option(
     "--price",
     type=click.FloatRange(min=0),
-    default=3.0,
-    show_default=True,
-    help="Dollars per million input tokens.",
+    help="Dollars per million input tokens.  [default: the model's list price, else 3]",
 )
 @json_option()
 @click.pass_context
-def stats(ctx, price, json_) -> None:
-    """Totals: assets, bytes, tokens per policy, and what sending them costs.
+def stats(ctx, model, price, json_) -> None:
+    """Totals: assets, bytes, tokens per policy as a model reads them, and what sending them
+    costs.
 
     \b
     Example:
-      assetmgr stats --price 3
+      assetmgr stats
+      assetmgr stats --model claude-haiku-5-5
+      assetmgr stats --model claude-opus-4-7 --price 5
     """
-    result = open_library(ctx).stats(price)
+    result = open_library(ctx).stats(price, model)
     if json_:
         echo_json(result)
     else:
@@ -573,10 +620,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
     return json.dumps({"tag": name, "assets": count}) if json_ else f"{count:>6}  {name}"
 
 
+from .cli_models import models  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in COMMANDS:
+for command in [*COMMANDS, models]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 

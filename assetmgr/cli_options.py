@@ -66,8 +66,22 @@ def checked_tags(ctx: click.Context, param: click.Parameter, names: tuple[str, .
     return tuple(tag_names(names)) if names else names
 
 
+def model_option(help_text: str):
+    """--model: the model whose tier, limits and prices apply (``modelspec``)."""
+    from .modelspec import DEFAULT_MODEL
+
+    return click.option(
+        "--model",
+        default=DEFAULT_MODEL,
+        envvar="ASSETMGR_MODEL",
+        show_default=True,
+        help=f"{help_text}  [env: ASSETMGR_MODEL]",
+    )
+
+
 def lookup_options(function):
-    """How ``block``, ``request`` and ``ask`` name assets and where the images come from."""
+    """How ``block``, ``request`` and ``ask`` name assets, for which model, and where the images
+    come from."""
     for option in reversed(
         [
             click.argument("references", nargs=-1, metavar="[REF]..."),
@@ -89,6 +103,7 @@ def lookup_options(function):
                 help="With --source url: an http(s) URL with {sha256} (the rendition's), {asset} "
                 "and {ext}, e.g. 'https://cdn.example/{sha256}.{ext}'.",
             ),
+            model_option("The model: its tier picks each asset's rendition (see assetmgr models)."),
             policy_option(WHICH_RENDITION),
             click.option(
                 "--no-upload",
@@ -105,15 +120,20 @@ def lookup_options(function):
 
 
 def request_options(function):
-    """--prompt, --model, --max-tokens and --system: the rest of a Messages request."""
+    """--prompt, --max-tokens, --system and --per-request: the rest of a Messages request."""
     for option in reversed(
         [
             click.option("--prompt", required=True, help="The question, after the images."),
-            click.option("--model", default="claude-sonnet-5-5", show_default=True),
             click.option(
                 "--max-tokens", type=click.IntRange(min=1), default=1024, show_default=True
             ),
             click.option("--system", help="A system prompt."),
+            click.option(
+                "--per-request",
+                type=click.IntRange(min=1),
+                metavar="N",
+                help="At most N images per request.  [default: the model's limit, 100 or 600]",
+            ),
         ]
     ):
         function = option(function)
@@ -184,7 +204,10 @@ SIZE = _Quantity("size", 1024)
 COUNT = _Quantity("count", 1000)
 
 
-WHICH_RENDITION = "Which rendition.  [default: vision, if the asset has one]"
+WHICH_RENDITION = (
+    "Which rendition.  [default: the model's tier's: vision-hd, vision or original for "
+    "high-tier models; vision or original for standard-tier ones]"
+)
 
 
 def policy_option(help_text: str, *, default: str | None = None):

@@ -267,11 +267,14 @@ def run_push(library: Library, shas, *, remote, policy, jobs, expires_in, verify
 
 def run_ask(library: Library, bodies, remote, json_) -> None:
     """Send each body through the library; print the answer text (or the whole response),
-    and its usage on stderr."""
+    and on stderr the request's estimate and its usage."""
     import json
 
-    for body, answer in library.send(bodies, remote=remote):
+    from .blocks import summary
+
+    for index, (body, answer) in enumerate(library.send(bodies, remote=remote)):
         click.echo(json.dumps(answer.response) if json_ else answer.text)
+        click.echo(summary(body, index, len(bodies)), err=True)
         click.echo(
             f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
             f"({len(body.assets)} images)",

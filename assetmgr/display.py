@@ -7,8 +7,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from .limits import human_bytes
+from .modelspec import FAMILIES, ModelSpec
 from .pathnames import shown
-from .records import AssetRecord, Outcome, Placement, Stats, UploadRecord
+from .records import AssetRecord, ModelReading, Outcome, Placement, Stats, UploadRecord
 
 if TYPE_CHECKING:
     from .catalogue import AssetRow
@@ -68,13 +69,80 @@ def asset_text(r: AssetRecord) -> str:
         warn = f" ({'; '.join(x.warnings)})" if x.warnings else ""
         lines.append(
             f"rendition {x.policy}: {x.media_type} {x.width}x{x.height}, "
-            f"{human_bytes(x.size_bytes)}, ~{x.tokens} tokens, sha256:{x.sha256[:12]}{warn}"
+            f"{human_bytes(x.size_bytes)}, ~{x.tokens_standard:,} tokens (standard) / "
+            f"{x.tokens_high:,} (high), sha256:{x.sha256[:12]}{warn}"
         )
     for u in r.uploads:
         lines.append(f"upload    {upload_text(u)}")
     for s in r.sources:
         lines.append(f"source    {shown(s.path)}")
     return "\n".join(lines)
+
+
+def reading_lines(readings: Sequence[ModelReading]) -> Iterator[str]:
+    """``show``: what each model would read of the asset, and what one use costs."""
+    for m in readings:
+        head = f"model     {m.model} ({m.tier}): "
+        if m.policy is None:
+            yield head + f"nothing to read: {m.note}"
+            continue
+        cost = f"${m.cost:.4f} per use" if m.cost is not None else "no list price known"
+        yield head + f"{m.policy} {m.width}x{m.height}, ~{m.tokens:,} tokens, {cost}"
+
+
+def money(price: float | None) -> str:
+    return "-" if price is None else f"${price:g}"
+
+
+def model_record(spec: ModelSpec) -> dict:
+    """One model as ``assetmgr models --json`` prints it."""
+    return {
+        "id": spec.id,
+        "family": spec.id in FAMILIES,
+        "known": spec.known,
+        "tier": spec.tier.name,
+        "images_per_request": spec.images_per_request,
+        "max_input_tokens": spec.max_input_tokens,
+        "lifecycle": spec.lifecycle,
+        "deprecated_at": spec.deprecated_at and spec.deprecated_at.isoformat(),
+        "retires_at": spec.retires_at and spec.retires_at.isoformat(),
+        "input_price": spec.input_price,
+        "output_price": spec.output_price,
+        "fixed_sampling": spec.fixed_sampling,
+        "origin": dict(spec.origin),
+    }
+
+
+MODEL_HEADINGS = ("MODEL", "TIER", "IMAGES", "CONTEXT", "LIFECYCLE", "$/MTOK IN/OUT", "FROM API")
+
+
+def model_lines(specs: Sequence[ModelSpec]) -> Iterator[str]:
+    """``assetmgr models``: a table, one model (or family, ``-*``) a line; FROM API names the
+    figures ``models --refresh`` stored, the rest are assetmgr's table's (or assumed: ``?``)."""
+    rows = [MODEL_HEADINGS, *(_model_cells(s) for s in specs)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(MODEL_HEADINGS))]
+    for row in rows:
+        yield table_line(row, widths)
+
+
+def _model_cells(s: ModelSpec) -> tuple[str, ...]:
+    assumed = {name for name, origin in s.origin.items() if origin == "assumed"}
+    context = "?" if s.max_input_tokens is None else f"{s.max_input_tokens:,}"
+    lifecycle = s.lifecycle
+    if s.retires_at:
+        lifecycle += (
+            f" {s.retires_at}" if s.lifecycle == "retired" else f" (retires {s.retires_at})"
+        )
+    from_api = [name for name, origin in s.origin.items() if origin == "api"]
+    return (
+        s.id + ("-*" if s.id in FAMILIES else ""),
+        s.tier.name + ("?" if "tier" in assumed else ""),
+        f"{s.images_per_request}" + ("?" if "images_per_request" in assumed else ""),
+        context,
+        lifecycle,
+        f"{money(s.input_price)} / {money(s.output_price)}",
+        ", ".join(from_api) or "-",
+    )
 
 
 def upload_text(u: UploadRecord) -> str:
@@ -90,7 +158,8 @@ def upload_text(u: UploadRecord) -> str:
 
 
 def stats_text(s: Stats) -> str:
-    lines = [f"{s.assets} assets, {human_bytes(s.asset_bytes)} of source images"]
+    reader = f"as {s.model} reads them ({s.tier} tier)" if s.model else f"at the {s.tier} tier"
+    lines = [f"{s.assets} assets, {human_bytes(s.asset_bytes)} of source images; tokens {reader}"]
     for p in s.policies:
         lines.append(
             f"{p.policy}: {p.assets} assets in {p.renditions} renditions, {human_bytes(p.bytes)}, "

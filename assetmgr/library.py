@@ -15,9 +15,18 @@ from typing import TYPE_CHECKING
 
 from .catalogue import AssetRow, Catalogue
 from .errors import NotFound, RemoteError, UsageError
-from .limits import DEFAULT_LIMITS, Limits
-from .policies import DEFAULT_POLICY, choose
-from .records import AddResult, AssetRecord, Placement, PolicyStats, RenditionRecord, Stats
+from .limits import DEFAULT_LIMITS, STANDARD, Limits, Tier
+from .modelspec import DEFAULT_MODEL, ModelSpec, sendable, spec_for, warn
+from .policies import DEFAULT_POLICY, POLICY_TIER, check, choose
+from .records import (
+    AddResult,
+    AssetRecord,
+    ModelReading,
+    Placement,
+    PolicyStats,
+    RenditionRecord,
+    Stats,
+)
 from .references import not_catalogued, parse, tag_names
 from .remote import RemoteSpec
 
@@ -166,26 +175,61 @@ class Library:
                 shas[p.digits] = self.catalogue.resolve(p)
         return [shas[parsed[r].digits] for r in references]
 
+    def model(self, model: str | ModelSpec | None = None) -> ModelSpec:
+        """What assetmgr knows of ``model`` (default: ``claude-sonnet-5-5``): the table in
+        ``modelspec``, with what ``models --refresh`` stored. A retired model is a
+        ``UsageError``; an unknown or deprecated one gives a ``ModelWarning``."""
+        if isinstance(model, ModelSpec):
+            return model
+        from .modelinfo import stored
+
+        model = model or DEFAULT_MODEL
+        return spec_for(model, stored(self.catalogue, model))
+
+    def models(self) -> list[ModelSpec]:
+        """Every model and family of the table, then every other model ``refresh_models``
+        stored, with the stored figures; retired ones too. No warnings."""
+        from .modelinfo import stored_all
+        from .modelspec import MODELS, STORED, describe
+
+        rows = {row["id"]: row for row in stored_all(self.catalogue)}
+        ids = [*MODELS, *sorted(set(rows) - set(MODELS))]
+        return [describe(m, {k: rows[m][k] for k in STORED} if m in rows else None) for m in ids]
+
+    def refresh_models(self, *, remote: RemoteSpec | None = None) -> list[str]:
+        """Ask ``GET /v1/models`` of ``remote`` (default: from the environment) about every
+        model, and store the answer in the catalogue in place of the last; the ids stored."""
+        from .modelinfo import replace_all
+        from .models_api import fetch
+        from .remote import require_credentials
+
+        require_credentials()
+        return replace_all(self.catalogue, fetch(remote or RemoteSpec.from_env()))
+
     def images(
         self,
         shas: Sequence[str],
         *,
+        model: str | ModelSpec | None = None,
         policy: str | None = None,
         source: str = "file",
         upload: bool = True,
         url_template: str | None = None,
         remote: RemoteSpec | None = None,
     ) -> list[ImageRef]:
-        """What requests need of each asset, in order. For file sources, an asset with no live
-        upload in ``remote`` (default: from the environment) is uploaded first
-        (``upload=False``: an error listing them)."""
+        """What requests to ``model`` (an id or a ``ModelSpec``; default: ``claude-sonnet-5-5``)
+        need of each asset, in order: the rendition for the model's tier, unless ``policy``
+        names one. For file sources, an asset with no live upload in ``remote`` (default: from
+        the environment) is uploaded first (``upload=False``: an error listing them)."""
         from .blocks import check_source, with_url
 
         template = check_source(source, url_template)
+        tier = self.model(model).tier
+        check(policy, tier)
         remote = remote or RemoteSpec.from_env()
-        refs = self._images(shas, policy, remote)
+        refs = self._images(shas, policy, remote, tier)
         if source == "file":
-            return self._with_uploads(refs, policy, remote, upload)
+            return self._with_uploads(refs, policy, remote, upload, tier)
         if source == "base64":
             return self._with_bytes(refs)
         return [with_url(r, template) for r in refs]
@@ -194,7 +238,8 @@ class Library:
         self, shas: Sequence[str], *, label: bool = False, source: str = "file", **options
     ) -> list[dict]:
         """The image content blocks of these assets, in order (``label``: ``Image N:`` before
-        each). ``options`` are those of ``images``: policy, upload, url_template, remote."""
+        each). ``options`` are those of ``images``: model, policy, upload, url_template,
+        remote."""
         from .blocks import content_blocks
 
         return content_blocks(
@@ -206,47 +251,52 @@ class Library:
         shas: Sequence[str],
         *,
         prompt: str,
-        model: str,
+        model: str | ModelSpec | None = None,
         max_tokens: int = 1024,
         system: str | None = None,
         label: bool = False,
         source: str = "file",
+        per_request: int | None = None,
         **options,
     ) -> Iterator[MessageRequest]:
-        """Messages request bodies covering these assets, split to the API's limits.
+        """Messages request bodies to ``model`` (default: ``claude-sonnet-5-5``) covering these
+        assets, each with the rendition for the model's tier, split to the limits of the API
+        and the model (``per_request``: at most this many images per request).
 
         Each is a dict to send as ``client.messages.create(**body)``; ``body.assets`` lists
-        the sha256s it covers (not sent), to join answers back to assets. ``options`` are
-        those of ``images``.
+        the sha256s it covers (not sent), to join answers back to assets, and ``body.tokens``
+        estimates its input tokens. ``options`` are those of ``images``.
         """
-        from .blocks import requests
+        from .blocks import images_per_request, requests
 
-        images = self.images(shas, source=source, **options)
-        return requests(
-            images,
-            prompt=prompt,
-            model=model,
-            max_tokens=max_tokens,
-            system=system,
-            source=source,
-            label=label,
-        )
+        spec = self.model(model)
+        images_per_request(spec, per_request)  # refused before anything is uploaded
+        images = self.images(shas, model=spec, source=source, **options)
+        return requests(images, prompt=prompt, model=spec, max_tokens=max_tokens, system=system,
+                        source=source, label=label, per_request=per_request)  # fmt: skip
 
     def send(
-        self, bodies: Iterable[MessageRequest], *, remote: RemoteSpec | None = None
-    ) -> Iterator[tuple[MessageRequest, Answer]]:
+        self, bodies: Iterable[dict], *, remote: RemoteSpec | None = None
+    ) -> Iterator[tuple[dict, Answer]]:
         """Send request bodies to the Messages API of ``remote``, one by one; each with its
-        ``Answer`` (text, token usage, the whole response)."""
+        ``Answer`` (text, token usage, the whole response). Sampling parameters the model
+        rejects (temperature, top_p, top_k on the 5.x models) are left out, with a
+        ``ModelWarning``; a body to a retired model is a ``UsageError``, before it is sent."""
+        from .blocks import MessageRequest
         from .messages_api import client_for, send
         from .remote import require_credentials
 
         require_credentials()
         client = client_for(remote or RemoteSpec.from_env())
         for body in bodies:
-            yield body, send(client, dict(body))
+            spec = body.spec if isinstance(body, MessageRequest) and body.spec else None
+            payload, dropped = sendable(body, spec or self.model(body["model"]))
+            if dropped:
+                warn(f"{body['model']} takes no {', '.join(dropped)}: left out of the request")
+            yield body, send(client, payload)
 
     def ask(
-        self, shas: Sequence[str], *, prompt: str, model: str, **options
+        self, shas: Sequence[str], *, prompt: str, model: str | ModelSpec | None = None, **options
     ) -> Iterator[tuple[MessageRequest, Answer]]:
         """``requests`` for these assets, sent: each body with its ``Answer``."""
         return self.send(
@@ -255,7 +305,7 @@ class Library:
         )
 
     def _images(
-        self, shas: Sequence[str], policy: str | None, remote: RemoteSpec
+        self, shas: Sequence[str], policy: str | None, remote: RemoteSpec, tier: Tier
     ) -> list[ImageRef]:
         from .apiclock import live_rows
         from .blocks import image_refs
@@ -269,10 +319,15 @@ class Library:
                 f"cannot reach the API at {remote.base_url} to read its clock, by which these "
                 "uploads expire; try again when it answers"
             )
-        return image_refs(shas, rows, policy)
+        return image_refs(shas, rows, policy, tier)
 
     def _with_uploads(
-        self, refs: list[ImageRef], policy: str | None, remote: RemoteSpec, upload: bool
+        self,
+        refs: list[ImageRef],
+        policy: str | None,
+        remote: RemoteSpec,
+        upload: bool,
+        tier: Tier,
     ) -> list[ImageRef]:
         lacking = {r.asset_sha256: r.policy for r in refs if r.file_id is None}
         if not lacking:
@@ -286,7 +341,7 @@ class Library:
             )
         for under in sorted(set(lacking.values())):
             self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under)
-        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote)}
+        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote, tier)}
         failed = [s for s in missing if fresh[s].file_id is None]
         if failed:
             raise RemoteError(
@@ -324,10 +379,15 @@ class Library:
         source path of each, streamed the same way at a fraction of the cost."""
         return self.catalogue.asset_rows(tag)
 
-    def rendition(self, reference: str, policy: str | None = None) -> tuple[RenditionRecord, bytes]:
-        """The rendition of an asset (under ``policy``, default: vision if it has one) and its bytes."""
+    def rendition(
+        self, reference: str, policy: str | None = None, tier: Tier = STANDARD
+    ) -> tuple[RenditionRecord, bytes]:
+        """The rendition of an asset and its bytes: under ``policy``, else the one a model of
+        ``tier`` reads (``policies.choose``; default: the standard tier's: vision, original)."""
         record = self.show(reference)
-        rendition = choose(record.sha256, policy, {r.policy: r for r in record.renditions})
+        by_policy = {r.policy: r for r in record.renditions}
+        tier = POLICY_TIER.get(policy, tier) if policy else tier  # any policy asked for is read
+        rendition = choose(record.sha256, policy, by_policy, tier)
         return rendition, self._rendition_bytes(record, rendition)
 
     def _rendition_bytes(self, record: AssetRecord, rendition: RenditionRecord) -> bytes:
@@ -443,23 +503,41 @@ class Library:
         require_credentials()
         return FilesClient(remote)
 
-    def stats(self, price: float = DEFAULT_PRICE) -> Stats:
-        """Assets, bytes and tokens per policy; ``price`` in dollars per million input tokens."""
+    def stats(self, price: float | None = None, model: str | ModelSpec | None = None) -> Stats:
+        """Assets, bytes and tokens per policy, priced at ``price`` dollars per million input
+        tokens. With ``model``: the tokens at its tier, and by default its list price (a model
+        without one needs ``price``); without: the standard tier (what every model reads at
+        most) and by default $3, the vision guide's figure."""
+        from .limits import served_tokens
+
+        spec = self.model(model) if model is not None else None
+        tier = spec.tier if spec else STANDARD
+        price = _price(spec, price) if spec else DEFAULT_PRICE if price is None else price
         assets, size, rows = self.catalogue.totals()
-        policies = [
-            PolicyStats(
-                policy,
-                count,
-                distinct,
-                nbytes,
-                tokens,
-                tokens / count if count else 0.0,
-                tokens * price / 1e6,
-                (tokens / count if count else 0.0) * 1000 * price / 1e6,
-            )
-            for policy, count, distinct, nbytes, tokens in rows
-        ]
-        return Stats(assets, size, price, policies)
+        tokens: dict[str, int] = {}
+        for policy, width, height, count in self.catalogue.shapes():
+            tokens[policy] = tokens.get(policy, 0) + count * served_tokens(width, height, tier)
+        policies = []
+        for policy, count, distinct, nbytes in rows:
+            total = tokens.get(policy, 0)
+            average = total / count if count else 0.0
+            policies.append(PolicyStats(policy, count, distinct, int(nbytes), total, average,
+                                        total * price / 1e6, average * 1000 * price / 1e6))  # fmt: skip
+        return Stats(assets, int(size), price, policies, spec and spec.id, tier.name)
+
+    def readings(
+        self, record: AssetRecord, model: str | ModelSpec | None = None
+    ) -> list[ModelReading]:
+        """What each model would read of the asset ``record`` and what one use costs: ``model``
+        alone, else every model of the table that is not retired."""
+        from .modelspec import table_ids
+
+        if model is not None:
+            specs = [self.model(model)]
+        else:
+            specs = [s for s in self.models() if s.id in table_ids() and s.lifecycle != "retired"]
+        by_policy = {r.policy: r for r in record.renditions}
+        return [_reading(record.sha256, by_policy, spec) for spec in specs]
 
     def tag(self, references: Sequence[str], names: Sequence[str]) -> list[str]:
         """Put the tags ``names`` on the assets named; returns their sha256s.
@@ -489,3 +567,28 @@ class Library:
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
+
+
+def _price(spec: ModelSpec, price: float | None) -> float:
+    """``price``, else the model's list price per million input tokens."""
+    if price is not None:
+        return price
+    if spec.input_price is None:
+        raise UsageError(
+            f"no list price is known for {spec.id}; give --price DOLLARS (per million input tokens)"
+        )
+    return spec.input_price
+
+
+def _reading(sha256: str, by_policy: dict[str, RenditionRecord], spec: ModelSpec) -> ModelReading:
+    """What ``spec``'s model reads of an asset's renditions (``by_policy``)."""
+    from .limits import served_tokens
+
+    price = spec.input_price
+    try:
+        r = choose(sha256, None, by_policy, spec.tier)
+    except NotFound as e:
+        return ModelReading(spec.id, spec.tier.name, None, None, None, None, price, None, str(e))
+    tokens = served_tokens(r.width, r.height, spec.tier)
+    cost = None if price is None else tokens * price / 1e6
+    return ModelReading(spec.id, spec.tier.name, r.policy, r.width, r.height, tokens, price, cost)

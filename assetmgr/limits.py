@@ -29,7 +29,6 @@ CONVERTED_TYPES = {  # formats the API does not take, which the vision policies 
 MAX_SIDE = 8000  # px per side, any request
 MAX_SIDE_MANY = 2000  # px per side when a request carries more than MANY_IMAGES
 MANY_IMAGES = 20
-MAX_IMAGES_PER_REQUEST = 100  # on a model with a 200k-token context
 MAX_IMAGE_BYTES = 5 * 1024 * 1024  # per image; for a base64 source, of its base64 text
 RENDITION_BYTES = MAX_IMAGE_BYTES // 4 * 3  # a vision rendition: its base64 is within 5 MB too
 SMALL_SIDE = 200  # below this on a side, answers degrade

@@ -12,13 +12,17 @@ an unknown or ambiguous reference, an older schema, another database) gives ``No
 
 Both paths build their answer with ``blocks.image_refs`` from rows of one shape; the query
 here mirrors ``Catalogue.image_facts``, and the tests hold the two answers equal.
+
+The model decides which rendition each asset sends (its tier: ``policies.choose``);
+``model_spec`` reads what ``assetmgr models --refresh`` stored of it the same way, with
+``sqlite3`` when it can, else through ``Library.model``.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from contextlib import closing
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +30,9 @@ from .apiclock import live_rows
 from .blocks import ImageRef, check_source, image_refs
 from .config import database_url
 from .errors import AssetmgrError, UsageError
+from .limits import STANDARD, Tier
+from .modelspec import DEFAULT_MODEL, STORED, ModelSpec, spec_for
+from .policies import check
 from .references import parse
 from .remote import RemoteSpec
 from .schema_version import head_revision
@@ -50,6 +57,7 @@ JOIN asset_renditions ar ON ar.asset_id = a.id
 JOIN renditions r ON r.id = ar.rendition_id
 LEFT JOIN uploads u ON u.rendition_id = r.id AND u.remote_id = ? AND u.state = 'active'
 WHERE a.sha256 IN ({marks})"""
+MODEL_INFO = f"SELECT {', '.join(STORED)} FROM model_info WHERE id = ?"
 
 
 def images(
@@ -57,6 +65,7 @@ def images(
     references: Sequence[str] = (),
     *,
     tag: str | None = None,
+    model: str | ModelSpec = DEFAULT_MODEL,
     policy: str | None = None,
     source: str = "file",
     upload: bool = True,
@@ -64,27 +73,63 @@ def images(
     remote: RemoteSpec | None = None,
     library: Callable[[], Library] | None = None,
 ) -> list[ImageRef]:
-    """The images named (``references`` in order, or ``tag``) in the catalogue ``db``:
-    through ``answer`` when it can, else through the ``Library`` that ``library()`` returns
-    (default: one opened here). The options are those of ``Library.images``."""
+    """The images named (``references`` in order, or ``tag``) in the catalogue ``db``, each
+    asset's rendition for ``model`` (an id, or its ``ModelSpec``): through ``answer`` when it
+    can, else through the ``Library`` that ``library()`` returns (default: one opened here).
+    The options are those of ``Library.images``."""
     check_source(source, url_template)
     if not references and tag is None:
         raise UsageError("name assets: references, --tag NAME, or --stdin")
     remote = remote or RemoteSpec.from_env()
-    if source == "file":
-        found = answer(database_url(db), references, tag=tag, policy=policy, remote=remote)
-        if found is not None:
-            return found
-    options = dict(
-        policy=policy, source=source, upload=upload, url_template=url_template, remote=remote
-    )
-    if library is not None:
+    with ExitStack() as stack:
+        library = library or _opener(db, stack)
+        spec = model if isinstance(model, ModelSpec) else model_spec(db, model, library=library)
+        check(policy, spec.tier)
+        if source == "file":
+            url = database_url(db)
+            found = answer(url, references, tag=tag, policy=policy, remote=remote, tier=spec.tier)
+            if found is not None:
+                return found
         lib = library()
-        return lib.images(lib.find(references, tag=tag), **options)
-    from .library import Library
+        options = dict(policy=policy, source=source, upload=upload, url_template=url_template)
+        return lib.images(lib.find(references, tag=tag), model=spec, remote=remote, **options)
 
-    with Library.open(db) as lib:
-        return lib.images(lib.find(references, tag=tag), **options)
+
+def model_spec(
+    db: str | None, model: str = DEFAULT_MODEL, *, library: Callable[[], Library] | None = None
+) -> ModelSpec:
+    """``modelspec.spec_for(model)`` with what ``models --refresh`` stored of it in ``db``:
+    read with ``sqlite3`` when the fast path can, else by ``library().model``. A retired model
+    is a ``UsageError`` here, before anything is uploaded or sent."""
+    conn = open_readonly(database_url(db))
+    if conn is not None:
+        with closing(conn):
+            return spec_for(model, stored_model(conn, model))
+    with ExitStack() as stack:
+        return (library or _opener(db, stack))().model(model)
+
+
+def stored_model(conn: sqlite3.Connection, model: str) -> dict | None:
+    """The ``model_info`` row of ``model`` (as ``modelspec.STORED`` names its fields), if any."""
+    try:
+        row = conn.execute(MODEL_INFO, (model,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return dict(zip(STORED, row)) if row else None
+
+
+def _opener(db: str | None, stack: ExitStack) -> Callable[[], Library]:
+    """A ``library()`` that opens the catalogue ``db`` on first use, closed with ``stack``."""
+    opened: list[Library] = []
+
+    def library() -> Library:
+        if not opened:
+            from .library import Library
+
+            opened.append(stack.enter_context(Library.open(db)))
+        return opened[0]
+
+    return library
 
 
 def answer(
@@ -94,6 +139,7 @@ def answer(
     tag: str | None = None,
     policy: str | None = None,
     remote: RemoteSpec,
+    tier: Tier = STANDARD,
 ) -> list[ImageRef] | None:
     """The fast path alone: the images named, each with a live file id in ``remote``, read
     from the catalogue at ``url``; None when it cannot answer all of it."""
@@ -102,7 +148,7 @@ def answer(
         return None
     with closing(conn):
         shas = resolve(conn, references, tag)
-        return None if shas is None else live_images(conn, shas, policy, remote)
+        return None if shas is None else live_images(conn, shas, policy, remote, tier)
 
 
 def open_readonly(url: str) -> sqlite3.Connection | None:
@@ -152,7 +198,11 @@ def resolve(
 
 
 def live_images(
-    conn: sqlite3.Connection, shas: Sequence[str], policy: str | None, remote: RemoteSpec
+    conn: sqlite3.Connection,
+    shas: Sequence[str],
+    policy: str | None,
+    remote: RemoteSpec,
+    tier: Tier = STANDARD,
 ) -> list[ImageRef] | None:
     """Each asset's rendition with its live file id in ``remote``; None if any lacks one."""
     row = remote_row(conn, remote)
@@ -167,7 +217,7 @@ def live_images(
     if rows is None:
         return None
     try:
-        refs = image_refs(shas, rows, policy)
+        refs = image_refs(shas, rows, policy, tier)
     except AssetmgrError:
         return None
     return refs if all(r.file_id for r in refs) else None

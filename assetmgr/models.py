@@ -286,3 +286,22 @@ tags = Table(
     Column("created_at", UTCDateTime, default=utcnow, nullable=False),
 )
 Tag = Columns(tags)
+
+# What GET /v1/models reported of each model, as ``assetmgr models --refresh`` stored it; the
+# table of models in ``modelspec`` takes context, lifecycle and capabilities from here.
+model_info = Table(
+    "model_info",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("display_name", String(200), nullable=True),
+    Column("line", String(32), nullable=True),  # haiku, sonnet, opus, ...; None: no line
+    Column("max_input_tokens", Integer, nullable=True),
+    Column("max_tokens", Integer, nullable=True),
+    Column("lifecycle", String(16), nullable=False),  # active | deprecated | retired
+    Column("created_at", UTCDateTime, nullable=True),  # the model's release, as reported
+    Column("deprecated_at", UTCDateTime, nullable=True),
+    Column("retires_at", UTCDateTime, nullable=True),
+    Column("capabilities", Text, nullable=True),  # JSON object, as the API reports it
+    Column("fetched_at", UTCDateTime, default=utcnow, nullable=False),
+)
+ModelInfo = Columns(model_info)

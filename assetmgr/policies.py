@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TypeVar
 
-from .errors import NotFound
+from .errors import NotFound, UsageError
 from .limits import CONVERTED_TYPES, HIGH, MEDIA_TYPES, STANDARD, Tier
 
 VISION = "vision"  # what Claude reads best, cheapest and safest, at the standard tier (vision.py)
@@ -25,19 +25,38 @@ SOURCE_FORMATS: dict[str, frozenset[str]] = {
     VISION_HD: frozenset(MEDIA_TYPES) | frozenset(CONVERTED_TYPES),
 }
 
+# Which rendition a model of each tier reads, by preference. A vision-hd rendition is never
+# sent to a standard-tier model: the server would only resample it.
+PREFERENCE: dict[str, tuple[str, ...]] = {
+    HIGH.name: (VISION_HD, VISION, ORIGINAL),
+    STANDARD.name: (VISION, ORIGINAL),
+}
+
 T = TypeVar("T")
 
 
-def choose(sha256: str, asked: str | None, by_policy: Mapping[str, T]) -> T:
-    """Of one asset's renditions (keyed by policy), the one to use: under the policy asked
-    for, else the default policy when the asset has it, else any it has (by name).
-    ``NotFound`` when the asset has no such rendition."""
-    wanted = asked or (
-        DEFAULT_POLICY if DEFAULT_POLICY in by_policy else min(by_policy, default=None)
-    )
-    if wanted not in by_policy:
-        raise NotFound(
-            f"asset {sha256[:12]} has no {asked or 'rendition'} rendition; "
-            f"run: assetmgr add PATH --policy {asked or DEFAULT_POLICY}"
+def check(asked: str | None, tier: Tier) -> None:
+    """Refuse, before any work, a policy whose renditions a model of ``tier`` must not get."""
+    if asked is not None and asked not in PREFERENCE[tier.name]:
+        raise UsageError(
+            f"--policy {asked} renditions are made for the {POLICY_TIER[asked].name} tier, and "
+            f"this model reads images at the {tier.name} tier (the server would only resample "
+            "them): choose --policy vision, or a model of that tier with --model"
         )
-    return by_policy[wanted]
+
+
+def choose(sha256: str, asked: str | None, by_policy: Mapping[str, T], tier: Tier = STANDARD) -> T:
+    """Of one asset's renditions (keyed by policy), the one a model of ``tier`` gets: under the
+    policy asked for, else the first it has of ``PREFERENCE[tier]``. ``NotFound`` when the asset
+    has none of them (with the ``add`` that makes one); ``UsageError`` when the policy asked for
+    is not for this tier (``check``)."""
+    check(asked, tier)
+    wanted = asked or next((p for p in PREFERENCE[tier.name] if p in by_policy), None)
+    if wanted in by_policy:
+        return by_policy[wanted]
+    held = f" (it has {', '.join(sorted(by_policy))})" if by_policy else ""
+    needed = asked or DEFAULT_POLICY
+    what = f"no {asked} rendition" if asked else f"no rendition for the {tier.name} tier"
+    raise NotFound(
+        f"asset {sha256[:12]} has {what}{held}; run: assetmgr add PATH --policy {needed}"
+    )

@@ -10,6 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .limits import HIGH, STANDARD, served_tokens
 from .pathnames import is_plain, shown
 
 
@@ -35,7 +36,9 @@ class Outcome:
 
 @dataclasses.dataclass
 class RenditionRecord:
-    """The exact bytes uploaded for an asset under a policy, described."""
+    """The exact bytes uploaded for an asset under a policy, described. ``tokens`` is the
+    catalogue's estimate (standard tier); ``tokens_standard`` and ``tokens_high`` follow from
+    the size, by ``limits.served_tokens``, for each tier."""
 
     policy: str
     sha256: str
@@ -45,6 +48,29 @@ class RenditionRecord:
     size_bytes: int
     tokens: int
     warnings: list[str] = dataclasses.field(default_factory=list)
+    tokens_standard: int = dataclasses.field(init=False)
+    tokens_high: int = dataclasses.field(init=False)
+
+    def __post_init__(self) -> None:
+        self.tokens_standard = served_tokens(self.width, self.height, STANDARD)
+        self.tokens_high = served_tokens(self.width, self.height, HIGH)
+
+
+@dataclasses.dataclass
+class ModelReading:
+    """What one model would read of an asset: the rendition its tier picks (``policy`` None:
+    none, ``note`` says why), its visual tokens after the server's resize, and the cost of one
+    use at the model's list price (None: no price known)."""
+
+    model: str
+    tier: str
+    policy: str | None
+    width: int | None
+    height: int | None
+    tokens: int | None
+    price_per_mtok: float | None
+    cost: float | None
+    note: str | None = None
 
 
 @dataclasses.dataclass
@@ -126,6 +152,8 @@ class Stats:
     asset_bytes: int
     price_per_mtok: float
     policies: list[PolicyStats]
+    model: str | None = None  # whose tier the token figures are at
+    tier: str = "standard"
 
 
 @dataclasses.dataclass
@@ -213,10 +241,13 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
-def to_json(record: Any) -> str:
-    """One line of JSON; file names that are not valid UTF-8 in their printable form."""
+def to_json(record: Any, **extra: Any) -> str:
+    """One line of JSON; file names that are not valid UTF-8 in their printable form.
+    ``extra``: more keys, after the record's own."""
     if type(record) is Outcome:  # one a file, by the hundred thousand: no deep copy
         return _ENCODER.encode(_outcome_dict(record))
+    if extra:
+        return _ENCODER.encode({**_printable(record), **_printable(extra)})
     return _ENCODER.encode(_printable(record))
 
 

@@ -13,7 +13,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from assetmgr import Library, UsageError
-from assetmgr.blocks import ImageRef, fits, request_body, requests, split
+from assetmgr.blocks import ImageRef, fits, image_refs, request_body, requests, split
+from assetmgr.errors import NotFound
+from assetmgr.limits import TIERS
+from assetmgr.modelspec import describe
 from tests.conftest import write_image
 
 
@@ -298,7 +301,7 @@ def test_every_image_lands_in_exactly_one_request_and_none_breaks_a_limit(images
         assert 1 <= len(chunk) <= 100
         if len(chunk) > 20:
             assert all(max(i.width, i.height) <= 2000 for i in chunk)
-    bodies = list(requests(images, prompt="p", model="m"))
+    bodies = list(requests(images, prompt="p", model="claude-haiku-4-5"))
     assert sum(len(b.assets) for b in bodies) == len(images)
     assert all(fits(chunk) for chunk in chunks)
 
@@ -314,7 +317,7 @@ def test_splitting_says_which_limit_applied():
     assert [len(c) for c in split(big)] == [20, 20, 5]
     from assetmgr.blocks import report
 
-    text = str(report(list(requests(big, prompt="p", model="m"))))
+    text = str(report(list(requests(big, prompt="p", model="claude-haiku-4-5"))))
     assert (
         text
         == "45 images in 3 request(s) of 20, 20, 5; 45 images over 2000 px keep their requests to 20 images"
@@ -349,3 +352,158 @@ def test_request_body_shape():
             }
         ],
     }
+
+
+# -- requests follow the model ------------------------------------------------------------------
+
+
+def small_refs(count: int, size=(200, 150), policy="vision") -> list[ImageRef]:
+    return [
+        ImageRef(f"{n:064x}", f"{n:064x}", "image/png", *size, 10, f"f{n}", policy=policy)
+        for n in range(count)
+    ]
+
+
+def sizes_of(images, model, **options) -> list[int]:
+    return [len(b.assets) for b in requests(images, prompt="p", model=model, **options)]
+
+
+LARGE = describe("claude-opus-5-5", {"max_input_tokens": 1_000_000, "lifecycle": "active"})
+SMALL = describe("claude-haiku-4-5", {"max_input_tokens": 200_000, "lifecycle": "active"})
+
+
+@pytest.mark.parametrize(
+    ("count", "model", "expected"),
+    [
+        (250, SMALL, [100, 100, 50]),
+        (250, LARGE, [250]),
+        (700, SMALL, [100] * 7),
+        (700, LARGE, [600, 100]),
+        (700, "claude-sonnet-5-5", [100] * 7),  # context not known: 100
+    ],
+)
+def test_requests_split_by_the_models_images_per_request(count, model, expected):
+    assert sizes_of(small_refs(count), model) == expected
+
+
+def test_images_over_2000_px_keep_their_requests_to_20_on_any_model():
+    hd = small_refs(45, size=(2576, 1449), policy="vision-hd")
+    mixed = [*small_refs(30), *hd, *small_refs(30)]
+    bodies = list(requests(mixed, prompt="p", model=LARGE))
+    # 30 small, then 20 HD at a time; the last 5 HD share a request of 20 with 15 small
+    assert [len(b.assets) for b in bodies] == [30, 20, 20, 20, 15]
+    assert [b.large for b in bodies] == [0, 20, 20, 5, 0]
+    for body in bodies:
+        assert len(body.assets) <= 20 or body.large == 0
+
+
+def test_per_request_caps_the_images_of_each_request():
+    assert sizes_of(small_refs(25), LARGE, per_request=10) == [10, 10, 5]
+    assert sizes_of(small_refs(25), SMALL, per_request=100) == [25]
+    with pytest.raises(UsageError, match="--per-request 101: claude-haiku-4-5 takes 1 to 100"):
+        sizes_of(small_refs(25), SMALL, per_request=101)
+
+
+def test_a_known_context_is_a_token_budget():
+    # 1920x1080 at the high tier: 69 x 39 = 2,691 visual tokens, and within 2000 px
+    hd = small_refs(100, size=(1920, 1080), policy="vision-hd")
+    tight = describe("claude-opus-5-5", {"max_input_tokens": 200_000, "lifecycle": "active"})
+    budget = 200_000 - 1024 - 1  # less max_tokens and the prompt "p"
+    assert sizes_of(hd, tight) == [budget // 2691, 100 - budget // 2691] == [73, 27]
+    assert sizes_of(hd, "claude-opus-5-5") == [100]  # context unknown: no budget
+    assert sizes_of(hd, SMALL) == [100]  # the standard tier reads them at 1,560 each
+
+
+def test_each_body_carries_its_estimate():
+    refs = [
+        ImageRef("a" * 64, "b" * 64, "image/png", 1920, 1080, 5, "file_a", policy="vision-hd"),
+        ImageRef("c" * 64, "d" * 64, "image/png", 640, 480, 5, "file_c", policy="vision"),
+    ]
+    [high] = requests(refs, prompt="Describe these.", model="claude-sonnet-5-5", label=True)
+    # 2,691 + 23*18 = 414 image tokens; "Image 1:" and "Image 2:" are 2 each, the prompt 4
+    assert high.tokens == 2691 + 414 + 2 + 2 + 4
+    [standard] = requests(refs, prompt="Describe these.", model=SMALL, system="Be brief.")
+    assert standard.tokens == 1560 + 414 + 4 + 3
+    from assetmgr.blocks import summary
+
+    assert summary(high, 0, 1) == (
+        "request 1/1: 2 images, ~3,113 input tokens (est.; claude-sonnet-5-5, high tier)"
+    )
+
+
+# The picker: (tier, renditions held, --policy) -> the policy used, or the error.
+PICKS = [
+    ("high", "vision", None, "vision"),
+    ("high", "vision vision-hd", None, "vision-hd"),
+    ("high", "vision-hd original", None, "vision-hd"),
+    ("high", "original", None, "original"),
+    ("high", "vision vision-hd", "vision", "vision"),
+    ("high", "vision", "vision-hd", NotFound),
+    ("standard", "vision vision-hd", None, "vision"),
+    ("standard", "vision-hd original", None, "original"),
+    ("standard", "vision-hd", None, NotFound),
+    ("standard", "vision vision-hd", "vision-hd", UsageError),
+    ("standard", "original", "vision", NotFound),
+    ("standard", "vision original", "original", "original"),
+]
+
+
+@pytest.mark.parametrize(("tier", "held", "policy", "expected"), PICKS)
+def test_the_picker(tier, held, policy, expected):
+    rows = [("a" * 64, p, f"{i:064x}", "image/png", 100, 100, 10, "f") for i, p in
+            enumerate(held.split())]  # fmt: skip
+    pick = lambda: image_refs(["a" * 64], rows, policy, TIERS[tier])[0].policy  # noqa: E731
+    if isinstance(expected, str):
+        assert pick() == expected
+    else:
+        with pytest.raises(expected):
+            pick()
+
+
+def test_an_asset_with_only_a_vision_hd_rendition_and_a_standard_model(uploaded, run, tmp_path):
+    write_image(tmp_path / "hd" / "x.png", seed=9, size=(1920, 1080))
+    [record] = run.json_lines("add", tmp_path / "hd", "--policy", "vision-hd")
+    sha = record["sha256"]
+    default = json.loads(run("block", sha).stdout)  # claude-sonnet-5-5 reads the high tier
+    assert default[0]["source"]["file_id"].startswith("file_")
+    result = run("block", sha, "--model", "claude-haiku-4-5")
+    assert result.exit_code == 4 and result.stderr == (
+        f"Error: asset {sha[:12]} has no rendition for the standard tier (it has vision-hd); "
+        "run: assetmgr add PATH --policy vision\n"
+    )
+    result = run("block", sha, "--model", "claude-haiku-4-5", "--policy", "vision-hd")
+    assert result.exit_code == 2 and "--policy vision-hd renditions are made for the high tier"
+    assert len(result.stderr.splitlines()) == 1
+    run("add", tmp_path / "hd")  # now it has a vision rendition too
+    standard = json.loads(run("block", sha, "--model", "claude-haiku-4-5").stdout)
+    assert standard != default and run("request", sha, "--prompt", "p").exit_code == 0
+
+
+def test_request_summaries_and_per_request_through_the_cli(uploaded, run):
+    shas, _ = uploaded
+    result = run("request", *shas, "--prompt", "What differs?", "--per-request", "2")
+    assert result.exit_code == 0, result.stderr
+    # 300x200, 301x200, 302x200: 11 x 8 = 88 tokens each at either tier; the prompt 4
+    assert result.stderr.splitlines() == [
+        "request 1/2: 2 images, ~180 input tokens (est.; claude-sonnet-5-5, high tier)",
+        "request 2/2: 1 image, ~92 input tokens (est.; claude-sonnet-5-5, high tier)",
+        "3 images in 2 request(s) of 2, 1",
+    ]
+    result = run("request", *shas, "--prompt", "x", "--per-request", "101")
+    assert result.exit_code == 2 and result.stderr == (
+        "Error: --per-request 101: claude-sonnet-5-5 takes 1 to 100 images per request\n"
+    )
+    assert run("request", *shas, "--prompt", "x", "--per-request", "0").exit_code == 2
+
+
+def test_ask_estimates_what_the_api_counts(uploaded, run):
+    shas, _ = uploaded
+    for model in ("claude-haiku-5-5", "claude-sonnet-4-6"):
+        result = run("ask", *shas, "--prompt", "Describe.", "--model", model, "--label")
+        assert result.exit_code == 0, result.stderr
+        estimate, usage = result.stderr.splitlines()
+        tier = "high" if model.endswith("5-5") else "standard"
+        assert estimate == (
+            f"request 1/1: 3 images, ~273 input tokens (est.; {model}, {tier} tier)"
+        )
+        assert usage.startswith("usage: 273 input tokens")
