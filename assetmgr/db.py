@@ -237,6 +237,9 @@ def open_engine(url: str) -> Engine:
     try:
         with translated(engine):
             with engine.connect() as conn:
+                if conn.dialect.name == "postgresql":  # the looks below see one snapshot, so
+                    # that another process's migration cannot commit between two of them
+                    conn.execution_options(isolation_level="REPEATABLE READ")
                 revision = current_revision(conn)
                 _refuse_foreign(conn, revision, engine.url)
                 if revision is None and conn.dialect.name == "postgresql":
