@@ -45,9 +45,13 @@ class Row:
     fixed_sampling: bool = False
 
 
-_5X = dict(tier=HIGH, fixed_sampling=True)
+LARGE, SMALL = 1_000_000, SMALL_CONTEXT  # contexts assumed until ``models --refresh``
+_5X = dict(tier=HIGH, context=LARGE, fixed_sampling=True)
 # Keys are model ids or family prefixes; the longest key that ends at a "-" of the id wins, so
 # a dated id (claude-opus-4-5-20251101) finds its model, and a new 5.x model its family.
+# Contexts: the documentation gives no figure per model; the 5.x family (and Claude Opus 4.8)
+# are taken as large-context models (600 images per request), the others as 200k. What the
+# Models API reports, once stored by ``models --refresh``, wins (``describe``).
 MODELS: dict[str, Row] = {
     "claude-sonnet-5-5": Row(**_5X, input_price=2.0, output_price=10.0),
     "claude-opus-5-5": Row(**_5X, input_price=4.0, output_price=20.0),
@@ -57,13 +61,13 @@ MODELS: dict[str, Row] = {
     "claude-opus-5": Row(**_5X),
     "claude-haiku-5": Row(**_5X),
     "claude-fable-5": Row(**_5X),
-    "claude-opus-4-8": Row(HIGH, fixed_sampling=True),
-    "claude-opus-4-7": Row(HIGH, fixed_sampling=True),  # its release notes: sampling removed
-    "claude-opus-4-6": Row(STANDARD),
-    "claude-sonnet-4-6": Row(STANDARD),
-    "claude-haiku-4-5": Row(STANDARD),
-    "claude-opus-4-5": Row(STANDARD, lifecycle="deprecated", retires_at=date(2027, 1, 22)),
-    "claude-sonnet-4-5": Row(STANDARD, lifecycle="retired", retires_at=date(2026, 11, 30)),
+    "claude-opus-4-8": Row(HIGH, LARGE, fixed_sampling=True),
+    "claude-opus-4-7": Row(HIGH, SMALL, fixed_sampling=True),  # its release notes: no sampling
+    "claude-opus-4-6": Row(STANDARD, SMALL),
+    "claude-sonnet-4-6": Row(STANDARD, SMALL),
+    "claude-haiku-4-5": Row(STANDARD, SMALL),
+    "claude-opus-4-5": Row(STANDARD, SMALL, lifecycle="deprecated", retires_at=date(2027, 1, 22)),
+    "claude-sonnet-4-5": Row(STANDARD, SMALL, lifecycle="retired", retires_at=date(2026, 11, 30)),
 }
 FAMILIES = {"claude-sonnet-5", "claude-opus-5", "claude-haiku-5", "claude-fable-5"}
 

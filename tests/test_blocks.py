@@ -251,7 +251,7 @@ def test_stdin_with_ten_thousand_lines(uploaded, run):
     bodies = run("request", "--stdin", "--prompt", "x", "--bare", input="\n".join(lines))
     assert [
         len(json.loads(b)["messages"][0]["content"]) - 1 for b in bodies.stdout.splitlines()
-    ] == [100] * 100
+    ] == [600] * 16 + [400]  # the default model takes 600 images a request
 
 
 def test_the_fast_path_and_the_library_agree(uploaded, db_path, run):
@@ -379,7 +379,8 @@ SMALL = describe("claude-haiku-4-5", {"max_input_tokens": 200_000, "lifecycle": 
         (250, LARGE, [250]),
         (700, SMALL, [100] * 7),
         (700, LARGE, [600, 100]),
-        (700, "claude-sonnet-5-5", [100] * 7),  # context not known: 100
+        (700, "claude-sonnet-5-5", [600, 100]),  # the table's context: large
+        (700, "claude-opus-4-7", [100] * 7),  # high tier, 200k
     ],
 )
 def test_requests_split_by_the_models_images_per_request(count, model, expected):
@@ -489,9 +490,9 @@ def test_request_summaries_and_per_request_through_the_cli(uploaded, run):
         "request 2/2: 1 image, ~92 input tokens (est.; claude-sonnet-5-5, high tier)",
         "3 images in 2 request(s) of 2, 1",
     ]
-    result = run("request", *shas, "--prompt", "x", "--per-request", "101")
+    result = run("request", *shas, "--prompt", "x", "--per-request", "601")
     assert result.exit_code == 2 and result.stderr == (
-        "Error: --per-request 101: claude-sonnet-5-5 takes 1 to 100 images per request\n"
+        "Error: --per-request 601: claude-sonnet-5-5 takes 1 to 600 images per request\n"
     )
     assert run("request", *shas, "--prompt", "x", "--per-request", "0").exit_code == 2
 

@@ -33,12 +33,12 @@ pytestmark = pytest.mark.backends()
 @pytest.mark.parametrize(
     ("model", "entry", "tier", "images"),
     [
-        ("claude-sonnet-5-5", "claude-sonnet-5-5", HIGH, 100),
+        ("claude-sonnet-5-5", "claude-sonnet-5-5", HIGH, 600),
         ("claude-opus-4-5-20251101", "claude-opus-4-5", STANDARD, 100),  # a dated id
         ("claude-haiku-4-5-20251001", "claude-haiku-4-5", STANDARD, 100),
         ("claude-opus-4-7", "claude-opus-4-7", HIGH, 100),
-        ("claude-sonnet-5-7", "claude-sonnet-5", HIGH, 100),  # a later 5.x: its family
-        ("claude-fable-5-2-20261001", "claude-fable-5-2", HIGH, 100),
+        ("claude-sonnet-5-7", "claude-sonnet-5", HIGH, 600),  # a later 5.x: its family
+        ("claude-fable-5-2-20261001", "claude-fable-5-2", HIGH, 600),
     ],
 )
 def test_ids_dated_ids_and_families_find_their_row(model, entry, tier, images):
@@ -86,9 +86,10 @@ def test_deprecated_models_warn_and_retired_ones_are_refused():
 
 
 def test_stored_figures_override_context_lifecycle_and_capabilities():
-    stored = {"max_input_tokens": 1_000_000, "lifecycle": "active", "capabilities": None}
+    assert describe("claude-sonnet-5-5").origin["max_input_tokens"] == "table"
+    stored = {"max_input_tokens": 200_000, "lifecycle": "active", "capabilities": None}
     spec = describe("claude-sonnet-5-5", stored)
-    assert (spec.max_input_tokens, spec.images_per_request) == (1_000_000, 600)
+    assert (spec.max_input_tokens, spec.images_per_request) == (200_000, 100)
     assert spec.origin["max_input_tokens"] == "api" and spec.origin["tier"] == "table"
     assert images_for(200_000) == 100 and images_for(200_001) == 600 and images_for(None) == 100
     retired = {"lifecycle": "retired", "retires_at": "2027-02-01 00:00:00.000000"}
@@ -150,7 +151,7 @@ def test_models_lists_the_table_with_origins(run):
     lines = result.stdout.splitlines()
     assert lines[0].split()[:4] == ["MODEL", "TIER", "IMAGES", "CONTEXT"]
     sonnet = next(line for line in lines if line.startswith("claude-sonnet-5-5 "))
-    assert sonnet.split()[1:3] == ["high", "100?"] and "$2 / $10" in sonnet
+    assert sonnet.split()[1:3] == ["high", "600"] and "$2 / $10" in sonnet
     assert any(line.startswith("claude-sonnet-4-5 ") and "retired 2026-11-30" in line
                for line in lines)  # fmt: skip
     records = {r["id"]: r for r in run.json_lines("models")}
@@ -170,7 +171,7 @@ def stored_context(db, model: str, context: int, lifecycle: str = "active") -> N
     )
 
 
-def test_a_stored_large_context_gives_600_images_per_request(catalogued, run, db, uploading):
+def test_a_stored_context_decides_the_images_per_request(catalogued, run, db, uploading):
     lines = "\n".join(catalogued[i % 3] for i in range(700))
     args = ("request", "--stdin", "--bare", "--prompt", "x", "--model", "claude-opus-5-5")
 
@@ -180,11 +181,11 @@ def test_a_stored_large_context_gives_600_images_per_request(catalogued, run, db
         return [len(json.loads(b)["messages"][0]["content"]) - 1 for b in result.stdout.split("\n")
                 if b]  # fmt: skip
 
+    assert sizes() == [600, 100]  # the table's large context
+    stored_context(db, "claude-opus-5-5", 200_000)  # what the API says wins
     assert sizes() == [100] * 7
-    stored_context(db, "claude-opus-5-5", 1_000_000)
-    assert sizes() == [600, 100]
     records = {r["id"]: r for r in run.json_lines("models")}
-    assert records["claude-opus-5-5"]["images_per_request"] == 600
+    assert records["claude-opus-5-5"]["images_per_request"] == 100
     assert records["claude-opus-5-5"]["origin"]["max_input_tokens"] == "api"
 
 
@@ -198,7 +199,7 @@ def test_a_model_the_api_retired_is_refused_on_the_fast_path_too(catalogued, run
 @pytest.mark.backends("sqlite")  # the fast path reads SQLite catalogues only
 def test_the_fast_path_reads_stored_models_without_sqlalchemy(catalogued, run, db, uploading):
     run("block", *catalogued)  # uploads them
-    stored_context(db, "claude-opus-5-5", 1_000_000)
+    stored_context(db, "claude-opus-5-5", 200_000)
     code = (
         "import sys; from assetmgr.cli import cli\n"
         f"try: cli(['--db', {str(db)!r}, 'request', '--stdin', '--bare', '--prompt', 'p', "
@@ -211,7 +212,7 @@ def test_the_fast_path_reads_stored_models_without_sqlalchemy(catalogued, run, d
                             text=True)  # fmt: skip
     *bodies, imported = result.stdout.splitlines()
     assert imported == "[]", result.stderr
-    assert [len(json.loads(b)["messages"][0]["content"]) - 1 for b in bodies] == [600, 100]
+    assert [len(json.loads(b)["messages"][0]["content"]) - 1 for b in bodies] == [100] * 7
 
 
 def test_library_send_leaves_out_sampling_a_5x_model_rejects(catalogued, db, uploading):
