@@ -17,12 +17,12 @@ import multipart
 
 from .errors import ApiError, bad_request, not_found, too_large
 from .images import EXTENSIONS, IMAGE_TYPES, dimensions, sniff
+from .paging import page_limit
 from .store import FileRecord, QuotaExceeded, Store
 
 MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000
 MAX_FILENAME = 255
 MAX_IDS = 100
-DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
 FILES_BETA = "files-api-2025-04-14"
 AGENTS_BETA = "managed-agents-2026-04-01"
 # Parts beyond the two an upload uses are ignored, up to this many in all.
@@ -178,7 +178,7 @@ def list_files(store: Store, workspace: str, query: dict[str, list[str]], mode: 
     ids = query.get("ids[]", []) + query.get("ids", [])
     if ids:
         return _format_page(_by_ids(store, workspace, ids, query), False, mode)
-    limit = _limit(query)
+    limit = page_limit(query)
     # Only session-scoped files (made by agents) have a scope; uploads never match one.
     records = [] if query.get("scope_id", [""])[-1] else store.listed(workspace)
     if mode != "ga" and ("before_id" in query or "after_id" in query):
@@ -200,17 +200,6 @@ def _by_ids(store: Store, workspace: str, ids: list[str], query: dict) -> list[F
         raise bad_request(f"ids: at most {MAX_IDS} ids are allowed, got {len(wanted)}.")
     wanted_set = set(wanted)
     return [r for r in store.listed(workspace) if r.id in wanted_set]
-
-
-def _limit(query: dict) -> int:
-    raw = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise bad_request("limit: Input should be a valid integer") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise bad_request(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
-    return limit
 
 
 def _cursor_window(records: list[FileRecord], page: str | None, limit: int):

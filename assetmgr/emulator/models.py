@@ -22,10 +22,10 @@ from dataclasses import dataclass
 
 from .errors import ApiError, bad_request
 from .images import HIGH_FROM, version
+from .paging import page_limit
 
 LARGE_CONTEXT, STANDARD_CONTEXT = 1_000_000, 200_000
 MEDIA_LIMIT, LARGE_CONTEXT_MEDIA_LIMIT = 100, 600
-DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
 LIFECYCLES = ("active", "deprecated", "retired")
 DEFAULT_LIFECYCLES = ("active", "deprecated")
 # The default of each sampling parameter; any other value is refused where sampling is fixed.
@@ -165,7 +165,7 @@ def retrieve(model_id: str) -> dict:
 
 
 def list_models(query: dict[str, list[str]]) -> dict:
-    limit = _limit(query)
+    limit = page_limit(query)
     wanted = _lifecycles(query)
     listed = [m for m in MODELS if m.lifecycle in wanted]
     if "after_id" in query and "before_id" in query:
@@ -186,17 +186,6 @@ def list_models(query: dict[str, list[str]]) -> dict:
         "first_id": page[0].id if page else None,
         "last_id": page[-1].id if page else None,
     }
-
-
-def _limit(query: dict) -> int:
-    raw = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise bad_request("limit: Input should be a valid integer") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise bad_request(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
-    return limit
 
 
 def _lifecycles(query: dict) -> tuple[str, ...]:
