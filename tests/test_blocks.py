@@ -508,3 +508,28 @@ def test_ask_estimates_what_the_api_counts(uploaded, run):
             f"request 1/1: 3 images, ~273 input tokens (est.; {model}, {tier} tier)"
         )
         assert usage.startswith("usage: 273 input tokens")
+
+
+def test_each_rendition_is_uploaded_only_when_a_model_reads_it(tmp_path, run, emulated):
+    """An asset with a vision and a vision-hd rendition: a standard-tier model's block uploads
+    the vision one alone; a high-tier model's then uploads the vision-hd one, once."""
+    write_image(tmp_path / "in" / "wide.png", seed=7, size=(1920, 1080))
+    [first] = run.json_lines("add", tmp_path / "in")
+    [again] = run.json_lines("add", tmp_path / "in", "--policy", "vision-hd")
+    assert again["sha256"] == first["sha256"]
+    [record] = run.json_lines("show", first["sha256"])
+    sizes = {r["policy"]: (r["width"], r["height"]) for r in record["renditions"]}
+    assert sizes == {"vision": (1456, 819), "vision-hd": (1920, 1080)}
+    emulator = emulated()
+
+    def block(model: str) -> str:
+        result = run("block", first["sha256"], "--model", model)
+        assert result.exit_code == 0, result.stderr
+        return json.loads(result.stdout)[0]["source"]["file_id"]
+
+    standard = block("claude-sonnet-4-6")
+    assert emulator.request_counts().get("POST /v1/files") == 1
+    high = block("claude-sonnet-5-5")
+    assert high != standard and emulator.request_counts().get("POST /v1/files") == 2
+    assert (block("claude-haiku-4-5"), block("claude-opus-5-5")) == (standard, high)
+    assert emulator.request_counts().get("POST /v1/files") == 2
