@@ -28,7 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 import threading
+import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -339,6 +341,13 @@ class Batches:
             )
         except ApiError as exc:
             return {"type": "errored", "error": exc.body(new_id("req"))}
+        except Exception:
+            # An emulator bug: the item errs as the API's 500 would, and the batch still ends.
+            traceback.print_exc(file=sys.stderr)
+            return {
+                "type": "errored",
+                "error": ApiError(500, "Internal server error").body(new_id("req")),
+            }
         return {"type": "succeeded", "message": message}
 
     # -- state -----------------------------------------------------------------------------
