@@ -39,6 +39,7 @@ from . import messages
 from .caching import PromptCache
 from .errors import ApiError, bad_request, new_id
 from .faults import ITEM_ERRORS, Faults
+from .paging import id_page
 from .store import Store, _parse_time, rfc3339
 
 MAX_REQUESTS = 100_000
@@ -46,7 +47,6 @@ MAX_BATCH_BYTES = 256 * 1000 * 1000
 CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 WINDOW = timedelta(hours=24)
 RESULTS_KEPT = timedelta(days=29)
-DEFAULT_LIMIT, MAX_LIMIT = 20, 1000
 OUTCOMES = ("succeeded", "errored", "canceled", "expired")
 # What the results answer is sent as: the type the SDKs ask for (``Accept``).
 RESULTS_TYPE = "application/binary"
@@ -231,31 +231,19 @@ class Batches:
 
     def list_page(self, workspace: str, query: dict, now: datetime, base_url: str) -> dict:
         """A page, newest first: ``limit``, ``after_id`` (older), ``before_id`` (newer)."""
-        limit = _limit(query)
-        if "after_id" in query and "before_id" in query:
-            raise bad_request("after_id and before_id cannot be used together.")
         with self._lock:
             listed = sorted(
                 (b for b in self._batches.values() if b.workspace == workspace and not b.deleted),
                 key=lambda b: b.seq,
                 reverse=True,
             )
-            if "after_id" in query:
-                anchor = self._anchor(workspace, query, "after_id")
-                older = [b for b in listed if b.seq < anchor]
-                page, more = older[:limit], len(older) > limit
-            elif "before_id" in query:
-                anchor = self._anchor(workspace, query, "before_id")
-                newer = [b for b in listed if b.seq > anchor]
-                page, more = newer[-limit:], len(newer) > limit
-            else:
-                page, more = listed[:limit], len(listed) > limit
-        return {
-            "data": [b.body(now, base_url) for b in page],
-            "has_more": more,
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-        }
+            return id_page(
+                listed,
+                query,
+                lambda b: -b.seq,
+                lambda name: -self._anchor(workspace, query, name),
+                lambda b: b.body(now, base_url),
+            )
 
     def _anchor(self, workspace: str, query: dict, name: str) -> int:
         batch_id = query[name][-1]
@@ -407,17 +395,6 @@ def _items(body: dict) -> list[Item]:
             raise bad_request(f"{at}.params: Input should be a valid dictionary or object")
         items.append(Item(custom_id, params))
     return items
-
-
-def _limit(query: dict) -> int:
-    raw = query.get("limit", [str(DEFAULT_LIMIT)])[-1]
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise bad_request("limit: Input should be a valid integer") from None
-    if not 1 <= limit <= MAX_LIMIT:
-        raise bad_request(f"limit: must be between 1 and {MAX_LIMIT}, got {limit}")
-    return limit
 
 
 def _time_or_none(moment: datetime | None) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .errors import ApiError, bad_request
 from .images import HIGH_FROM, version
-from .paging import page_limit
+from .paging import id_page
 
 LARGE_CONTEXT, STANDARD_CONTEXT = 1_000_000, 200_000
 MEDIA_LIMIT, LARGE_CONTEXT_MEDIA_LIMIT = 100, 600
@@ -165,27 +165,11 @@ def retrieve(model_id: str) -> dict:
 
 
 def list_models(query: dict[str, list[str]]) -> dict:
-    limit = page_limit(query)
     wanted = _lifecycles(query)
     listed = [m for m in MODELS if m.lifecycle in wanted]
-    if "after_id" in query and "before_id" in query:
-        raise bad_request("after_id and before_id cannot be used together.")
-    if "after_id" in query:
-        anchor = _anchor(query, "after_id")
-        older = [m for m in listed if _ORDER[m.id] > anchor]
-        page, more = older[:limit], len(older) > limit
-    elif "before_id" in query:
-        anchor = _anchor(query, "before_id")
-        newer = [m for m in listed if _ORDER[m.id] < anchor]
-        page, more = newer[-limit:], len(newer) > limit
-    else:
-        page, more = listed[:limit], len(listed) > limit
-    return {
-        "data": [m.info() for m in page],
-        "has_more": more,
-        "first_id": page[0].id if page else None,
-        "last_id": page[-1].id if page else None,
-    }
+    return id_page(
+        listed, query, lambda m: _ORDER[m.id], lambda name: _anchor(query, name), Model.info
+    )
 
 
 def _lifecycles(query: dict) -> tuple[str, ...]:
