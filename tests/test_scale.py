@@ -201,7 +201,7 @@ def test_library_requests_cost_statements_per_chunk(tmp_path_factory, monkeypatc
     monkeypatch.setenv("ANTHROPIC_BASE_URL", REMOTE.base_url)
 
     def requests(lib, shas):
-        bodies = list(lib.requests(lib.find(tag=TAG), prompt="p", model="m", upload=False))
+        bodies = list(lib.requests(lib.find(tag=TAG), prompt="p", upload=False))
         assert [sha for body in bodies for sha in body.assets] == shas
 
     assert_per_chunk(work(tmp_path_factory, requests), most=4)
