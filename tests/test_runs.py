@@ -1,0 +1,74 @@
+"""Re-analysis runs (``assetmgr run``, ``runs``, ``answers``) against the emulator through the
+real SDK, on SQLite and PostgreSQL: answers kept, nothing asked twice, cost before sending."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from tests.conftest import write_image
+
+pytestmark = pytest.mark.backends()
+
+
+@pytest.fixture
+def assets(tmp_path, run):
+    """Twelve small catalogued images tagged ``shots``, not uploaded; their sha256s."""
+    for i in range(12):
+        write_image(tmp_path / "in" / f"{i:02}.png", seed=i, size=(200 + i, 150))
+    shas = [r["sha256"] for r in run.json_lines("add", tmp_path / "in", "--tag", "shots")]
+    return shas
+
+
+def sent(emulator) -> int:
+    return emulator.request_counts().get("POST /v1/messages", 0)
+
+
+def test_a_run_keeps_its_answers_and_a_rerun_sends_nothing(assets, run, emulated, db):
+    emulator = emulated()
+    result = run("run", "--tag", "shots", "--prompt", "What is it?", "--per-request", "1")
+    assert result.exit_code == 0, result.stderr
+    assert sent(emulator) == 12 and emulator.request_counts()["POST /v1/files"] == 12
+    assert "run 1: 12 requests: 12 answered; 12 answered now" in result.stderr
+    again = run("run", "--tag", "shots", "--prompt", "What is it?", "--per-request", "1")
+    assert again.exit_code == 0, again.stderr
+    assert sent(emulator) == 12 and "0 answered now" in again.stderr
+    rows = run.json_lines("answers", "--run", "1")
+    assert [r["request"] for r in rows] == list(range(12))
+    assert [r["assets"] for r in rows] == [[sha] for sha in assets]
+    assert all(r["state"] == "answered" and r["text"] and r["tags"] == [["shots"]] for r in rows)
+    assert all(r["usage"]["input_tokens"] > 0 and r["cost"] > 0 for r in rows)
+    table = list(csv.DictReader(io.StringIO(run("answers", "--run", "1", "--csv").stdout)))
+    assert [row["assets"] for row in table] == assets and table[0]["tags"] == "shots"
+    [listed] = run.json_lines("runs")
+    assert listed["requests"] == 12 and listed["states"] == {"answered": 12}
+    assert listed["estimated_tokens"] > 0 and listed["cost"] > 0
+    assert db.count("SELECT count(*) FROM run_requests") == 12
+
+
+def test_dry_run_sends_nothing_and_max_cost_refuses(assets, run, emulated):
+    emulator = emulated()
+    before = dict(emulator.request_counts())
+    result = run("run", "--tag", "shots", "--prompt", "x", "--per-request", "4", "--dry-run",
+                 "--json")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    plan = json.loads(result.stdout)
+    assert plan["requests"] == 3 and plan["images"] == 12 and plan["files_to_upload"] == 12
+    assert plan["input_tokens"] > 0 and plan["estimated_cost"] > 0
+    assert "12 images in 3 requests" in result.stderr and "files to upload: 12" in result.stderr
+    assert emulator.request_counts() == before
+    refused = run("run", "--tag", "shots", "--prompt", "x", "--max-cost", "0.000001")
+    assert refused.exit_code == 12 and refused.stderr.startswith("Error: the estimated cost")
+    assert emulator.request_counts() == before
+
+
+def test_one_image_per_request_and_ask_json_join_keys(assets, run, emulated):
+    emulated()
+    result = run("ask", *assets[:2], "--prompt", "x", "--per-request", "1", "--json")
+    assert result.exit_code == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["assetmgr"]["assets"] for line in lines] == [[assets[0]], [assets[1]]]
+    assert all(line["assetmgr"]["truncated"] is False for line in lines)
