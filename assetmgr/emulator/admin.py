@@ -1,8 +1,9 @@
 """The admin surface under ``/_emulator/``, a prefix the real API does not use.
 
 It needs no key and is never subject to injected faults. Tests and users read the state,
-move the clock, change fault settings, reset, save, and create downloadable files (as the
-code execution tool would) through it. Each function returns ``(status, JSON body)``.
+move the clock, change fault settings, reset, save, create downloadable files (as the
+code execution tool would), list Message Batches, end them now and set when they are processed
+through it. Each function returns ``(status, JSON body)``.
 """
 
 from __future__ import annotations
@@ -82,6 +83,26 @@ def faults_get(emu: Emulator, query: dict, raw: bytes) -> dict:
     return {**emu.faults.settings(), "quota_bytes": emu.store.quota_bytes}
 
 
+def batches_list(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """``{data}``: every batch (``?workspace=`` one workspace's), with its workspace and
+    custom_ids."""
+    return {"data": emu.batch_list(query.get("workspace", [None])[-1])}
+
+
+def batches_finish(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """``{"id": "msgbatch_..."}`` ends that batch now; an empty body ends every open one."""
+    batch_id = _json(raw).get("id")
+    return {"finished": emu.finish_batches(batch_id)}
+
+
+def batch_timing(emu: Emulator, query: dict, raw: bytes) -> dict:
+    """Any of ``delay_seconds``, ``item_seconds``, ``cancel_seconds``; empty body reads them."""
+    try:
+        return emu.set_batch_timing(**_json(raw))
+    except (ValueError, TypeError) as exc:
+        raise bad_request(str(exc)) from None
+
+
 def _json(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"{}")
@@ -109,4 +130,8 @@ ROUTES = {
     ("POST", "/reset"): reset,
     ("POST", "/save"): save,
     ("POST", "/files"): create_file,
+    ("GET", "/batches"): batches_list,
+    ("POST", "/batches/finish"): batches_finish,
+    ("GET", "/batch_timing"): batch_timing,
+    ("POST", "/batch_timing"): batch_timing,
 }

@@ -76,9 +76,24 @@ def _workspace(ctx, param, values: tuple[str, ...]) -> dict[str, str]:
     "--state", type=click.Path(dir_okay=False), help="JSON file to load at start and save at exit."
 )
 @click.option("--seed", default=None, type=int, help="Seed for reproducible fault injection.")
+@click.option(
+    "--batch-delay-seconds",
+    default=5.0,
+    type=click.FloatRange(min=0),
+    show_default=True,
+    help="Message Batches: seconds from creation to processing the first item.",
+)
+@click.option(
+    "--batch-item-seconds",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    show_default=True,
+    help="Message Batches: seconds between one item and the next.",
+)
 @click.option("--verbose", is_flag=True, help="Log one line per request on stderr.")
 def emulator_command(workspaces, error_statuses, **options):
-    """Serve a local emulator of the Files API and the Messages API's image blocks.
+    """Serve a local emulator of the Files API, the Messages API's image blocks, prompt caching,
+    Message Batches and the Models API.
 
     \b
     Example:

@@ -39,8 +39,9 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from . import models
+from . import caching, models
 from .errors import ApiError, bad_request, new_id, not_found
 from .images import (
     DOCUMENT_TYPES,
@@ -61,6 +62,9 @@ MAX_IMAGE_BYTES = 5 * 1024 * 1024
 _TYPES_TEXT = "'image/jpeg', 'image/png', 'image/gif' or 'image/webp'"
 FILES_NOT_COUNTED = "File sources are not supported in the token counting endpoint."
 _PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
+# Emulator only: a request whose text contains this is refused (stop_reason "refusal"), so
+# clients can test how they report refusals.
+REFUSAL_TRIGGER = "[assetmgr-emulator:refuse]"
 
 
 @dataclass
@@ -89,17 +93,47 @@ class Walk:
     tier: str
     media_limit: int
     counting: bool = False  # the token counting endpoint, which takes no file sources
+    now: datetime | None = None  # the moment files are checked for expiry (None: the clock's)
     images: list[Seen] = field(default_factory=list)
     pages: int = 0
     chars: int = 0
+    marks: list[caching.Mark] = field(default_factory=list)
+    refused: bool = False
 
-    def tokens(self) -> int:
-        sizes = [i.size or UNKNOWN_SIZE for i in self.images]
-        return math.ceil(self.chars / 4) + sum(image_tokens(w, h, self.tier) for w, h in sizes)
+    def tokens(self, chars: int | None = None, images: int | None = None) -> int:
+        """Tokens of the whole request, or of its first ``chars`` characters and ``images``."""
+        chars = self.chars if chars is None else chars
+        seen = self.images if images is None else self.images[:images]
+        sizes = [i.size or UNKNOWN_SIZE for i in seen]
+        return math.ceil(chars / 4) + sum(image_tokens(w, h, self.tier) for w, h in sizes)
+
+    def mark(self, position: tuple, control, where: str) -> None:
+        ttl = caching.ttl_of(control, where)
+        self.marks.append(caching.Mark(position, ttl, self.chars, len(self.images)))
+
+    def text(self, value: str) -> None:
+        self.chars += len(value)
+        self.refused = self.refused or REFUSAL_TRIGGER in value
 
 
-def create_message(raw: bytes, store: Store, workspace: str) -> dict:
-    body = _parse(raw)
+def create_message(
+    raw: bytes, store: Store, workspace: str, cache: caching.PromptCache | None = None
+) -> dict:
+    return reply(parse(raw), store, workspace, cache)
+
+
+def reply(
+    body: dict,
+    store: Store,
+    workspace: str,
+    cache: caching.PromptCache | None = None,
+    *,
+    now: datetime | None = None,
+    service_tier: str = "standard",
+    refuse: bool = False,
+) -> dict:
+    """The Message for a parsed request body, or the ApiError the API would answer. ``now`` is
+    the moment it is answered (a batch item's processing time); ``refuse`` refuses it."""
     _check_envelope(body, needs_max_tokens=True)
     if body.get("stream"):
         raise bad_request(
@@ -107,35 +141,33 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
             "send the request without `stream`."
         )
     models.check_sampling(body)
-    walk = _walk(body, store, workspace)
-    reply = _describe(walk.images)
-    output_tokens = math.ceil(len(reply) / 4)
-    stop_reason = "end_turn"
-    if output_tokens > body["max_tokens"]:
-        reply, output_tokens, stop_reason = (
-            reply[: body["max_tokens"] * 4],
-            body["max_tokens"],
-            "max_tokens",
-        )
+    walk = _walk(body, store, workspace, now=now)
+    usage = _cache_usage(body, walk, workspace, cache, now or store.clock.now())
+    if refuse or walk.refused:
+        text, output_tokens, stop_reason = "", 1, "refusal"
+    else:
+        text, output_tokens, stop_reason = _text_reply(walk, body["max_tokens"])
+    stop_details = (
+        {"type": "refusal", "category": None, "explanation": None}
+        if stop_reason == "refusal"
+        else None
+    )
     return {
         "id": new_id("msg"),
         "type": "message",
         "role": "assistant",
         "model": body["model"],
-        "content": [{"type": "text", "text": reply, "citations": None}],
+        "content": [{"type": "text", "text": text, "citations": None}] if text else [],
         "stop_reason": stop_reason,
         "stop_sequence": None,
-        "stop_details": None,
+        "stop_details": stop_details,
         "container": None,
         "diagnostics": None,
         "usage": {
-            "input_tokens": walk.tokens(),
+            **usage,
             "output_tokens": output_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
-            "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
             "server_tool_use": None,
-            "service_tier": "standard",
+            "service_tier": service_tier,
             "inference_geo": None,
             "output_tokens_details": None,
             "speed": None,
@@ -143,13 +175,33 @@ def create_message(raw: bytes, store: Store, workspace: str) -> dict:
     }
 
 
+def _text_reply(walk: Walk, max_tokens: int) -> tuple[str, int, str]:
+    text = _describe(walk.images)
+    output_tokens = math.ceil(len(text) / 4)
+    if output_tokens > max_tokens:
+        return text[: max_tokens * 4], max_tokens, "max_tokens"
+    return text, output_tokens, "end_turn"
+
+
+def _cache_usage(
+    body: dict, walk: Walk, workspace: str, cache: caching.PromptCache | None, now: datetime
+) -> dict:
+    """input_tokens and the cache figures; without marks (or a cache), nothing is cached."""
+    if not walk.marks or cache is None:
+        return caching.uncached(walk.tokens())
+    for mark in walk.marks:
+        mark.tokens = walk.tokens(mark.chars, mark.images)
+        mark.key = caching.prefix_key(body, mark, workspace)
+    return cache.account(walk.marks, walk.tokens(), body["model"], now)
+
+
 def count_tokens(raw: bytes, store: Store, workspace: str) -> dict:
-    body = _parse(raw)
+    body = parse(raw)
     _check_envelope(body, needs_max_tokens=False)
     return {"input_tokens": _walk(body, store, workspace, counting=True).tokens()}
 
 
-def _parse(raw: bytes) -> dict:
+def parse(raw: bytes) -> dict:
     try:
         body = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -182,48 +234,88 @@ def _check_envelope(body: dict, *, needs_max_tokens: bool) -> None:
 # -- walking the content ----------------------------------------------------------------
 
 
-def _walk(body: dict, store: Store, workspace: str, counting: bool = False) -> Walk:
-    """Every image and document block (tool results included), then the request's limits."""
+def _walk(
+    body: dict,
+    store: Store,
+    workspace: str,
+    counting: bool = False,
+    now: datetime | None = None,
+) -> Walk:
+    """Every image and document block (tool results included), the cache breakpoints, then the
+    request's limits."""
     model = body["model"]
-    walk = Walk(tier(model), models.media_limit(model), counting)
-    walk.chars += _system_chars(body.get("system"))
+    walk = Walk(tier(model), models.media_limit(model), counting, now)
+    _system(body.get("system"), walk)
     for i, message in enumerate(body["messages"]):
         prefix = f"messages.{i}.content"
-        _blocks(message["content"], prefix, prefix, walk, store, workspace)
+        _blocks(message["content"], prefix, prefix, walk, store, workspace, message=i)
+    if body.get("cache_control") is not None:
+        walk.mark(("end",), body["cache_control"], "cache_control")
+    caching.check_marks(walk.marks)
     _check_limits(walk)
     return walk
 
 
-def _blocks(content, where: str, path: str, walk: Walk, store: Store, workspace: str) -> None:
-    """``where`` names positions and block types (for messages); ``path`` positions only."""
+def _blocks(
+    content,
+    where: str,
+    path: str,
+    walk: Walk,
+    store: Store,
+    workspace: str,
+    message: int | None = None,
+) -> None:
+    """``where`` names positions and block types (for messages); ``path`` positions only.
+    ``message`` is the message's index for its top-level blocks, whose breakpoints it marks."""
     if isinstance(content, str):
-        walk.chars += len(content)
+        walk.text(content)
         return
     for j, block in enumerate(content):
-        at, pos = f"{where}.{j}", f"{path}.{j}"
-        if not isinstance(block, dict):
-            raise bad_request(f"{at}: Input should be a valid dictionary or object")
-        kind = block.get("type")
-        if not isinstance(kind, str):
-            raise bad_request(f"{at}: Unable to extract tag using discriminator 'type'")
-        if kind == "text":
-            walk.chars += len(_string(block, "text", f"{at}.text"))
-        elif kind == "image":
-            walk.images.append(_image(block, f"{at}.image", pos, walk, store, workspace))
-        elif kind == "document":
-            _document(block, at, walk, store, workspace)
-        elif kind == "container_upload" and walk.counting:
-            raise bad_request(FILES_NOT_COUNTED)
-        elif kind == "tool_result":
-            inner = block.get("content")
-            if inner is None:
-                continue
-            if not isinstance(inner, (str, list)):
-                raise bad_request(
-                    f"{at}.tool_result.content: Input should be a valid string or a valid list"
-                )
-            _blocks(inner, f"{at}.tool_result.content", f"{pos}.content", walk, store, workspace)
-        # Other block types (tool_use, thinking, ...) are accepted and not interpreted.
+        _block(block, j, where, path, walk, store, workspace)
+        if message is not None:
+            _mark_block(block, walk, ("messages", message, j), f"{where}.{j}")
+
+
+def _mark_block(block, walk: Walk, position: tuple, at: str) -> None:
+    """A block's breakpoint, or the breakpoint of a block inside it (a tool result's)."""
+    inner = block.get("content") if block.get("type") == "tool_result" else None
+    controls = [(block.get("cache_control"), f"{at}.cache_control")]
+    if isinstance(inner, list):
+        controls += [
+            (b.get("cache_control"), f"{at}.tool_result.content.{k}.cache_control")
+            for k, b in enumerate(inner)
+            if isinstance(b, dict)
+        ]
+    for control, where in controls:
+        if control is not None:
+            walk.mark(position, control, where)
+
+
+def _block(block, j: int, where: str, path: str, walk: Walk, store: Store, workspace: str) -> None:
+    at, pos = f"{where}.{j}", f"{path}.{j}"
+    if not isinstance(block, dict):
+        raise bad_request(f"{at}: Input should be a valid dictionary or object")
+    kind = block.get("type")
+    if not isinstance(kind, str):
+        raise bad_request(f"{at}: Unable to extract tag using discriminator 'type'")
+    if kind == "text":
+        walk.text(_string(block, "text", f"{at}.text"))
+    elif kind == "image":
+        walk.images.append(_image(block, f"{at}.image", pos, walk, store, workspace))
+    elif kind == "document":
+        _document(block, at, walk, store, workspace)
+    elif kind == "container_upload" and walk.counting:
+        raise bad_request(FILES_NOT_COUNTED)
+    elif kind == "tool_result":
+        inner = block.get("content")
+        if inner is None:
+            return
+        if not isinstance(inner, (str, list)):
+            raise bad_request(
+                f"{at}.tool_result.content: Input should be a valid string or a valid list"
+            )
+        _blocks(inner, f"{at}.tool_result.content", f"{pos}.content", walk, store, workspace)
+    # Other block types (tool_use, thinking, ...) are accepted and not interpreted.
 
 
 def _string(block: dict, name: str, where: str) -> str:
@@ -235,19 +327,20 @@ def _string(block: dict, name: str, where: str) -> str:
     return value
 
 
-def _system_chars(system) -> int:
+def _system(system, walk: Walk) -> None:
     if system is None:
-        return 0
+        return
     if isinstance(system, str):
-        return len(system)
+        walk.text(system)
+        return
     if not isinstance(system, list):
         raise bad_request("system: Input should be a valid string or a valid list")
-    chars = 0
     for k, block in enumerate(system):
         if not isinstance(block, dict) or block.get("type") != "text":
             raise bad_request(f"system.{k}: Input should be a text block")
-        chars += len(_string(block, "text", f"system.{k}"))
-    return chars
+        walk.text(_string(block, "text", f"system.{k}"))
+        if block.get("cache_control") is not None:
+            walk.mark(("system", k), block["cache_control"], f"system.{k}.cache_control")
 
 
 def _source(block: dict, where: str) -> tuple[dict, str]:
@@ -271,7 +364,7 @@ def _image(block: dict, where: str, path: str, walk: Walk, store: Store, workspa
     elif kind == "file":
         if walk.counting:
             raise bad_request(FILES_NOT_COUNTED)
-        record = _file(source, f"{where}.source.file", store, workspace)
+        record = _file(source, f"{where}.source.file", store, workspace, walk.now)
         if record.mime_type not in IMAGE_TYPES:
             raise _wrong_block(where, record, "an image block", _TYPES_TEXT)
         size = record.size
@@ -348,7 +441,9 @@ def _base64_image(source: dict, where: str, number: int) -> Seen:
     return seen
 
 
-def _file(source: dict, where: str, store: Store, workspace: str) -> FileRecord:
+def _file(
+    source: dict, where: str, store: Store, workspace: str, now: datetime | None
+) -> FileRecord:
     file_id = source.get("file_id")
     if file_id is None:
         raise bad_request(f"{where}.file_id: Field required")
@@ -357,7 +452,7 @@ def _file(source: dict, where: str, store: Store, workspace: str) -> FileRecord:
     record = store.get(workspace, file_id)
     if record is None:
         raise not_found(file_id)
-    if record.expired(store.clock.now()):
+    if record.expired(now or store.clock.now()):
         raise ApiError(404, f"File `{file_id}` has expired.", error_code="file_expired")
     return record
 
@@ -375,7 +470,7 @@ def _document(block: dict, at: str, walk: Walk, store: Store, workspace: str) ->
     if kind == "file":
         if walk.counting:
             raise bad_request(FILES_NOT_COUNTED)
-        record = _file(source, f"{where}.source.file", store, workspace)
+        record = _file(source, f"{where}.source.file", store, workspace, walk.now)
         if record.mime_type not in DOCUMENT_TYPES:
             raise _wrong_block(
                 where, record, "a document block", "'application/pdf' or 'text/plain'"
@@ -383,7 +478,7 @@ def _document(block: dict, at: str, walk: Walk, store: Store, workspace: str) ->
         if record.mime_type == "application/pdf":
             walk.pages += _pdf_pages(record.data)
         else:
-            walk.chars += len(record.data.decode("utf-8", "replace"))
+            walk.text(record.data.decode("utf-8", "replace"))
     elif kind == "base64":
         if source.get("media_type") != "application/pdf":
             raise bad_request(
@@ -400,7 +495,7 @@ def _document(block: dict, at: str, walk: Walk, store: Store, workspace: str) ->
     elif kind == "text":
         if source.get("media_type") != "text/plain":
             raise bad_request(f"{where}.source.text.media_type: Input should be 'text/plain'")
-        walk.chars += len(_string(source, "data", f"{where}.source.text"))
+        walk.text(_string(source, "data", f"{where}.source.text"))
     elif kind not in ("content", "url"):  # neither is interpreted
         raise bad_request(
             f"{where}.source: Input tag '{kind}' found using 'type' does not match any of the "

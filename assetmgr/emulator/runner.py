@@ -14,12 +14,15 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
+from .batches import MAX_BATCH_BYTES, Batches, Timing
+from .caching import PromptCache
 from .faults import Faults
 from .store import DEFAULT_WORKSPACE, Clock, Store, rfc3339, workspace_id
 
 MAX_FILE_BYTES = 500 * 1024 * 1024
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 _FILE_PATH = re.compile(r"^/v1/files/[^/]+")
+_BATCH_PATH = re.compile(r"^/v1/messages/batches/[^/]+")
 # How often the serving loop checks for stop(): short, because every test stops an emulator.
 POLL_SECONDS = 0.02
 
@@ -44,6 +47,10 @@ class Emulator:
         retry_after_ms: float = 1000,
         max_file_bytes: int = MAX_FILE_BYTES,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
+        batch_delay_seconds: float = 5.0,
+        batch_item_seconds: float = 0.0,
+        batch_cancel_seconds: float = 5.0,
         verbose: bool = False,
     ):
         self.host, self.port = host, port
@@ -60,13 +67,24 @@ class Emulator:
         )
         self.state_path = Path(state) if state else None
         self.max_file_bytes, self.max_message_bytes = max_file_bytes, max_message_bytes
+        self.max_batch_bytes = max_batch_bytes
+        self.prompt_cache = PromptCache()
+        self.batch_timing = Timing()
+        self.batch_timing.update(
+            delay_seconds=batch_delay_seconds,
+            item_seconds=batch_item_seconds,
+            cancel_seconds=batch_cancel_seconds,
+        )
+        self.batches = Batches(self.store, self.prompt_cache, self.faults, self.batch_timing)
         self.verbose = verbose
         self._requests: list[dict] = []
         self._lock = threading.Lock()
         self._server = None
         self._thread: threading.Thread | None = None
         if self.state_path:
-            self.store.load(self.state_path)
+            sections = self.store.load(self.state_path) or {}
+            self.batches.load_json(sections.get("batches"))
+            self.prompt_cache.load_json(sections.get("prompt_cache"))
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -156,11 +174,47 @@ class Emulator:
 
     def save(self) -> None:
         if self.state_path:
-            self.store.save(self.state_path)
+            sections = {
+                "batches": self.batches.to_json(),
+                "prompt_cache": self.prompt_cache.to_json(),
+            }
+            self.store.save(self.state_path, sections)
+
+    def set_batch_timing(self, **settings) -> dict:
+        """Change ``delay_seconds``, ``item_seconds`` or ``cancel_seconds`` for batches created
+        from now on (see :mod:`.batches`)."""
+        return self.batch_timing.update(**settings)
+
+    def finish_batches(self, batch_id: str | None = None) -> list[str]:
+        """End one open batch, or every one, now; returns the ids of the batches ended."""
+        return self.batches.finish(batch_id)
+
+    def batch_list(self, workspace: str | None = None) -> list[dict]:
+        """Every batch (of one workspace, by name or id, if given), oldest first, as
+        MessageBatch dicts plus ``workspace``, ``deleted`` and the ``custom_ids``."""
+        self.batches.settle()
+        aliases = (
+            {workspace, workspace_id(workspace), self.workspace_named(workspace)}
+            if workspace
+            else set()
+        )
+        return [
+            {
+                **b.body(self.now(), self.base_url),
+                "workspace": b.workspace,
+                "deleted": b.deleted,
+                "custom_ids": [i.custom_id for i in b.items],
+            }
+            for b in self.batches.all()
+            if workspace is None or b.workspace in aliases
+        ]
 
     def reset(self) -> None:
-        """Forget every file and the request log (settings and clock stay)."""
+        """Forget every file, batch, cache entry and the request log (settings and clock
+        stay)."""
         self.store.clear()
+        self.batches.clear()
+        self.prompt_cache.clear()
         with self._lock:
             self._requests.clear()
 
@@ -225,6 +279,7 @@ class Emulator:
         counts: dict[str, int] = {}
         for r in self.requests:
             path = _FILE_PATH.sub("/v1/files/{id}", r["path"])
+            path = _BATCH_PATH.sub("/v1/messages/batches/{id}", path)
             key = f"{r['method']} {path}" + ("?" + "&".join(r["query"]) if r["query"] else "")
             counts[key] = counts.get(key, 0) + 1
         return dict(sorted(counts.items()))
@@ -244,6 +299,8 @@ class Emulator:
                 for n in names
             },
             "faults": {**self.faults.settings(), "quota_bytes": self.store.quota_bytes},
+            "batch_timing": self.batch_timing.settings(),
+            "batches": self.batch_list(),
             "requests": len(self.requests),
         }
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from . import admin, files, messages, models, wire
+from . import admin, batches, files, messages, models, wire
 from .errors import ApiError, new_id
 from .store import DEFAULT_WORKSPACE
 
@@ -51,6 +51,9 @@ _FILE = re.compile(r"^/v1/files/([^/]+)$")
 _CONTENT = re.compile(r"^/v1/files/([^/]+)/content$")
 _MODELS = re.compile(r"^/v1/models$")
 _MODEL = re.compile(r"^/v1/models/([^/]+)$")
+_BATCHES = re.compile(r"^/v1/messages/batches$")
+_BATCH = re.compile(r"^/v1/messages/batches/([^/]+)$")
+_BATCH_ACTION = re.compile(r"^/v1/messages/batches/([^/]+)/(cancel|results)$")
 # Allowed methods per route; HEAD goes wherever GET does.
 _ROUTES = (
     (re.compile(r"^/v1/files$"), ("GET", "HEAD", "POST")),
@@ -60,6 +63,10 @@ _ROUTES = (
     (re.compile(r"^/v1/messages/count_tokens$"), ("POST",)),
     (_MODELS, ("GET", "HEAD")),
     (_MODEL, ("GET", "HEAD")),
+    (_BATCHES, ("GET", "HEAD", "POST")),
+    (_BATCH, ("GET", "HEAD", "DELETE")),
+    (re.compile(r"^/v1/messages/batches/([^/]+)/cancel$"), ("POST",)),
+    (re.compile(r"^/v1/messages/batches/([^/]+)/results$"), ("GET", "HEAD")),
 )
 CORS_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_HEADERS = (
@@ -256,6 +263,8 @@ class Handler(BaseHTTPRequestHandler):
         url = _target(self.path)
         emu, path = self.server.emulator, url.path.rstrip("/") if url else ""
         uploads = ("/v1/files", "/_emulator/files")
+        if path == "/v1/messages/batches":
+            return emu.max_batch_bytes
         return emu.max_file_bytes if path in uploads else emu.max_message_bytes
 
     def _record(self, status) -> None:
@@ -304,6 +313,9 @@ class Handler(BaseHTTPRequestHandler):
                 f"Method {self.command} is not allowed on {route}; use {', '.join(allowed)}.",
                 headers={"Allow": ", ".join(allowed)},
             )
+        emu.batches.settle()  # batches whose time has come are processed before anything else
+        if route.startswith("/v1/messages/batches"):
+            return self._batches(workspace, method)
         if _MODELS.match(route):
             return self._send_json(200, models.list_models(self.query))
         if match := _MODEL.match(route):
@@ -353,8 +365,33 @@ class Handler(BaseHTTPRequestHandler):
         if self.route.endswith("/count_tokens"):
             body = messages.count_tokens(raw, emu.store, workspace)
         else:
-            body = messages.create_message(raw, emu.store, workspace)
+            body = messages.create_message(raw, emu.store, workspace, emu.prompt_cache)
         return self._send_json(200, body)
+
+    def _batches(self, workspace: str, method: str) -> int:
+        """The Message Batches endpoints (see :mod:`.batches`)."""
+        emu, route, base = self.server.emulator, self.route, self._origin()
+        store = emu.batches
+        if _BATCHES.match(route):
+            if method == "GET":
+                return self._send_json(200, store.list_page(workspace, self.query, emu.now(), base))
+            batch = store.create(workspace, self._read_body(emu.max_batch_bytes))
+            if emu.faults.drop():
+                raise Dropped()
+            return self._send_json(200, batch.body(emu.now(), base))
+        if match := _BATCH_ACTION.match(route):
+            if match[2] == "cancel":
+                return self._send_json(200, store.cancel(workspace, match[1]).body(emu.now(), base))
+            return self._send(200, store.results(workspace, match[1]), batches.RESULTS_TYPE)
+        batch_id = _BATCH.match(route)[1]
+        if method == "DELETE":
+            return self._send_json(200, store.delete(workspace, batch_id))
+        return self._send_json(200, store.get(workspace, batch_id).body(emu.now(), base))
+
+    def _origin(self) -> str:
+        """Where the client reached the emulator (for ``results_url``): its Host header."""
+        host = self.headers.get("Host")
+        return f"http://{host}" if host else self.server.emulator.base_url
 
     # -- headers ---------------------------------------------------------------------------
 

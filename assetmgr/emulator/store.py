@@ -6,7 +6,8 @@ runs; deleting one only marks it, so cursors that name it keep working. ``seq`` 
 of creation and the list order (newest first), which stays stable when the clock is moved.
 
 The state can be saved to and loaded from one JSON file (file bytes base64-encoded), written
-atomically so a crash mid-save never leaves half a file.
+atomically so a crash mid-save never leaves half a file. Other parts of the emulator's state
+(Message Batches, prompt cache entries) ride along in the same file as named sections.
 """
 
 from __future__ import annotations
@@ -234,14 +235,16 @@ class Store:
 
     # -- persistence -------------------------------------------------------------------
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, sections: dict | None = None) -> None:
         """Write the state atomically (temporary file, then rename), streaming each file's
-        bytes as base64 in slices, so saving holds no second copy of the data in memory."""
+        bytes as base64 in slices, so saving holds no second copy of the data in memory.
+        ``sections`` (JSON values by name) are written beside the files."""
         with self._lock:
             header = {
                 "version": STATE_VERSION,
                 "seq": self._seq,
                 "clock_offset_seconds": self.clock.offset_seconds,
+                "sections": sections or {},
             }
             records = list(self._files.values())  # bytes are immutable; written unlocked
         target = Path(path)
@@ -258,17 +261,17 @@ class Store:
             out.write("]}")
         os.replace(tmp, target)
 
-    def load(self, path: str | os.PathLike) -> bool:
-        """Read a saved state; a missing file is a fresh start."""
+    def load(self, path: str | os.PathLike) -> dict | None:
+        """Read a saved state and return its sections; a missing file is a fresh start (None)."""
         target = Path(path)
         if not target.exists():
-            return False
+            return None
         state = json.loads(target.read_text())
         with self._lock:
             self._files = {f["id"]: _record_from_json(f) for f in state["files"]}
             self._seq = max([state.get("seq", 0), *(r.seq for r in self._files.values())])
         self.clock.advance(state.get("clock_offset_seconds", 0.0) - self.clock.offset_seconds)
-        return True
+        return state.get("sections") or {}
 
 
 def _record_to_json(record: FileRecord) -> dict:

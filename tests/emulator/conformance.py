@@ -7,7 +7,7 @@ The same table runs through the Python SDK (:func:`python_lane`, here) and the T
 (``conformance_lane.mjs``, fed this table as JSON); :func:`check` judges both lanes' results.
 
 Placeholders resolved by each lane: ``{"$b64": blob}`` is a blob as base64 text;
-``{"$file": name}`` the id of a file the lane uploaded in its setup. In expectations,
+``{"$file": name}`` the id of a file the lane uploaded (or of a batch it created) in its setup. In expectations,
 ``{"$workspace": name}`` is that workspace's ``wrkspc_`` id.
 """
 
@@ -34,6 +34,8 @@ DOC_ERRORS = "https://platform.claude.com/docs/en/api/errors"
 DOC_VISION = "https://platform.claude.com/docs/en/build-with-claude/vision"
 DOC_RATE = "https://platform.claude.com/docs/en/api/rate-limits"
 DOC_MODELS = "https://platform.claude.com/docs/en/api/models"
+DOC_BATCHES = "https://platform.claude.com/docs/en/build-with-claude/batch-processing"
+DOC_CACHING = "https://platform.claude.com/docs/en/build-with-claude/prompt-caching"
 DOC_SAMPLING = (
     "https://platform.claude.com/docs/en/about-claude/models/whats-new-claude-4-7"
     "#sampling-parameters-removed"
@@ -46,7 +48,8 @@ FETCH_CORS = "https://fetch.spec.whatwg.org/#http-cors-protocol"
 # -- the emulators the cases run against -------------------------------------------------------
 
 SERVERS = {
-    "default": {"workspaces": {"bound-key": "team-bound"}},
+    # Batches made in the setup stay in progress for the whole run.
+    "default": {"workspaces": {"bound-key": "team-bound"}, "batch_delay_seconds": 3600},
     "small": {"max_message_bytes": 4096, "max_file_bytes": 8192},
     "faults": {
         "error_rate": 1.0,
@@ -72,6 +75,8 @@ SETUP = {
         },
         {"op": "upload", "as": "gone", "blob": "png", "filename": "gone.png", "mime": "image/png"},
         {"op": "delete", "file": "gone"},
+        {"op": "batch", "as": "pending"},
+        {"op": "batch", "as": "to_cancel"},
     ],
     "expired": [
         {
@@ -125,6 +130,12 @@ def _multipart(parts: list[tuple[str, bytes, str | None, str | None]]) -> bytes:
         out += f"Content-Type: {mime}\r\n".encode() if mime else b""
         out += b"\r\n" + data + b"\r\n"
     return out + f"--{BOUNDARY}--\r\n".encode()
+
+
+def batch_requests(*custom_ids: str) -> list[dict]:
+    """A batch's requests: one small text request per custom_id (the setup's batches too)."""
+    params = {"model": MODEL, "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]}
+    return [{"custom_id": c, "params": params} for c in custom_ids]
 
 
 def _message(*blocks, model=MODEL) -> dict:
@@ -1097,6 +1108,116 @@ CASES = [
         },
         client={"browser": True},
     ),
+    # -- Message Batches ---------------------------------------------------------------------
+    case(
+        "batches-create-answers-in-progress",
+        "POST /v1/messages/batches: a MessageBatch with every field, in_progress, all processing",
+        f"{DOC_BATCHES}; SDK types/messages/message_batch.py",
+        "messages.batches.create",
+        {"requests": batch_requests("first", "second")},
+        {
+            "status": 200,
+            "model": "MessageBatch",
+            "body": {
+                "type": "message_batch",
+                "processing_status": "in_progress",
+                "request_counts.processing": 2,
+                "results_url": None,
+                "ended_at": None,
+            },
+            "workspace_id": _WS_DEFAULT,
+        },
+    ),
+    case(
+        "batches-create-refuses-a-bad-custom-id",
+        "custom_id must match ^[a-zA-Z0-9_-]{1,64}$; a wrong one fails the whole create",
+        f"{DOC_BATCHES}",
+        "messages.batches.create",
+        {"requests": batch_requests("not valid!")},
+        _error(400, *_ERROR_BAD, message_contains="String should match pattern"),
+    ),
+    case(
+        "batches-create-refuses-a-repeated-custom-id",
+        "custom_id must be unique within a batch",
+        f"{DOC_BATCHES}; SDK types/messages/batch_create_params.py",
+        "messages.batches.create",
+        {"requests": batch_requests("same", "same")},
+        _error(400, *_ERROR_BAD, message_contains="used by more than one request"),
+    ),
+    case(
+        "batches-retrieve-every-field",
+        "GET /v1/messages/batches/{id}: the MessageBatch, still in progress",
+        f"{DOC_BATCHES}; SDK resources/messages/batches.py (retrieve)",
+        "messages.batches.retrieve",
+        {"message_batch_id": {"$file": "pending"}},
+        {"status": 200, "model": "MessageBatch", "body": {"processing_status": "in_progress"}},
+    ),
+    case(
+        "batches-retrieve-unknown-is-404",
+        "An unknown batch id: 404 not_found_error",
+        f"{DOC_BATCHES}; {DOC_ERRORS}",
+        "messages.batches.retrieve",
+        {"message_batch_id": "msgbatch_011nothing"},
+        _error(404, "NotFoundError", "not_found_error"),
+    ),
+    case(
+        "batches-list-a-page",
+        "GET /v1/messages/batches: a page {data, has_more, first_id, last_id}, newest first",
+        f"{DOC_BATCHES}; SDK resources/messages/batches.py (list), pagination.py (Page)",
+        "messages.batches.list",
+        {"limit": 1},
+        {"status": 200, "model": "MessageBatchPage", "count": 1, "body": {"has_more": True}},
+    ),
+    case(
+        "batches-cancel-makes-it-canceling",
+        "POST .../cancel: the batch is canceling, cancel_initiated_at set",
+        f"{DOC_BATCHES}; SDK resources/messages/batches.py (cancel)",
+        "messages.batches.cancel",
+        {"message_batch_id": {"$file": "to_cancel"}},
+        {"status": 200, "model": "MessageBatch", "body": {"processing_status": "canceling"}},
+    ),
+    case(
+        "batches-delete-in-progress-is-400",
+        "A batch can be deleted only once it has ended",
+        "SDK resources/messages/batches.py (delete: only once finished processing)",
+        "messages.batches.delete",
+        {"message_batch_id": {"$file": "pending"}},
+        _error(400, *_ERROR_BAD, message_contains="cannot be deleted while it is in progress"),
+    ),
+    case(
+        "batches-list-under-faults",
+        "Injected faults apply to the batch endpoints: 429 with retry-after",
+        f"{DOC_RATE}",
+        "messages.batches.list",
+        {},
+        _error(429, "RateLimitError", "rate_limit_error", headers={"retry-after": "2"}),
+        server="faults",
+    ),
+    # -- Messages: prompt caching --------------------------------------------------------------
+    case(
+        "caching-first-request-writes-the-prefix",
+        "A system block with cache_control: the prefix is written, input_tokens is the rest",
+        f"{DOC_CACHING}; SDK types/usage.py, cache_creation.py",
+        "messages.create",
+        {
+            "model": LARGE,
+            "max_tokens": 50,
+            "system": [
+                {"type": "text", "text": "r" * 4000, "cache_control": {"type": "ephemeral"}}
+            ],
+            "messages": [{"role": "user", "content": "Question?"}],
+        },
+        {
+            "status": 200,
+            "model": "Message",
+            "body": {
+                "usage.input_tokens": 3,
+                "usage.cache_creation_input_tokens": 1000,
+                "usage.cache_read_input_tokens": 0,
+                "usage.cache_creation.ephemeral_5m_input_tokens": 1000,
+            },
+        },
+    ),
 ]
 
 # -- judging a lane's result --------------------------------------------------------------------
@@ -1106,6 +1227,7 @@ def model_fields() -> dict[str, dict[str, set[str]]]:
     """The key sets of the SDK's types, per JSON path: a body must have exactly these."""
     import anthropic.types as t
     from anthropic.pagination import SyncPage
+    from anthropic.types.messages import MessageBatch, MessageBatchRequestCounts
 
     keys = lambda model: set(model.model_fields)  # noqa: E731
     return {
@@ -1119,6 +1241,15 @@ def model_fields() -> dict[str, dict[str, set[str]]]:
         "ModelInfo": _model_info_fields(""),
         "ModelPage": {"": keys(SyncPage[t.ModelInfo]), **_model_info_fields("data.0.")},
         "DeletedFile": {"": keys(t.DeletedFile)},
+        "MessageBatch": {
+            "": keys(MessageBatch),
+            "request_counts": keys(MessageBatchRequestCounts),
+        },
+        "MessageBatchPage": {
+            "": keys(SyncPage[MessageBatch]),
+            "data.0": keys(MessageBatch),
+            "data.0.request_counts": keys(MessageBatchRequestCounts),
+        },
         "MessageTokensCount": {"": keys(t.MessageTokensCount)},
     }
 
@@ -1250,6 +1381,7 @@ def lane_input(servers: dict[str, str], blobs: dict[str, bytes]) -> dict:
     return {
         "servers": servers,
         "setup": SETUP,
+        "batch_requests": batch_requests("setup"),
         "cases": CASES,
         "blobs": {name: base64.b64encode(data).decode() for name, data in blobs.items()},
     }
@@ -1300,6 +1432,8 @@ def python_lane(servers: dict[str, str], blobs: dict[str, bytes]) -> tuple[dict,
                 files[step["as"]] = meta.id
             elif step["op"] == "delete":
                 sdk.files.delete(files[step["file"]])
+            elif step["op"] == "batch":
+                files[step["as"]] = sdk.messages.batches.create(requests=batch_requests("setup")).id
             elif step["op"] == "admin":
                 httpx2.request(step["method"], servers[server] + step["path"], json=step["json"])
 
@@ -1335,6 +1469,12 @@ def _python_case(case_, client, fill, servers, blobs) -> dict:
         "messages.count_tokens": lambda: sdk.messages.with_raw_response.count_tokens(**args),
         "models.list": lambda: sdk.models.with_raw_response.list(**args),
         "models.retrieve": lambda: sdk.models.with_raw_response.retrieve(args["model_id"]),
+        "messages.batches.create": lambda: sdk.messages.batches.with_raw_response.create(**args),
+        "messages.batches.list": lambda: sdk.messages.batches.with_raw_response.list(**args),
+        **{
+            f"messages.batches.{name}": _batch_call(sdk, name, args)
+            for name in ("retrieve", "cancel", "delete")
+        },
     }
     try:
         raw = calls[op]()
@@ -1361,6 +1501,11 @@ def _python_case(case_, client, fill, servers, blobs) -> dict:
             "workspace_id": getattr(parsed, "_workspace_id", None),
         },
     }
+
+
+def _batch_call(sdk, name: str, args: dict):
+    method = getattr(sdk.messages.batches.with_raw_response, name)
+    return lambda: method(args["message_batch_id"])
 
 
 def _python_raw(base_url: str, args: dict, blobs: dict[str, bytes]) -> dict:

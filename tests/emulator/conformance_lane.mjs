@@ -56,6 +56,8 @@ async function setup() {
     for (const step of steps) {
       if (step.op === 'upload') files[step.as] = (await upload(sdk, step)).id;
       else if (step.op === 'delete') await sdk.files.delete(files[step.file]);
+      else if (step.op === 'batch')
+        files[step.as] = (await sdk.messages.batches.create({ requests: input.batch_requests })).id;
       else if (step.op === 'admin')
         await fetch(input.servers[server] + step.path, {
           method: step.method,
@@ -85,13 +87,19 @@ async function sdkCase(c, args) {
     'messages.count_tokens': () => sdk.messages.countTokens(args).withResponse(),
     'models.list': () => sdk.models.list(args).withResponse(),
     'models.retrieve': () => sdk.models.retrieve(args.model_id).withResponse(),
+    'messages.batches.create': () => sdk.messages.batches.create(args).withResponse(),
+    'messages.batches.list': () => sdk.messages.batches.list(args).withResponse(),
+    'messages.batches.retrieve': () =>
+      sdk.messages.batches.retrieve(args.message_batch_id).withResponse(),
+    'messages.batches.cancel': () => sdk.messages.batches.cancel(args.message_batch_id).withResponse(),
+    'messages.batches.delete': () => sdk.messages.batches.delete(args.message_batch_id).withResponse(),
   };
   try {
     const { data, response } = await calls[c.op]();
     let body = data;
     if (c.op === 'files.download') body = { bytes: (await data.arrayBuffer()).byteLength };
     else if (c.op === 'files.list') body = { data: data.data, next_page: data.next_page ?? null };
-    else if (c.op === 'models.list') {
+    else if (c.op === 'models.list' || c.op === 'messages.batches.list') {
       const { has_more, first_id, last_id } = data;
       body = { data: data.data, has_more, first_id, last_id };
     }
