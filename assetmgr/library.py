@@ -381,6 +381,8 @@ class Library:
             require_credentials()
         refs = [image for request in planned.requests for image in request.images]
         if planned.to_upload and planned.due:
+            if planned.batch:
+                self._retire_expiring(refs, remote)
             spec = planned.ask.model
             refs = self._with_uploads(refs, options.get("policy"), remote, True, spec.tier)
             fresh = plan(refs, planned.ask, batch=planned.batch)
@@ -421,6 +423,18 @@ class Library:
 
         self.runs(run_id)
         return answer_rows(self.catalogue, run_id)
+
+    def _retire_expiring(self, refs: list[ImageRef], remote: RemoteSpec) -> None:
+        """Uploads of ``refs`` that would expire before a Message Batch ends: retired, so that
+        they are made again before it is submitted."""
+        from .batches import api_now, retire_expiring
+        from .workspaces import Workspaces
+
+        found = Workspaces(self.catalogue).recorded(remote)
+        lacking = [r.rendition_sha256 for r in refs if r.file_id is None]
+        if found is not None and lacking:
+            before = api_now(remote.base_url) + BATCH_HORIZON
+            retire_expiring(self.catalogue, found.remote_id, lacking, before)
 
     def _messages_client(self, remote: RemoteSpec):
         from .messages_api import client_for

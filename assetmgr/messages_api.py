@@ -8,7 +8,9 @@ catalogue keeps of it. The batch calls (``create_batch``, ``retrieve_batch``, ``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import anthropic
@@ -58,3 +60,48 @@ def answer_of(message: dict[str, Any]) -> Answer:
         usage.get("cache_read_input_tokens") or 0,
         usage.get("cache_creation_input_tokens") or 0,
     )
+
+
+@dataclass(frozen=True)
+class BatchInfo:
+    """What assetmgr reads of a Message Batch."""
+
+    id: str
+    status: str  # in_progress | canceling | ended
+    created_at: datetime
+    expires_at: datetime
+    counts: dict[str, int]  # processing, succeeded, errored, canceled, expired
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def _info(batch) -> BatchInfo:
+    counts = batch.request_counts.model_dump()
+    return BatchInfo(batch.id, batch.processing_status, batch.created_at, batch.expires_at, counts)
+
+
+def create_batch(client: anthropic.Anthropic, items: list[dict[str, Any]]) -> BatchInfo:
+    """Submit one Message Batch of ``{"custom_id", "params"}`` items."""
+    with translated():
+        return _info(client.messages.batches.create(requests=items))
+
+
+def retrieve_batch(client: anthropic.Anthropic, batch_id: str) -> BatchInfo:
+    with translated():
+        return _info(client.messages.batches.retrieve(batch_id))
+
+
+def list_batches(client: anthropic.Anthropic) -> Iterator[BatchInfo]:
+    """Every batch of the workspace, newest first, page after page."""
+    with translated():
+        for batch in client.messages.batches.list(limit=100):
+            yield _info(batch)
+
+
+def batch_results(client: anthropic.Anthropic, batch_id: str) -> Iterator[tuple[str, dict]]:
+    """The results of an ended batch as they stream in: (custom_id, result as JSON)."""
+    with translated():
+        for item in client.messages.batches.results(batch_id):
+            yield item.custom_id, item.result.model_dump(mode="json")

@@ -72,3 +72,38 @@ def test_one_image_per_request_and_ask_json_join_keys(assets, run, emulated):
     lines = [json.loads(line) for line in result.stdout.splitlines()]
     assert [line["assetmgr"]["assets"] for line in lines] == [[assets[0]], [assets[1]]]
     assert all(line["assetmgr"]["truncated"] is False for line in lines)
+
+
+# -- Message Batches --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def batching(emulated, monkeypatch):
+    """An emulator whose batches are processed at once, polled every 50 ms."""
+    monkeypatch.setenv("ASSETMGR_BATCH_POLL", "0.05")
+    return emulated(batch_delay_seconds=0)
+
+
+def batches_made(emulator) -> int:
+    return emulator.request_counts().get("POST /v1/messages/batches", 0)
+
+
+def test_a_batch_run_keeps_answers_and_retries_errored_items(assets, run, batching, db):
+    batching.set_faults(item_error_next=3)
+    args = ("run", "--tag", "shots", "--prompt", "What is it?", "--per-request", "1", "--batch")
+    first = run(*args)
+    assert first.exit_code == 11, first.stderr
+    assert "9 answered, 3 errored" in first.stderr and batches_made(batching) == 1
+    second = run(*args)
+    assert second.exit_code == 0, second.stderr
+    assert batches_made(batching) == 2 and [b["request_counts"]["succeeded"] for b in
+                                            batching.batch_list()] == [9, 3]  # fmt: skip
+    third = run(*args)
+    assert third.exit_code == 0 and batches_made(batching) == 2
+    assert sent(batching) == 0
+    rows = run.json_lines("answers", "--run", "1")
+    assert len(rows) == 12 and all(r["state"] == "answered" for r in rows)
+    assert db.count("SELECT count(*) FROM message_batches WHERE state = 'collected'") == 2
+    [listed] = run.json_lines("runs")
+    assert listed["batch"] and listed["pending_batches"] == 0
+    assert listed["cost"] == pytest.approx(sum(r["cost"] for r in rows))
