@@ -23,6 +23,7 @@ from .catalogue import CHUNK, Catalogue
 from .models import Asset, MessageBatch, Run, RunRequest, Tag, run_requests, runs, utcnow
 from .runplan import RunPlan
 
+UNFINISHED = ("submitting", "submitted")  # batch states: not yet collected
 DONE = ("answered", "refused")  # final: never sent again
 RETRY = ("pending", "errored", "expired", "canceled")  # sent by the next run
 
@@ -279,3 +280,23 @@ def custom_id(request_id: int) -> str:
 def request_id(custom: str) -> int | None:
     head, _, number = custom.partition("-")
     return int(number) if head == "req" and number.isdigit() else None
+
+
+def file_ids(params: dict) -> list[str]:
+    """The file ids a request's params refer to, in order."""
+    return [block["source"]["file_id"] for message in params["messages"]
+            for block in message["content"] if isinstance(block, dict)
+            and block.get("type") == "image" and block["source"].get("type") == "file"]  # fmt: skip
+
+
+def files_in_use(catalogue: Catalogue, remote_id: int | None) -> set[str]:
+    """File ids of ``remote_id`` that a batch not yet collected refers to: they must outlive it
+    (``gc`` keeps them, ``rm`` refuses to delete them)."""
+    if remote_id is None:
+        return set()
+    query = (select(RunRequest.file_ids)
+             .join(MessageBatch, RunRequest.batch_id == MessageBatch.id)
+             .where(MessageBatch.remote_id == remote_id, MessageBatch.state.in_(UNFINISHED),
+                    RunRequest.state == "submitted", RunRequest.file_ids.is_not(None)))  # fmt: skip
+    with catalogue.reading() as conn:
+        return {file_id for (text,) in conn.execute(query) for file_id in json.loads(text)}

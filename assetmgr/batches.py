@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, insert, select, update
 
 from . import answers
-from .answers import Result
+from .answers import UNFINISHED, Result, file_ids
 from .catalogue import CHUNK, Catalogue
 from .errors import UsageError
 from .models import MessageBatch, Rendition, RunRequest, Upload, UploadState, message_batches
@@ -50,7 +50,6 @@ POLL_ENV = "ASSETMGR_BATCH_POLL"  # seconds between looks at a batch in progress
 DEFAULT_POLL = 30.0
 MATCH_BEFORE = timedelta(minutes=10)  # a batch journalled at T was created at T +- this
 MATCH_AFTER = timedelta(minutes=30)
-UNFINISHED = ("submitting", "submitted")
 
 
 def poll_seconds() -> float:
@@ -108,15 +107,15 @@ def submit(catalogue: Catalogue, client, run_id: int, remote_id: int, group, rem
     from .messages_api import create_batch
 
     now = api_now(remote.base_url)
-    ids = [d.request_id for d, _ in group]
 
     def journal(conn) -> int:
         row = conn.execute(insert(message_batches).values(
             run_id=run_id, remote_id=remote_id, state="submitting", requests=len(group),
             journalled_at=now).returning(MessageBatch.id)).scalar_one()  # fmt: skip
-        for start in range(0, len(ids), CHUNK):
-            conn.execute(update(RunRequest).where(RunRequest.id.in_(ids[start : start + CHUNK]))
-                         .values(state="submitted", batch_id=row))  # fmt: skip
+        for d, params in group:
+            conn.execute(update(RunRequest).where(RunRequest.id == d.request_id)
+                         .values(state="submitted", batch_id=row,
+                                 file_ids=json.dumps(file_ids(params))))  # fmt: skip
         return row
 
     row = catalogue.transaction(journal)
@@ -248,25 +247,6 @@ def _result(request_id: int, item: dict, outcome: RunOutcome) -> Result:
 
 
 # -- what gc, rm and planning need to know ---------------------------------------------------
-
-
-def files_in_use(catalogue: Catalogue, remote_id: int) -> set[str]:
-    """File ids of ``remote_id`` that a batch not yet collected refers to: they must outlive it
-    (``gc`` and ``rm`` leave them)."""
-    query = (select(RunRequest.renditions)
-             .join(MessageBatch, RunRequest.batch_id == MessageBatch.id)
-             .where(MessageBatch.remote_id == remote_id, MessageBatch.state.in_(UNFINISHED),
-                    RunRequest.state == "submitted"))  # fmt: skip
-    with catalogue.reading() as conn:
-        shas = sorted({sha for (text,) in conn.execute(query) for sha in json.loads(text)})
-        found: set[str] = set()
-        for start in range(0, len(shas), CHUNK):
-            chunk = shas[start : start + CHUNK]
-            files = (select(Upload.file_id).join(Rendition, Upload.rendition_id == Rendition.id)
-                     .where(Upload.remote_id == remote_id, Rendition.sha256.in_(chunk),
-                            Upload.file_id.is_not(None)))  # fmt: skip
-            found.update(conn.execute(files).scalars())
-    return found
 
 
 def unfinished_count(catalogue: Catalogue) -> int:

@@ -358,6 +358,7 @@ run_requests = Table(
     Column("key", String(64), index=True, nullable=False),
     Column("assets", Text, nullable=False),  # JSON list of asset sha256s, in order
     Column("renditions", Text, nullable=False),  # JSON list of rendition sha256s, in order
+    Column("file_ids", Text, nullable=True),  # JSON list: the files it was last sent with
     Column("estimated_tokens", Integer, nullable=False),
     # pending | submitted | answered | refused | errored | expired | canceled
     Column("state", String(16), nullable=False),

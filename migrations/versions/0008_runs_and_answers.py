@@ -75,6 +75,7 @@ def upgrade() -> None:
         sa.Column("key", sa.String(length=64), nullable=False),
         sa.Column("assets", sa.Text(), nullable=False),
         sa.Column("renditions", sa.Text(), nullable=False),
+        sa.Column("file_ids", sa.Text(), nullable=True),
         sa.Column("estimated_tokens", sa.Integer(), nullable=False),
         sa.Column("state", sa.String(length=16), nullable=False),
         sa.Column("batch_id", sa.Integer(), nullable=True),
