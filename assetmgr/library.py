@@ -112,6 +112,7 @@ class Library:
         expires_in: int | None = None,
         verify: bool = False,
         progress=None,
+        outlive=None,
     ):
         """Upload to ``remote`` what it lacks of these assets' renditions (default: all assets).
 
@@ -127,6 +128,7 @@ class Library:
             jobs=jobs or DEFAULT_JOBS,
             expires_in=expires_in,
             store=self.store,
+            outlive=outlive,
         )
         targets = self.catalogue.shas() if shas is None else list(shas)
         return uploader.push(targets, policy=policy, verify=verify, progress=progress)
@@ -384,7 +386,8 @@ class Library:
             if planned.batch:
                 self._retire_expiring(refs, remote)
             spec = planned.ask.model
-            refs = self._with_uploads(refs, options.get("policy"), remote, True, spec.tier)
+            refs = self._with_uploads(refs, options.get("policy"), remote, True, spec.tier,
+                                      batch=planned.batch)  # fmt: skip
             fresh = plan(refs, planned.ask, batch=planned.batch)
             fresh.answered, planned = planned.answered, fresh
         found = Workspaces(self.catalogue).recorded(remote)
@@ -472,6 +475,7 @@ class Library:
         remote: RemoteSpec,
         upload: bool,
         tier: Tier,
+        batch: bool = False,
     ) -> list[ImageRef]:
         lacking = {r.asset_sha256: r.policy for r in refs if r.file_id is None}
         if not lacking:
@@ -483,9 +487,11 @@ class Library:
                 f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
                 "run `assetmgr push`, or leave out --no-upload"
             )
+        outlive = BATCH_HORIZON if batch else None
         for under in sorted(set(lacking.values())):
-            self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under)
-        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote, tier)}
+            self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under,
+                      outlive=outlive)  # fmt: skip
+        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote, tier, batch)}
         failed = [s for s in missing if fresh[s].file_id is None]
         if failed:
             raise RemoteError(

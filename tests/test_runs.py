@@ -6,6 +6,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -107,3 +111,96 @@ def test_a_batch_run_keeps_answers_and_retries_errored_items(assets, run, batchi
     [listed] = run.json_lines("runs")
     assert listed["batch"] and listed["pending_batches"] == 0
     assert listed["cost"] == pytest.approx(sum(r["cost"] for r in rows))
+
+
+def start_run(db, emulator, *args):
+    """``assetmgr run`` in a process of its own, to be killed."""
+    env = {**os.environ, "ANTHROPIC_BASE_URL": emulator.base_url, "ANTHROPIC_API_KEY": "test-key",
+           "ASSETMGR_BATCH_POLL": "0.05"}  # fmt: skip
+    command = [sys.executable, "-m", "assetmgr", "--db", str(db), "run", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def kill_when(process, db, query: str) -> None:
+    deadline = time.monotonic() + 60
+    while db.count(query) == 0:
+        assert process.poll() is None, process.stderr.read()
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    process.kill()
+    process.wait()
+
+
+BATCH = ("--tag", "shots", "--prompt", "What is it?", "--per-request", "1", "--batch")
+
+
+def test_kill_9_while_a_batch_is_pending_then_again(assets, run, batching, db):
+    """Killed while its batch is processing: gc keeps and rm refuses its files; the next run
+    collects that batch instead of submitting another, and every answer is kept once."""
+    assert run("push", "--tag", "shots").exit_code == 0
+    batching.set_batch_timing(delay_seconds=3600)
+    process = start_run(db, batching, *BATCH)
+    kill_when(process, db, "SELECT count(*) FROM message_batches WHERE state = 'submitted'")
+    refused = run("rm", assets[0])
+    assert refused.exit_code == 2 and "Message Batch not yet collected" in refused.stderr
+    # its upload replaced by another copy: gc would delete it as an extra copy, once past the
+    # grace of a new file, but the batch refers to it
+    [(old,)] = db.rows("SELECT file_id FROM uploads ORDER BY id LIMIT 1")
+    db.execute("UPDATE uploads SET state = 'expired' WHERE file_id = :f", f=old)
+    assert run("push", "--tag", "shots").exit_code == 0
+    batching.advance(1800)
+    gc = run("gc", "--all")
+    assert gc.exit_code == 0, gc.stderr
+    assert old in {f["id"] for f in batching.files()}
+    batching.finish_batches()
+    again = run("run", *BATCH)
+    assert batches_made(batching) == 1
+    rows = run.json_lines("answers", "--run", "1")
+    assert again.exit_code == 0, again.stderr
+    assert sorted(r["state"] for r in rows) == ["answered"] * 12
+    assert db.count("SELECT count(*) FROM run_requests WHERE state = 'answered'") == 12
+
+
+def test_kill_9_during_submission_then_again(assets, run, batching, db):
+    """Killed between journalling a batch and hearing of it: the next run adopts the batch the
+    API made (or, when it made none, submits one): one batch, every answer once."""
+    assert run("push", "--tag", "shots").exit_code == 0
+    batching.set_faults(latency_ms=1500)
+    process = start_run(db, batching, *BATCH)
+    kill_when(process, db, "SELECT count(*) FROM message_batches WHERE state = 'submitting'")
+    time.sleep(2)  # the request that was on its way lands
+    batching.set_faults(latency_ms=0)
+    again = run("run", *BATCH)
+    assert again.exit_code == 0, again.stderr
+    assert batches_made(batching) == 1
+    assert db.count("SELECT count(*) FROM run_requests WHERE state = 'answered'") == 12
+    assert db.count("SELECT count(*) FROM message_batches WHERE state = 'collected'") == 1
+
+
+def test_uploads_expiring_within_the_batch_window_are_made_again(assets, run, batching):
+    assert run("push", "--tag", "shots", "--expires-in", "2h").exit_code == 0
+    old = {f["id"] for f in batching.files()}
+    plan = json.loads(run("run", *BATCH, "--dry-run", "--json").stdout)
+    assert plan["files_to_upload"] == 12
+    result = run("run", *BATCH)
+    assert result.exit_code == 0, result.stderr
+    assert batching.request_counts()["POST /v1/files"] == 24
+    [batch] = batching.batch_list()
+    assert batch["request_counts"]["succeeded"] == 12
+    rows = run.json_lines("answers", "--run", "1")
+    assert all(r["state"] == "answered" for r in rows) and len(old) == 12
+
+
+def test_three_hundred_images_in_one_batch(tmp_path, run, batching):
+    for i in range(300):
+        write_image(tmp_path / "many" / f"{i:03}.png", seed=1000 + i, size=(40, 30))
+    assert run("add", tmp_path / "many", "--tag", "many").exit_code == 0
+    args = ("run", "--tag", "many", "--prompt", "x", "--per-request", "1", "--batch")
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    assert (
+        len([r for r in run.json_lines("answers", "--run", "1") if r["state"] == "answered"]) == 300
+    )
+    assert batches_made(batching) == 1
+    again = run(*args)
+    assert again.exit_code == 0 and batches_made(batching) == 1 and sent(batching) == 0
