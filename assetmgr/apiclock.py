@@ -73,10 +73,13 @@ def probe(base_url: str, timeout: float = PROBE_TIMEOUT) -> ApiClock | None:
     return clock if clock.measured else None
 
 
-def live_rows(rows: list[Sequence[Any]], base_url: str) -> list[tuple] | None:
+def live_rows(
+    rows: list[Sequence[Any]], base_url: str, horizon: timedelta | None = None
+) -> list[tuple] | None:
     """Catalogue rows ending with (file id, expires_at), without the last column, and with no
     file id where the upload has expired (or nearly) by the API's clock, read now when any
-    upload expires at all; None when that clock cannot be read. The rows are replaced in
+    upload expires at all; None when that clock cannot be read. ``horizon``: also where the
+    upload expires within that long from now (a Message Batch's window). The rows are replaced in
     ``rows`` itself, one by one, so that the old and the new never all live at once."""
     if not any(row[-1] is not None and row[-2] is not None for row in rows):
         for i, row in enumerate(rows):
@@ -85,7 +88,7 @@ def live_rows(rows: list[Sequence[Any]], base_url: str) -> list[tuple] | None:
     clock = probe(base_url)
     if clock is None:
         return None
-    now = clock.now() + EXPIRY_SAFETY
+    now = clock.now() + max(EXPIRY_SAFETY, horizon or EXPIRY_SAFETY)
     for i, row in enumerate(rows):
         expired = moment(row[-1]) is not None and moment(row[-1]) <= now
         rows[i] = (*row[:-2], None if expired else row[-2])

@@ -266,17 +266,31 @@ def run_push(library: Library, shas, *, remote, policy, jobs, expires_in, verify
 
 
 def run_ask(library: Library, bodies, remote, json_) -> None:
-    """Send each body through the library; print the answer text (or the whole response),
-    and on stderr the request's estimate and its usage."""
+    """Send each body through the library; print the answer text (several answers each under a
+    ``== request N/M`` line), or the whole response with an ``assetmgr`` key naming the
+    request, its assets and renditions and whether ``max_tokens`` cut it short; on stderr the
+    request's estimate and its usage, and a warning for an answer cut short."""
     import json
 
     from .blocks import summary
 
+    total = len(bodies)
     for index, (body, answer) in enumerate(library.send(bodies, remote=remote)):
-        click.echo(json.dumps(answer.response) if json_ else answer.text)
-        click.echo(summary(body, index, len(bodies)), err=True)
+        truncated = answer.stop_reason == "max_tokens"
+        if json_:
+            keys = {"request": index, "assets": body.assets, "renditions": body.renditions,
+                    "stop_reason": answer.stop_reason, "truncated": truncated}  # fmt: skip
+            click.echo(json.dumps({**answer.response, "assetmgr": keys}))
+        else:
+            if total > 1:
+                click.echo(f"== request {index + 1}/{total} ({len(body.assets)} images)")
+            click.echo(answer.text)
+        click.echo(summary(body, index, total), err=True)
         click.echo(
             f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
             f"({len(body.assets)} images)",
             err=True,
         )
+        if truncated:
+            click.echo(f"warning: answer {index + 1}/{total} was cut short by --max-tokens "
+                       f"{body['max_tokens']}", err=True)  # fmt: skip

@@ -19,6 +19,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from .answers import files_in_use
 from .catalogue import Catalogue
 from .errors import UsageError
 from .journal import ACTIVE, LEASE, PENDING, Journal
@@ -59,13 +60,17 @@ def plan(catalogue: Catalogue, spec: RemoteSpec, client, *, everything: bool = F
     now = client.clock.now()
     listed = classify(client.files(), Known(named, catalogue.rendition_sizes(), live), now)
     result = GcPlan(spec, here.workspace_id, here.base_url, here.remote_id)
+    in_use = files_in_use(catalogue, here.remote_id)
     for x in listed:
-        why = _kept_because(x, everything, now)
+        why = BATCHED if x.file_id in in_use else _kept_because(x, everything, now)
         if why:
             result.kept.append((x, why))
         else:
             result.delete.append(x)
     return result
+
+
+BATCHED = "a Message Batch not yet collected refers to it: run the run again to finish it"
 
 
 def _kept_because(x: Listed, everything: bool, now) -> str | None:

@@ -37,6 +37,12 @@ class ExitCode(IntEnum):
         "verify found problems: missing or expired uploads, orphans to adopt, changed sources",
     )
     UNREPAIRED = 10, "verify --repair left problems it could not fix (each is listed)"
+    UNFINISHED = (
+        11,
+        "run stopped with requests unanswered (errored, expired, or a batch still processing): "
+        "run it again to go on",
+    )
+    OVER_BUDGET = 12, "run's estimated cost is over --max-cost: nothing was sent"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     PIPE_CLOSED = 141, "stdout was closed early (piped into `head`, say): output stopped quietly"
 
@@ -103,6 +109,18 @@ class AuthError(RemoteError):
     """No usable API key, or the API refused it."""
 
     exit_code = ExitCode.AUTH
+
+
+class OverBudget(AssetmgrError):
+    """A run's estimated cost is over the cap it was given."""
+
+    exit_code = ExitCode.OVER_BUDGET
+
+
+class Unfinished(AssetmgrError):
+    """A run stopped with requests unanswered; running it again goes on from there."""
+
+    exit_code = ExitCode.UNFINISHED
 
 
 class LocalError(AssetmgrError):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .catalogue import AssetRow, Catalogue
 from .errors import NotFound, RemoteError, UsageError
-from .limits import DEFAULT_LIMITS, STANDARD, Limits, Tier
+from .limits import BATCH_HORIZON, DEFAULT_LIMITS, STANDARD, Limits, Tier
 from .modelspec import DEFAULT_MODEL, ModelSpec, sendable, spec_for, warn
 from .policies import DEFAULT_POLICY, POLICY_TIER, check, choose
 from .records import (
@@ -31,11 +31,15 @@ from .references import not_catalogued, parse, tag_names
 from .remote import RemoteSpec
 
 if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import Pillow or the SDK
+    from .answers import RunRow
     from .blocks import ImageRef, MessageRequest
     from .collect import GcPlan
     from .ingest import Ingest
     from .messages_api import Answer
     from .removal import RmPlan
+    from .runplan import RunPlan
+    from .runs import Progress as RunProgress
+    from .runs import RunOutcome
     from .store import RenditionStore
     from .transfer import ImportReport
     from .verify import RepairReport, VerifyPlan
@@ -108,6 +112,7 @@ class Library:
         expires_in: int | None = None,
         verify: bool = False,
         progress=None,
+        outlive=None,
     ):
         """Upload to ``remote`` what it lacks of these assets' renditions (default: all assets).
 
@@ -123,6 +128,7 @@ class Library:
             jobs=jobs or DEFAULT_JOBS,
             expires_in=expires_in,
             store=self.store,
+            outlive=outlive,
         )
         targets = self.catalogue.shas() if shas is None else list(shas)
         return uploader.push(targets, policy=policy, verify=verify, progress=progress)
@@ -304,8 +310,147 @@ class Library:
             remote=options.get("remote"),
         )
 
+    def run_plan(
+        self,
+        shas: Sequence[str],
+        *,
+        prompt: str,
+        model: str | ModelSpec | None = None,
+        system: str | None = None,
+        max_tokens: int = 1024,
+        per_request: int | None = None,
+        label: bool = False,
+        cache: str | None = None,
+        batch: bool = False,
+        policy: str | None = None,
+        remote: RemoteSpec | None = None,
+    ) -> RunPlan:
+        """What ``run`` would send for these assets: its requests (each with the rendition for
+        the model's tier), which are answered already, the files still to upload, and the
+        estimated tokens and cost (``RunPlan.lines``). Nothing is uploaded or sent."""
+        from .answers import answered_keys
+        from .runplan import Ask, plan
+
+        spec = self.model(model)
+        ask = Ask(prompt, spec, max_tokens, system, per_request, label, cache)
+        remote = remote or RemoteSpec.from_env()
+        check(policy, spec.tier)
+        refs = self._images(shas, policy, remote, spec.tier, batch=batch)
+        planned = plan(refs, ask, batch=batch)
+        planned.to_upload = len({r.rendition_sha256 for r in refs if r.file_id is None})
+        planned.answered = answered_keys(self.catalogue, [r.key for r in planned.requests])
+        return planned
+
+    def run(
+        self,
+        shas: Sequence[str],
+        *,
+        prompt: str,
+        dry_run: bool = False,
+        max_cost: float | None = None,
+        jobs: int | None = None,
+        retry_errors: bool = False,
+        progress: RunProgress | None = None,
+        **options,
+    ) -> RunOutcome:
+        """Ask ``prompt`` of these assets and keep every answer in the catalogue; the run
+        (``RunOutcome``: its id, plan, what was sent; ``.answers()`` iterates its answers).
+
+        ``options`` are those of ``run_plan`` (model, system, max_tokens, per_request, label,
+        cache, batch, policy, remote). Requests answered already (by this run or any other
+        asking the same of the same images) are not sent again; the rest are sent ``jobs`` at a
+        time, or as Message Batches with ``batch=True``. ``max_cost``: an ``OverBudget`` error,
+        before anything is uploaded or sent, when the estimate of what is to send is over it.
+        ``dry_run``: the plan only. ``retry_errors``: requests that fail are sent once more
+        before returning (the next run sends them again anyway)."""
+        from . import answers, runs
+        from .errors import OverBudget
+        from .runplan import plan
+        from .workspaces import Workspaces
+
+        remote = options["remote"] = options.get("remote") or RemoteSpec.from_env()
+        planned = self.run_plan(shas, prompt=prompt, **options)
+        if dry_run:
+            return runs.RunOutcome(self.catalogue, None, planned)
+        estimate = planned.cost(planned.due)
+        if max_cost is not None and planned.due and (estimate is None or estimate > max_cost):
+            shown = f"${estimate:,.2f}" if estimate is not None else "unknown (no price)"
+            raise OverBudget(f"the estimated cost of this run is {shown}, over --max-cost "
+                             f"${max_cost:,.2f}; nothing was sent")  # fmt: skip
+        if planned.due:
+            from .remote import require_credentials
+
+            require_credentials()
+        refs = [image for request in planned.requests for image in request.images]
+        if planned.to_upload and planned.due:
+            if planned.batch:
+                self._retire_expiring(refs, remote)
+            spec = planned.ask.model
+            refs = self._with_uploads(refs, options.get("policy"), remote, True, spec.tier,
+                                      batch=planned.batch)  # fmt: skip
+            fresh = plan(refs, planned.ask, batch=planned.batch)
+            fresh.answered, planned = planned.answered, fresh
+        found = Workspaces(self.catalogue).recorded(remote)
+        run_id = answers.open_run(self.catalogue, planned, found.remote_id if found else None)
+        outcome = runs.RunOutcome(self.catalogue, run_id, planned)
+        if options.get("batch"):
+            from . import batches
+
+            batches.run(self, outcome, remote, retry_errors=retry_errors, progress=progress)
+            return outcome
+        rounds = 2 if retry_errors else 1
+        for _ in range(rounds):
+            due = answers.due(self.catalogue, run_id)
+            if not due:
+                break
+            client = self._messages_client(remote)
+            outcome.results += runs.send_direct(self.catalogue, planned, due, client,
+                                                jobs=jobs or runs.DEFAULT_JOBS,
+                                                progress=progress)  # fmt: skip
+        return outcome
+
+    def runs(self, run_id: int | None = None) -> list[RunRow]:
+        """Every run in the catalogue (or the one), with its requests by state, tokens and cost
+        so far, and its estimate."""
+        from .answers import run_rows
+
+        rows = run_rows(self.catalogue, run_id)
+        if run_id is not None and not rows:
+            raise NotFound(f"no run {run_id}; `assetmgr runs` lists them")
+        return rows
+
+    def answers(self, run_id: int) -> Iterator[dict]:
+        """Every request of run ``run_id``, in order, with its assets, their tags, and its
+        answer (or error)."""
+        from .answers import answer_rows
+
+        self.runs(run_id)
+        return answer_rows(self.catalogue, run_id)
+
+    def _retire_expiring(self, refs: list[ImageRef], remote: RemoteSpec) -> None:
+        """Uploads of ``refs`` that would expire before a Message Batch ends: retired, so that
+        they are made again before it is submitted."""
+        from .batches import api_now, retire_expiring
+        from .workspaces import Workspaces
+
+        found = Workspaces(self.catalogue).recorded(remote)
+        lacking = [r.rendition_sha256 for r in refs if r.file_id is None]
+        if found is not None and lacking:
+            before = api_now(remote.base_url) + BATCH_HORIZON
+            retire_expiring(self.catalogue, found.remote_id, lacking, before)
+
+    def _messages_client(self, remote: RemoteSpec):
+        from .messages_api import client_for
+
+        return client_for(remote)
+
     def _images(
-        self, shas: Sequence[str], policy: str | None, remote: RemoteSpec, tier: Tier
+        self,
+        shas: Sequence[str],
+        policy: str | None,
+        remote: RemoteSpec,
+        tier: Tier,
+        batch: bool = False,
     ) -> list[ImageRef]:
         from .apiclock import live_rows
         from .blocks import image_refs
@@ -313,7 +458,9 @@ class Library:
 
         found = Workspaces(self.catalogue).recorded(remote)
         remote_id = found.remote_id if found is not None else None
-        rows = live_rows(self.catalogue.image_facts(sorted(set(shas)), remote_id), remote.base_url)
+        horizon = BATCH_HORIZON if batch else None
+        facts = self.catalogue.image_facts(sorted(set(shas)), remote_id)
+        rows = live_rows(facts, remote.base_url, horizon)
         if rows is None:
             raise RemoteError(
                 f"cannot reach the API at {remote.base_url} to read its clock, by which these "
@@ -328,6 +475,7 @@ class Library:
         remote: RemoteSpec,
         upload: bool,
         tier: Tier,
+        batch: bool = False,
     ) -> list[ImageRef]:
         lacking = {r.asset_sha256: r.policy for r in refs if r.file_id is None}
         if not lacking:
@@ -339,9 +487,11 @@ class Library:
                 f"{len(missing)} asset(s) have no live upload in {remote}: {shown}; "
                 "run `assetmgr push`, or leave out --no-upload"
             )
+        outlive = BATCH_HORIZON if batch else None
         for under in sorted(set(lacking.values())):
-            self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under)
-        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote, tier)}
+            self.push([s for s in missing if lacking[s] == under], remote=remote, policy=under,
+                      outlive=outlive)  # fmt: skip
+        fresh = {r.asset_sha256: r for r in self._images(missing, policy, remote, tier, batch)}
         failed = [s for s in missing if fresh[s].file_id is None]
         if failed:
             raise RemoteError(

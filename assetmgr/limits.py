@@ -37,6 +37,9 @@ EXPIRY_SAFETY = timedelta(minutes=1)  # an upload expiring sooner is treated as 
 MIN_EXPIRY, MAX_EXPIRY = 3600, 7_776_000  # seconds: what expires_in_seconds may ask for
 RECHECK_AFTER = timedelta(days=1)  # an active upload unchecked this long is looked up again
 EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
+# A file a Message Batch refers to must outlive the batch: 24 h, and a margin for collecting.
+BATCH_WINDOW = timedelta(hours=24)
+BATCH_HORIZON = BATCH_WINDOW + timedelta(hours=2)
 
 
 MIB = 1024 * 1024

@@ -305,3 +305,75 @@ model_info = Table(
     Column("fetched_at", UTCDateTime, default=utcnow, nullable=False),
 )
 ModelInfo = Columns(model_info)
+
+# -- runs: a prompt asked of a set of assets, its requests and their answers -------------------
+#
+# ``runs``: one row per content key (prompt, system, model, options, the ordered renditions), so
+# the same run asked again is the same row. ``run_requests``: one per request of a run, keyed by
+# its own content (the run's options and its renditions) so that an answer is found again by
+# any run that asks the same thing; the answer, its usage and cost sit on the row.
+# ``message_batches``: the journal of Message Batches, a row committed before the batch is
+# submitted (``submitting``), given the API's batch id once it answers, and closed
+# (``collected``) when every result of it is recorded.
+runs = Table(
+    "runs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(64), unique=True, nullable=False),
+    Column("model", String(100), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("system", Text, nullable=True),
+    Column("options", Text, nullable=False),  # JSON: max_tokens, per_request, label, cache
+    Column("remote_id", ForeignKey("remotes.id", ondelete="SET NULL"), nullable=True),
+    Column("requests", Integer, nullable=False),
+    Column("images", Integer, nullable=False),
+    Column("estimated_tokens", BigInteger, nullable=False),
+    Column("estimated_cost", Float, nullable=True),  # dollars, input only; None: no price
+    Column("batch", Integer, nullable=False),  # 1: sent as Message Batches
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+    Column("updated_at", UTCDateTime, default=utcnow, nullable=False),
+)
+Run = Columns(runs)
+
+message_batches = Table(
+    "message_batches",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), index=True, nullable=False),
+    Column("remote_id", ForeignKey("remotes.id", ondelete="CASCADE"), nullable=False),
+    Column("batch_id", String(200), unique=True, nullable=True),  # None: not known yet
+    Column("state", String(16), nullable=False),  # submitting | submitted | collected | lost
+    Column("requests", Integer, nullable=False),
+    Column("journalled_at", UTCDateTime, nullable=False),  # by the API's clock
+    Column("expires_at", UTCDateTime, nullable=True),  # as the API reports it
+)
+MessageBatch = Columns(message_batches)
+
+run_requests = Table(
+    "run_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), nullable=False),
+    Column("seq", Integer, nullable=False),  # the request's place in the run
+    Column("key", String(64), index=True, nullable=False),
+    Column("assets", Text, nullable=False),  # JSON list of asset sha256s, in order
+    Column("renditions", Text, nullable=False),  # JSON list of rendition sha256s, in order
+    Column("file_ids", Text, nullable=True),  # JSON list: the files it was last sent with
+    Column("estimated_tokens", Integer, nullable=False),
+    # pending | submitted | answered | refused | errored | expired | canceled
+    Column("state", String(16), nullable=False),
+    Column("batch_id", ForeignKey("message_batches.id", ondelete="SET NULL"), nullable=True),
+    Column("text", Text, nullable=True),
+    Column("response", Text, nullable=True),  # the whole Message, as JSON
+    Column("stop_reason", String(32), nullable=True),
+    Column("input_tokens", Integer, nullable=True),
+    Column("output_tokens", Integer, nullable=True),
+    Column("cache_read_tokens", Integer, nullable=True),
+    Column("cache_write_tokens", Integer, nullable=True),
+    Column("cost", Float, nullable=True),  # dollars
+    Column("error", Text, nullable=True),
+    Column("attempts", Integer, default=0, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("run_id", "seq"),
+)
+RunRequest = Columns(run_requests)

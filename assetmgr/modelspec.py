@@ -31,6 +31,18 @@ LIFECYCLES = ("active", "deprecated", "retired")
 STORED = ("max_input_tokens", "lifecycle", "deprecated_at", "retires_at", "capabilities")
 
 
+# Message Batches: half price on every kind of token. Prompt caching: a write costs the input
+# price times CACHE_WRITE[ttl], a read CACHE_READ times it (0.05 on Sonnet 5.5 and Opus 5.5);
+# a prefix shorter than the model's minimum is not cached (512 tokens on the 5.5 models, 1,024
+# to 4,096 on older ones: assetmgr takes 1,024, the least, and 4,096 for the Haiku line).
+BATCH_DISCOUNT = 0.5
+CACHE_TTLS = ("5m", "1h")
+CACHE_WRITE = {"5m": 1.25, "1h": 2.0}
+CACHE_READ = 0.1
+CACHE_MINIMUM_5_5 = 512
+CACHE_MINIMUM_OLDER = 1024
+
+
 @dataclass(frozen=True)
 class Row:
     """What the table says of a model or a family. ``context`` None: the documentation gives
@@ -43,19 +55,22 @@ class Row:
     lifecycle: str = "active"
     retires_at: date | None = None
     fixed_sampling: bool = False
+    cache_read: float = CACHE_READ  # a cache read, as a multiple of the input price
+    cache_minimum: int = CACHE_MINIMUM_OLDER  # tokens: the shortest prefix that is cached
 
 
 LARGE, SMALL = 1_000_000, SMALL_CONTEXT  # contexts assumed until ``models --refresh``
 _5X = dict(tier=HIGH, context=LARGE, fixed_sampling=True)
+_5_5 = dict(cache_minimum=CACHE_MINIMUM_5_5)
 # Keys are model ids or family prefixes; the longest key that ends at a "-" of the id wins, so
 # a dated id (claude-opus-4-5-20251101) finds its model, and a new 5.x model its family.
 # Contexts: the documentation gives no figure per model; the 5.x family (and Claude Opus 4.8)
 # are taken as large-context models (600 images per request), the others as 200k. What the
 # Models API reports, once stored by ``models --refresh``, wins (``describe``).
 MODELS: dict[str, Row] = {
-    "claude-sonnet-5-5": Row(**_5X, input_price=2.0, output_price=10.0),
-    "claude-opus-5-5": Row(**_5X, input_price=4.0, output_price=20.0),
-    "claude-haiku-5-5": Row(**_5X, input_price=0.10, output_price=0.50),
+    "claude-sonnet-5-5": Row(**_5X, input_price=2.0, output_price=10.0, **_5_5, cache_read=0.05),
+    "claude-opus-5-5": Row(**_5X, input_price=4.0, output_price=20.0, **_5_5, cache_read=0.05),
+    "claude-haiku-5-5": Row(**_5X, input_price=0.10, output_price=0.50, **_5_5),
     "claude-fable-5-2": Row(**_5X),
     "claude-sonnet-5": Row(**_5X),
     "claude-opus-5": Row(**_5X),
@@ -65,7 +80,7 @@ MODELS: dict[str, Row] = {
     "claude-opus-4-7": Row(HIGH, SMALL, fixed_sampling=True),  # its release notes: no sampling
     "claude-opus-4-6": Row(STANDARD, SMALL),
     "claude-sonnet-4-6": Row(STANDARD, SMALL),
-    "claude-haiku-4-5": Row(STANDARD, SMALL),
+    "claude-haiku-4-5": Row(STANDARD, SMALL, cache_minimum=4096),
     "claude-opus-4-5": Row(STANDARD, SMALL, lifecycle="deprecated", retires_at=date(2027, 1, 22)),
     "claude-sonnet-4-5": Row(STANDARD, SMALL, lifecycle="retired", retires_at=date(2026, 11, 30)),
 }
@@ -94,6 +109,8 @@ class ModelSpec:
     entry: str | None = None  # the table's key that matched
     deprecated_at: date | None = None
     image_input: bool | None = None  # as the API reports it; None: not reported
+    cache_read: float = CACHE_READ
+    cache_minimum: int = CACHE_MINIMUM_OLDER
     origin: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -144,6 +161,8 @@ def describe(model: str, stored: Mapping[str, Any] | None = None) -> ModelSpec:
         entry=entry,
         deprecated_at=_day(stored.get("deprecated_at")),
         image_input=_image_input(stored.get("capabilities")),
+        cache_read=row.cache_read if row else CACHE_READ,
+        cache_minimum=row.cache_minimum if row else CACHE_MINIMUM_OLDER,
         origin=origin,
     )
 
@@ -185,6 +204,35 @@ def sendable(body: Mapping[str, Any], spec: ModelSpec) -> tuple[dict[str, Any], 
         return dict(body), []
     dropped = [name for name in SAMPLING if name in body]
     return {k: v for k, v in body.items() if k not in dropped}, dropped
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Tokens of one request or a run, by how they are billed."""
+
+    input: int = 0  # read at the input price
+    output: int = 0
+    cache_write: int = 0  # written to the cache (at CACHE_WRITE[ttl] times the input price)
+    cache_read: int = 0  # read from the cache
+
+    def __add__(self, other: Tokens) -> Tokens:
+        return Tokens(self.input + other.input, self.output + other.output,
+                      self.cache_write + other.cache_write, self.cache_read + other.cache_read)  # fmt: skip
+
+
+def cost(spec: ModelSpec, tokens: Tokens, *, batch: bool = False, ttl: str = "5m") -> float | None:
+    """Dollars for ``tokens`` at ``spec``'s list prices, with the batch discount and the cache
+    multipliers (they stack); None when the table has no price for the model."""
+    if spec.input_price is None or spec.output_price is None:
+        return None
+    write = CACHE_WRITE.get(ttl, CACHE_WRITE["5m"])
+    dollars = (
+        tokens.input * spec.input_price
+        + tokens.cache_write * spec.input_price * write
+        + tokens.cache_read * spec.input_price * spec.cache_read
+        + tokens.output * spec.output_price
+    ) / 1_000_000
+    return dollars * (BATCH_DISCOUNT if batch else 1.0)
 
 
 def table_ids() -> list[str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .answers import files_in_use
 from .catalogue import Catalogue
 from .errors import UsageError
 from .journal import Journal
@@ -61,6 +62,12 @@ def plan(
             result.delete.append((file_id, rendition))
         elif result.forget:
             result.left.append((workspace or "a workspace not yet seen", file_id, rendition))
+    in_use = files_in_use(catalogue, result.remote_id) & {f for f, _ in result.delete}
+    if in_use:
+        raise UsageError(
+            f"{len(in_use)} upload(s) of these assets are in a Message Batch not yet collected: "
+            "run the run again to finish it first, or use --keep-remote"
+        )
     return result
 
 

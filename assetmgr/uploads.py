@@ -142,8 +142,12 @@ class Uploader:
         jobs: int = DEFAULT_JOBS,
         expires_in: int | None = None,
         store: RenditionStore | None = None,
+        outlive: timedelta | None = None,
     ):
         self.catalogue, self.remote, self._client, self.jobs = catalogue, remote, client, jobs
+        # A copy in the workspace is adopted only if it lives this long yet (a Message Batch
+        # needs its files for 24 h and more).
+        self.outlive = max(EXPIRY_MARGIN, outlive or EXPIRY_MARGIN)
         self.expires_in, self.store = expires_in, store or RenditionStore()
         self.workspaces = Workspaces(catalogue)
         self.journal = Journal(catalogue, self.workspaces.provisional(remote))
@@ -352,7 +356,7 @@ class Uploader:
             self.listing = self._remote_copies(newer_than=None)
             if self.confirm_workspace():
                 jobs = self._still_claimed(jobs, known)
-        now = self.clock.now() + EXPIRY_MARGIN
+        now = self.clock.now() + self.outlive
         left = []
         for job in jobs:
             found = adoptable(self.listing.get(job.rendition.sha256, []), job, now)
@@ -378,10 +382,14 @@ class Uploader:
 
     def _lifetimes(self, rendition_ids: list[int]) -> dict[int, int | None]:
         """The lifetime each upload asks for: the one given, else what the upload it
-        replaces asked for (none: it never expires)."""
+        replaces asked for (none: it never expires); at least ``outlive`` and a margin."""
         if self.expires_in is not None:
-            return dict.fromkeys(rendition_ids, self.expires_in)
-        return dict(self.journal.lifetimes(rendition_ids))
+            found = dict.fromkeys(rendition_ids, self.expires_in)
+        else:
+            found = dict(self.journal.lifetimes(rendition_ids))
+        least = int((self.outlive + EXPIRY_MARGIN).total_seconds())  # what a batch needs
+        return {k: v if v is None or self.outlive == EXPIRY_MARGIN else max(v, least)
+                for k, v in found.items()}  # fmt: skip
 
     # -- 4. send --------------------------------------------------------------
 
