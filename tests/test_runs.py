@@ -78,6 +78,30 @@ def test_one_image_per_request_and_ask_json_join_keys(assets, run, emulated):
     assert all(line["assetmgr"]["truncated"] is False for line in lines)
 
 
+def test_cache_marks_the_shared_prefix_so_later_requests_read_it(assets, run, emulated, tmp_path):
+    """--cache 5m: the system prompt and the instruction lead every request, marked; the first
+    request writes that prefix and the next ones read it (the emulator counts as the API does),
+    and the catalogue keeps both figures. A prefix below the model's minimum warns."""
+    emulated()
+    rules = tmp_path / "rules.md"
+    rules.write_text("Rules for judging damage. " * 120)  # ~3,000 characters: over 512 tokens
+    args = ("run", "--tag", "shots", "--prompt", "Is it damaged?", "--per-request", "1",
+            "--jobs", "1", "--cache", "5m", "--system-file", rules)  # fmt: skip
+    result = run(*args)
+    assert result.exit_code == 0, result.stderr
+    usage = [r["usage"] for r in run.json_lines("answers", "--run", "1")]
+    writes = [u["cache_creation_input_tokens"] for u in usage]
+    reads = [u["cache_read_input_tokens"] for u in usage]
+    assert writes[0] > 512 and reads[0] == 0
+    assert all(w == 0 for w in writes[1:]) and all(r == writes[0] for r in reads[1:])
+    [listed] = run.json_lines("runs")
+    assert listed["cost"] == pytest.approx(
+        sum(r["cost"] for r in run.json_lines("answers", "--run", "1"))
+    )
+    short = run("run", "--tag", "shots", "--prompt", "Short?", "--cache", "5m", "--dry-run")
+    assert short.exit_code == 0 and "warning:" in short.stderr and "cach" in short.stderr
+
+
 # -- Message Batches --------------------------------------------------------------------------
 
 
@@ -204,3 +228,34 @@ def test_three_hundred_images_in_one_batch(tmp_path, run, batching):
     assert batches_made(batching) == 1
     again = run(*args)
     assert again.exit_code == 0 and batches_made(batching) == 1 and sent(batching) == 0
+
+
+def test_kill_9_at_any_moment_never_loses_an_answer_nor_pays_twice(tmp_path, run, batching, db):
+    """A batch run killed again and again at random moments (journalling, submitting, polling,
+    collecting), then left to finish: every request is answered once in the catalogue, and the
+    API answered each one once (no batch made twice for the same requests)."""
+    import random
+
+    for i in range(40):
+        write_image(tmp_path / "k" / f"{i:02}.png", seed=500 + i, size=(60, 40))
+    assert run("add", tmp_path / "k", "--tag", "k").exit_code == 0
+    assert run("push", "--tag", "k").exit_code == 0
+    batching.set_faults(latency_ms=60)  # every API call takes a while: kills land inside them
+    batching.set_batch_timing(delay_seconds=1, item_seconds=0.05)
+    args = ("--tag", "k", "--prompt", "What is it?", "--per-request", "1", "--batch")
+    pick = random.Random(14)
+    for _ in range(8):
+        process = start_run(db, batching, *args)
+        time.sleep(pick.uniform(0.3, 2.5))
+        process.kill()
+        process.wait()
+        batching.advance(pick.uniform(0, 3))
+    batching.set_faults(latency_ms=0)
+    final = run("run", *args)
+    assert final.exit_code == 0, final.stderr
+    rows = run.json_lines("answers", "--run", "1")
+    assert len(rows) == 40 and all(r["state"] == "answered" for r in rows)
+    assert db.count("SELECT count(*) FROM run_requests WHERE state = 'answered'") == 40
+    made = batching.batch_list()
+    assert sum(b["request_counts"]["succeeded"] for b in made) == 40, made
+    assert sent(batching) == 0  # nothing went one at a time either
