@@ -21,10 +21,9 @@ from sqlalchemy import and_, func, insert, select, update
 
 from .catalogue import CHUNK, Catalogue
 from .models import Asset, MessageBatch, Run, RunRequest, Tag, run_requests, runs, utcnow
-from .runplan import RunPlan
+from .runplan import DONE, RunPlan
 
 UNFINISHED = ("submitting", "submitted")  # batch states: not yet collected
-DONE = ("answered", "refused")  # final: never sent again
 RETRY = ("pending", "errored", "expired", "canceled")  # sent by the next run
 
 

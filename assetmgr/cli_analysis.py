@@ -86,7 +86,6 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
       assetmgr run --tag product-shots --prompt-file damage.md --batch
       assetmgr run --tag docs --prompt "Transcribe." --per-request 1 --max-cost 5 --cache 1h
     """
-    import json
 
     from . import cli
     from .errors import Unfinished
@@ -96,20 +95,20 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
     if prompt is None:
         raise click.UsageError("give the question: --prompt TEXT or --prompt-file PATH")
     system = text_of(system, system_file, "system")
-    library = cli.shared_library(ctx)
-    shas = library.find(cli.with_stdin(references, from_stdin), tag=tag)
+    named = cli.with_stdin(references, from_stdin)
     remote = RemoteSpec.from_env(workspace, workspace_id)
+    if dry_run and not options["batch"]:
+        plan = fast_dry_plan(ctx, named, tag, prompt, system, remote, options)
+        if plan is not None:
+            return print_plan(plan, json_)
+    library = cli.shared_library(ctx)
+    shas = library.find(named, tag=tag)
     printer = RunPrinter()
     outcome = printer.around(lambda: library.run(
         shas, prompt=prompt, system=system, dry_run=dry_run, remote=remote,
         progress=printer.progress, **options))  # fmt: skip
-    plan = outcome.plan
     if dry_run:
-        if json_:
-            click.echo(json.dumps(plan_record(plan)))
-        for line in plan.lines():
-            click.echo(line, err=True)
-        return
+        return print_plan(outcome.plan, json_)
     if json_:
         cli.echo_lines(_json_lines(outcome.answers()))
     counts = outcome.counts()
@@ -120,6 +119,30 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
     if unfinished:
         raise Unfinished(f"run {outcome.id}: {unfinished} request(s) not answered yet; "
                          "run the same command again to go on")  # fmt: skip
+
+
+def fast_dry_plan(ctx, references, tag, prompt, system, remote, options):
+    """The plan of a dry run through ``lookup.dry_plan`` (no SQLAlchemy); None when it cannot
+    answer (an upload missing, another database...): then ``Library.run`` plans it."""
+    from . import cli, lookup
+    from .runplan import Ask
+
+    db = ctx.find_root().obj["db"]
+    spec = lookup.model_spec(db, options["model"], library=lambda: cli.shared_library(ctx))
+    ask = Ask(prompt, spec, options["max_tokens"], system, options["per_request"],
+              options["label"], options["cache"])  # fmt: skip
+    return lookup.dry_plan(db, references, tag=tag, ask=ask, policy=options["policy"],
+                           remote=remote)  # fmt: skip
+
+
+def print_plan(plan, json_: bool) -> None:
+    """A dry run's plan: its JSON record on stdout with ``--json``, its lines on stderr."""
+    import json
+
+    if json_:
+        click.echo(json.dumps(plan_record(plan)))
+    for line in plan.lines():
+        click.echo(line, err=True)
 
 
 def _json_lines(rows):

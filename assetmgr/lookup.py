@@ -15,7 +15,9 @@ here mirrors ``Catalogue.image_facts``, and the tests hold the two answers equal
 
 The model decides which rendition each asset sends (its tier: ``policies.choose``);
 ``model_spec`` reads what ``assetmgr models --refresh`` stored of it the same way, with
-``sqlite3`` when it can, else through ``Library.model``.
+``sqlite3`` when it can, else through ``Library.model``. ``dry_plan`` is ``run --dry-run``'s
+fast path: the same images, planned by ``runplan.plan``, with the requests answered already
+read the same way; ``Library.run_plan`` is its other path.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from .modelspec import DEFAULT_MODEL, STORED, ModelSpec, spec_for
 from .policies import check
 from .references import parse
 from .remote import RemoteSpec
+from .runplan import DONE, Ask, RunPlan, plan
 from .schema_version import head_revision
 
 if TYPE_CHECKING:
@@ -58,6 +61,7 @@ JOIN renditions r ON r.id = ar.rendition_id
 LEFT JOIN uploads u ON u.rendition_id = r.id AND u.remote_id = ? AND u.state = 'active'
 WHERE a.sha256 IN ({marks})"""
 MODEL_INFO = f"SELECT {', '.join(STORED)} FROM model_info WHERE id = ?"
+ANSWERED = f"SELECT key FROM run_requests WHERE state IN ({', '.join(map(repr, DONE))}) AND key IN"
 
 
 def images(
@@ -149,6 +153,35 @@ def answer(
     with closing(conn):
         shas = resolve(conn, references, tag)
         return None if shas is None else live_images(conn, shas, policy, remote, tier)
+
+
+def dry_plan(
+    db: str | None,
+    references: Sequence[str] = (),
+    *,
+    tag: str | None = None,
+    ask: Ask,
+    policy: str | None = None,
+    remote: RemoteSpec,
+) -> RunPlan | None:
+    """What ``run --dry-run`` prints (``Library.run_plan``), when every asset named has a live
+    upload in ``remote``: read with ``sqlite3``, the requests answered already included; None
+    when the fast path cannot answer (the caller then asks the library)."""
+    check(policy, ask.model.tier)
+    conn = open_readonly(database_url(db))
+    if conn is None:
+        return None
+    with closing(conn):
+        shas = resolve(conn, references, tag)
+        refs = None if shas is None else live_images(conn, shas, policy, remote, ask.model.tier)
+        if refs is None:
+            return None
+        planned = plan(refs, ask)
+        keys = sorted({request.key for request in planned.requests})
+        for chunk in _chunks(keys):
+            query = f"{ANSWERED} ({','.join('?' * len(chunk))})"
+            planned.answered.update(key for (key,) in conn.execute(query, chunk))
+        return planned
 
 
 def open_readonly(url: str) -> sqlite3.Connection | None:

@@ -34,6 +34,7 @@ from .blocks import (
 from .errors import UsageError
 from .modelspec import CACHE_TTLS, ModelSpec, Tokens, cost, warn
 
+DONE = ("answered", "refused")  # a request's final states: never sent again
 MAX_BATCH_REQUESTS = 100_000
 MAX_BATCH_BYTES = 256 * 1000 * 1000  # the API's 256 MB, taken in the smaller (decimal) unit
 BATCH_ITEM_OVERHEAD = 200  # bytes of JSON around each item's params in a batch

@@ -69,6 +69,44 @@ def test_dry_run_sends_nothing_and_max_cost_refuses(assets, run, emulated):
     assert emulator.request_counts() == before
 
 
+DRY_RUN_IMPORTS = """
+import sys
+from assetmgr.cli import cli
+try:
+    cli(sys.argv[1:])
+except SystemExit:
+    pass
+print(sorted(m for m in ("anthropic", "sqlalchemy", "PIL", "alembic") if m in sys.modules))
+"""
+
+
+@pytest.mark.backends("sqlite")  # the fast path reads SQLite catalogues only
+def test_a_dry_run_of_uploaded_assets_is_planned_without_sqlalchemy_and_agrees(
+    assets, run, emulated, db
+):
+    """Every asset uploaded: the dry run plans through ``lookup.dry_plan`` (sqlite3 alone),
+    answered requests included, and its plan equals the library's."""
+    from assetmgr import Library
+    from assetmgr.cli_analysis import plan_record
+
+    emulated()
+    assert run("push", "--tag", "shots").exit_code == 0
+    done = run("run", "--tag", "shots", "--prompt", "x", "--per-request", "5")
+    assert done.exit_code == 0, done.stderr
+    for per_request, answered in (("5", 3), ("4", 0)):
+        args = ["--db", str(db), "run", "--tag", "shots", "--prompt", "x", "--per-request",
+                per_request, "--dry-run", "--json"]  # fmt: skip
+        result = subprocess.run([sys.executable, "-c", DRY_RUN_IMPORTS, *args],
+                                capture_output=True, text=True)  # fmt: skip
+        record, imported = result.stdout.splitlines()
+        assert imported == "[]", result.stderr
+        with Library.open(str(db)) as lib:
+            shas = lib.find([], tag="shots")
+            slow = lib.run_plan(shas, prompt="x", per_request=int(per_request))
+        assert json.loads(record) == plan_record(slow)
+        assert json.loads(record)["answered"] == answered
+
+
 def test_one_image_per_request_and_ask_json_join_keys(assets, run, emulated):
     emulated()
     result = run("ask", *assets[:2], "--prompt", "x", "--per-request", "1", "--json")
