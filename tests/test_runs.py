@@ -297,3 +297,24 @@ def test_kill_9_at_any_moment_never_loses_an_answer_nor_pays_twice(tmp_path, run
     made = batching.batch_list()
     assert sum(b["request_counts"]["succeeded"] for b in made) == 40, made
     assert sent(batching) == 0  # nothing went one at a time either
+
+
+def test_refusals_are_reported_and_never_sent_again(assets, run, batching, db):
+    """Two items the model refuses (stop_reason "refusal"): reported, kept as refused, and a
+    run asked again sends nothing, in batches or one at a time."""
+    batching.set_faults(item_refusal_next=2)
+    first = run("run", *BATCH)
+    assert first.exit_code == 0, first.stderr
+    assert first.stderr.count("refused: request") == 2
+    rows = run.json_lines("answers", "--run", "1")
+    states = sorted(r["state"] for r in rows)
+    assert states == ["answered"] * 10 + ["refused"] * 2
+    refused = [r for r in rows if r["state"] == "refused"]
+    assert all(r["stop_reason"] == "refusal" for r in refused)
+    again = run("run", *BATCH)
+    assert again.exit_code == 0 and batches_made(batching) == 1 and sent(batching) == 0
+    trigger = ("run", "--tag", "shots", "--per-request", "6", "--prompt",
+               "[assetmgr-emulator:refuse] What is it?")  # fmt: skip
+    direct = run(*trigger)
+    assert direct.exit_code == 0 and direct.stderr.count("refused: request") == 2
+    assert run(*trigger).exit_code == 0 and sent(batching) == 2
