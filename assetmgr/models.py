@@ -287,6 +287,21 @@ tags = Table(
 )
 Tag = Columns(tags)
 
+# What each asset looks like (``phash``): a perceptual hash under a named algorithm and
+# version, a 4x4 RGB thumbnail and the grey spread, for ``assetmgr dupes --near``.
+perceptual_hashes = Table(
+    "perceptual_hashes",
+    metadata,
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("algorithm", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("hash", String(16), nullable=False),  # 64 bits, hexadecimal
+    Column("thumb", String(96), nullable=False),  # 4x4 RGB, hexadecimal
+    Column("spread", Float, nullable=False),
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+)
+PerceptualHash = Columns(perceptual_hashes)
+
 # What GET /v1/models reported of each model, as ``assetmgr models --refresh`` stored it; the
 # table of models in ``modelspec`` takes context, lifecycle and capabilities from here.
 model_info = Table(
