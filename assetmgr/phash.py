@@ -8,8 +8,8 @@ image: no numpy, about a millisecond. ``ALGORITHM`` and ``VERSION`` are stored w
 hash, so that a later rule computes new ones instead of comparing unlike hashes.
 
 Two fingerprints match (``alike``) when their hashes are within the distance asked for
-and the second check agrees: the thumbnails' colours are close and the aspect ratios
-are. A near-uniform picture (a flat colour, a black frame, a blank page: ``LOW_SPREAD``)
+and the second check agrees: the aspect ratios are close, and so are the thumbnails' colours
+once their overall brightness is evened out. A near-uniform picture (a flat colour, a black frame, a blank page: ``LOW_SPREAD``)
 has a hash made of noise, so it matches only a picture that is near-uniform too and
 whose thumbnail is closer still: never on the hash alone.
 """
@@ -26,8 +26,9 @@ SIDE = 32  # the picture is shrunk to SIDE x SIDE grey pixels
 LOW = 8  # the LOW x LOW lowest frequencies make the 64-bit hash
 THUMB = 4  # the thumbnail's side, in pixels
 LOW_SPREAD = 6.0  # grey standard deviation below which a picture is near-uniform
-THUMB_TOLERANCE = 24.0  # mean absolute difference of thumbnails' channels, out of 255
-FLAT_TOLERANCE = 6.0  # the same, for two near-uniform pictures
+THUMB_TOLERANCE = 8.0  # mean absolute difference of thumbnails' channels, out of 255, once
+GAIN_LIMIT = 1.25  # their overall brightness is evened out, by at most this factor
+FLAT_TOLERANCE = 4  # largest difference of any thumbnail channel, for two near-uniform ones
 ASPECT_TOLERANCE = 0.12  # relative difference of aspect ratios
 
 _COS = [[math.cos(math.pi * (2 * x + 1) * u / (2 * SIDE)) for x in range(SIDE)] for u in range(LOW)]
@@ -57,6 +58,9 @@ def fingerprint(image) -> Fingerprint:
 
     if image.mode not in ("L", "LA", "RGB", "RGBA"):
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    factor = min(image.width, image.height) // (2 * SIDE)
+    if factor >= 2:  # a whole-factor box shrink first: the same average, at half the cost
+        image = image.reduce(factor)
     small = image.resize((SIDE, SIDE), Image.Resampling.BOX).convert("RGB")
     grey = small.convert("L").tobytes()
     thumb = small.resize((THUMB, THUMB), Image.Resampling.BOX).tobytes()
@@ -106,7 +110,13 @@ def distance(a: int, b: int) -> int:
 
 
 def thumb_difference(a: bytes, b: bytes) -> float:
-    return sum(abs(x - y) for x, y in zip(a, b)) / max(1, len(a))
+    """Mean absolute difference of two thumbnails' channels once ``b``'s overall brightness
+    is scaled to ``a``'s (a brighter copy is the same picture; other colours are not);
+    infinite when that takes more than ``GAIN_LIMIT``."""
+    gain = (sum(a) or 1) / (sum(b) or 1)
+    if not 1 / GAIN_LIMIT <= gain <= GAIN_LIMIT:
+        return math.inf
+    return sum(abs(x - y * gain) for x, y in zip(a, b)) / max(1, len(a))
 
 
 def alike(a: Fingerprint, b: Fingerprint, aspect_a: float, aspect_b: float) -> bool:
@@ -114,7 +124,7 @@ def alike(a: Fingerprint, b: Fingerprint, aspect_a: float, aspect_b: float) -> b
     were found close already). Near-uniform pictures must both be so and nearly equal."""
     if abs(aspect_a - aspect_b) > ASPECT_TOLERANCE * max(aspect_a, aspect_b):
         return False
-    difference = thumb_difference(a.thumb, b.thumb)
     if a.flat or b.flat:
-        return a.flat and b.flat and difference <= FLAT_TOLERANCE
-    return difference <= THUMB_TOLERANCE
+        widest = max(abs(x - y) for x, y in zip(a.thumb, b.thumb))
+        return a.flat and b.flat and widest <= FLAT_TOLERANCE
+    return thumb_difference(a.thumb, b.thumb) <= THUMB_TOLERANCE
