@@ -39,6 +39,7 @@ from .models import (
     Asset,
     AssetRendition,
     Columns,
+    NearDecision,
     PerceptualHash,
     Rejection,
     Remote,
@@ -649,6 +650,33 @@ class Catalogue:
 
         if pairs:
             self.transaction(write)
+
+    def decide(self, sha: str, other: str, decision: str) -> None:
+        """Keep a decision (``same`` or ``different``) about two catalogued assets."""
+
+        def write(conn: Connection) -> None:
+            ids = _ids_by_sha(conn, Asset, {sha, other})
+            low, high = sorted((ids[sha], ids[other]))
+            stmt = _dialect_insert(conn, NearDecision.__table__)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["asset_id", "other_id"],
+                set_={"decision": stmt.excluded.decision, "created_at": stmt.excluded.created_at},
+            )
+            conn.execute(stmt, [{"asset_id": low, "other_id": high, "decision": decision,
+                                 "created_at": utcnow()}])  # fmt: skip
+
+        self.transaction(write)
+
+    def decisions(self) -> dict[frozenset[str], str]:
+        """{the two assets' sha256s: ``same`` or ``different``} of every decision kept."""
+        other = Asset.__table__.alias("other")
+        query = (
+            select(Asset.sha256, other.c.sha256, NearDecision.decision)
+            .join(Asset, Asset.id == NearDecision.asset_id)
+            .join(other, other.c.id == NearDecision.other_id)
+        )
+        with self.reading() as conn:
+            return {frozenset((a, b)): decision for a, b, decision in conn.execute(query)}
 
     def several_paths(self) -> list[tuple[str, list[str]]]:
         """(asset sha256, its paths in path order) of every asset seen at more than one path,

@@ -10,7 +10,7 @@ import click
 from .cli_options import json_option
 
 
-@click.command()
+@click.group(invoke_without_command=True)
 @click.option("--near", is_flag=True, help="Visually identical assets, in different bytes.")
 @click.option(
     "--distance",
@@ -30,10 +30,15 @@ def dupes(ctx, near, distance, json_) -> None:
       assetmgr dupes
       assetmgr dupes --near
       assetmgr dupes --near --distance 6 --json
+      assetmgr dupes mark 3f7a9c 81be02 --not-duplicate
     """
     from . import cli
     from .errors import UsageError
 
+    if ctx.invoked_subcommand is not None:
+        if near or distance is not None or json_:
+            raise UsageError("--near, --distance and --json go without a subcommand")
+        return
     library = cli.open_library(ctx)
     if not near:
         if distance is not None:
@@ -66,3 +71,27 @@ def _near_text(group) -> str:
     for m in group.members:
         lines.append(f"  {m.sha256[:12]}  {m.width}x{m.height} {m.format:<5} {m.reason}")
     return "\n".join(lines) + "\n"
+
+
+@dupes.command()
+@click.argument("reference")
+@click.argument("other")
+@click.option("--not-duplicate", "decision", flag_value="different", help="Never group them.")
+@click.option("--same", "decision", flag_value="same", help="Always group them.")
+@click.pass_context
+def mark(ctx, reference, other, decision) -> None:
+    """Decide that two assets are not the same picture (--not-duplicate), or are (--same),
+    whatever their fingerprints say. The decision is kept; the last one stands.
+
+    \b
+    Example:
+      assetmgr dupes mark 3f7a9c 81be02 --not-duplicate
+    """
+    from . import cli
+    from .errors import UsageError
+
+    if decision is None:
+        raise UsageError("say which: --not-duplicate or --same")
+    a, b = cli.open_library(ctx).mark(reference, other, same=decision == "same")
+    verb = "the same picture" if decision == "same" else "not duplicates"
+    click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)

@@ -52,25 +52,54 @@ class NearGroup:
         return {"best": self.members[0].sha256, "members": [m.to_json() for m in self.members]}
 
 
-def near_groups(rows: Sequence[FingerprintRow], max_distance: int) -> list[NearGroup]:
-    """Groups of near-duplicates among ``rows`` (oldest first), each around its best copy."""
+def near_groups(
+    rows: Sequence[FingerprintRow],
+    max_distance: int,
+    decisions: dict[frozenset[str], str] | None = None,
+) -> list[NearGroup]:
+    """Groups of near-duplicates among ``rows`` (oldest first), each around its best copy.
+    ``decisions`` (two sha256s: ``same`` or ``different``) overrule the fingerprints: two
+    assets decided different are never in one group, two decided the same are linked."""
+    decisions = decisions or {}
     links: dict[int, set[int]] = {}
     hashes = [row.fingerprint.hash for row in rows]
     for a, b, _ in pairs_within(hashes, max_distance):
         if alike(rows[a].fingerprint, rows[b].fingerprint, _aspect(rows[a]), _aspect(rows[b])):
             links.setdefault(a, set()).add(b)
             links.setdefault(b, set()).add(a)
+    apart = _apply(decisions, rows, links)
     taken: set[int] = set()
     groups = []
     for leader in sorted(links, key=lambda i: (-_pixels(rows[i]), i)):
         if leader in taken:
             continue
-        members = [leader, *sorted(m for m in links[leader] if m not in taken)]
+        members = [leader]
+        for m in sorted(links[leader] - taken):
+            if not any(frozenset((m, kept)) in apart for kept in members):
+                members.append(m)
         if len(members) < 2:
             continue
         taken.update(members)
         groups.append(_group(rows, members))
     return groups
+
+
+def _apply(decisions, rows, links: dict[int, set[int]]) -> set[frozenset[int]]:
+    """Links made or broken by decisions; the pairs (of row indexes) decided different."""
+    index = {row.sha256: i for i, row in enumerate(rows)}
+    apart: set[frozenset[int]] = set()
+    for pair, decision in decisions.items():
+        a, b = (index.get(sha) for sha in pair)
+        if a is None or b is None:
+            continue
+        if decision == "same":
+            links.setdefault(a, set()).add(b)
+            links.setdefault(b, set()).add(a)
+        else:
+            apart.add(frozenset((a, b)))
+            links.get(a, set()).discard(b)
+            links.get(b, set()).discard(a)
+    return apart
 
 
 def _group(rows: Sequence[FingerprintRow], members: list[int]) -> NearGroup:

@@ -736,7 +736,17 @@ class Library:
         if missing:
             computed, lost = dupes.backfill(self.catalogue, self.store, missing, progress)
             rows, _ = self.catalogue.fingerprinted()
-        return NearReport(dupes.near_groups(rows, distance), distance, computed, lost)
+        groups = dupes.near_groups(rows, distance, self.catalogue.decisions())
+        return NearReport(groups, distance, computed, lost)
+
+    def mark(self, reference: str, other: str, *, same: bool) -> tuple[str, str]:
+        """Decide that two assets show the same picture, or not, whatever their fingerprints
+        say; ``dupes --near`` honours it from then on. Their sha256s."""
+        a, b = self.resolve(reference), self.resolve(other)
+        if a == b:
+            raise UsageError("name two different assets")
+        self.catalogue.decide(a, b, "same" if same else "different")
+        return a, b
 
 
 MAX_NEAR_DISTANCE = 16  # beyond, unrelated pictures match (bench/bench_near_quality.py)

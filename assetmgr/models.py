@@ -302,6 +302,18 @@ perceptual_hashes = Table(
 )
 PerceptualHash = Columns(perceptual_hashes)
 
+# What a user decided of two assets (``assetmgr dupes mark``): the same picture, or not, whatever
+# their fingerprints say. One row per pair, the smaller asset id first.
+near_decisions = Table(
+    "near_decisions",
+    metadata,
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("other_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("decision", String(16), nullable=False),  # same | different
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+)
+NearDecision = Columns(near_decisions)
+
 # What GET /v1/models reported of each model, as ``assetmgr models --refresh`` stored it; the
 # table of models in ``modelspec`` takes context, lifecycle and capabilities from here.
 model_info = Table(

@@ -134,6 +134,27 @@ def run_catalogue(db):
     return Catalogue.open(str(db))
 
 
+def test_decisions_persist_and_are_honoured(run, db, tmp_path):
+    paths = family(tmp_path / "pics", 21)
+    other = write(tmp_path / "pics" / "z.jpg", encoded(picture(22)))
+    run("add", tmp_path / "pics", "--no-upload")
+    original, resized, unrelated = (asset_of(run, p) for p in (paths[0], paths[1], other))
+    result = run("dupes", "mark", original[:8], resized[:8], "--not-duplicate")
+    assert result.exit_code == 0, result.stderr
+    result = run("dupes", "mark", original[:8], unrelated[:8], "--same")
+    assert result.exit_code == 0, result.stderr
+    groups = near_json(run)  # each command opens the catalogue anew: the decisions are kept
+    together = [{m["asset"] for m in g["members"]} for g in groups]
+    assert not any({original, resized} <= members for members in together)
+    assert any({original, unrelated} <= members for members in together)
+    run("dupes", "mark", original[:8], resized[:8], "--same")  # the last decision stands
+    together = [{m["asset"] for m in g["members"]} for g in near_json(run)]
+    assert any({original, resized} <= members for members in together)
+    assert run("dupes", "mark", original[:8], resized[:8]).exit_code == ExitCode.USAGE
+    assert run("dupes", "mark", original[:8], original[:8], "--same").exit_code == ExitCode.USAGE
+    assert run("dupes", "mark", "ffffff", resized[:8], "--same").exit_code == ExitCode.NOT_FOUND
+
+
 def test_distance_out_of_range_is_a_usage_error(run):
     result = run("dupes", "--near", "--distance", "65")
     assert result.exit_code == ExitCode.USAGE
