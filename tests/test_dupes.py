@@ -70,6 +70,7 @@ def test_every_variant_is_found_and_nothing_else(run, tmp_path):
         write(tmp_path / "pics" / "grey.png", encoded(gradient((640, 480), (40, 40, 40), (200, 200, 200)), "PNG")),
     ]  # fmt: skip
     assert run("add", tmp_path / "pics", "--no-upload").exit_code == 0
+    assert "computed" not in run("dupes", "--near").stderr  # every one made at ingest
     groups = near_json(run)
     expected = [{asset_of(run, p) for p in paths} for paths in families]
     found = [{m["asset"] for m in g["members"]} for g in groups]
@@ -81,6 +82,17 @@ def test_every_variant_is_found_and_nothing_else(run, tmp_path):
     for g in groups:
         assert g["members"][0]["reason"].startswith("best copy")
         assert all(m["distance"] <= 10 for m in g["members"])
+
+
+def test_the_original_policy_fingerprints_the_pixels_it_checks(run, tmp_path):
+    original = encoded(picture(31))
+    write(tmp_path / "pics" / "a.jpg", original)
+    write(tmp_path / "pics" / "b.png", VARIANTS["JPEG to PNG"](original))
+    assert run("add", tmp_path / "pics", "--no-upload", "--policy", "original").exit_code == 0
+    result = run("dupes", "--near", "--json")
+    assert "computed" not in result.stderr
+    [group] = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [m["format"] for m in group["members"]] == ["JPEG", "PNG"]  # the original format
 
 
 def test_a_smaller_distance_finds_fewer(run, tmp_path):
