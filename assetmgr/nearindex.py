@@ -3,8 +3,8 @@
 Multi-index hashing: the hash is cut into ``BANDS`` bands of 16 bits, and each band is a
 dictionary from its value to the hashes that hold it. Two hashes within ``k`` bits of each
 other differ in at most ``k // BANDS`` bits in at least one band (pigeonhole), so probing
-each band's value and its neighbours within that radius finds every pair; each candidate
-is then checked on the whole hash. ``brute_force`` is the plain all-pairs scan the index
+each band's buckets against their neighbours within that radius finds every pair (a pair
+is told by the first band that finds it); each candidate is then checked on the whole hash. ``brute_force`` is the plain all-pairs scan the index
 must agree with.
 """
 
@@ -39,22 +39,35 @@ def pairs_within(hashes: Sequence[int], k: int) -> Iterator[tuple[int, int, int]
         for a, b in combinations(same, 2):
             yield a, b, 0
     values = list(distinct)
-    tables: list[dict[int, list[int]]] = [{} for _ in range(BANDS)]
-    for position, value in enumerate(values):
-        for band, table in enumerate(tables):
-            table.setdefault((value >> (band * BAND_BITS)) & BAND_MASK, []).append(position)
-    masks = _masks(k // BANDS)
-    for position, value in enumerate(values):
-        seen: set[int] = set()
-        for band, table in enumerate(tables):
-            key = (value >> (band * BAND_BITS)) & BAND_MASK
+    for i, j, d in _distinct_pairs(values, k):
+        yield from _expand(distinct[values[i]], distinct[values[j]], d)
+
+
+def _distinct_pairs(values: list[int], k: int) -> Iterator[tuple[int, int, int]]:
+    """Pairs of distinct values within ``k`` bits, each found in the first band where it
+    differs by at most the radius (so told once): bucket against neighbouring bucket."""
+    radius = k // BANDS
+    masks = _masks(radius)
+    for band in range(BANDS):
+        table: dict[int, list[int]] = {}
+        shift = band * BAND_BITS
+        for position, value in enumerate(values):
+            table.setdefault((value >> shift) & BAND_MASK, []).append(position)
+        earlier = [BAND_MASK << (b * BAND_BITS) for b in range(band)]
+        for key, bucket in table.items():
             for mask in masks:
-                for other in table.get(key ^ mask, ()):
-                    if other > position and other not in seen:
-                        seen.add(other)
-                        d = (value ^ values[other]).bit_count()
-                        if d <= k:
-                            yield from _expand(distinct[value], distinct[values[other]], d)
+                near = table.get(key ^ mask)
+                if near is None:
+                    continue
+                for i in bucket:
+                    value = values[i]
+                    for j in near:
+                        if j <= i:
+                            continue
+                        x = value ^ values[j]
+                        d = x.bit_count()
+                        if d <= k and not any((x & m).bit_count() <= radius for m in earlier):
+                            yield i, j, d
 
 
 def _expand(left: list[int], right: list[int], d: int) -> Iterator[tuple[int, int, int]]:
