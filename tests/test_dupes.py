@@ -167,6 +167,21 @@ def test_decisions_persist_and_are_honoured(run, db, tmp_path):
     assert run("dupes", "mark", "ffffff", resized[:8], "--same").exit_code == ExitCode.NOT_FOUND
 
 
+def test_a_removed_asset_takes_its_fingerprint_and_decisions_with_it(run, db, tmp_path):
+    paths = family(tmp_path / "pics", 41)[:3]
+    for extra in set(family(tmp_path / "pics", 41)) - set(paths):
+        extra.unlink()
+    run("add", tmp_path / "pics", "--no-upload")
+    gone = asset_of(run, paths[1])
+    run("dupes", "mark", asset_of(run, paths[0])[:8], gone[:8], "--same")
+    assert run("rm", gone[:8], "--yes").exit_code == 0
+    [group] = near_json(run)
+    assert gone not in {m["asset"] for m in group["members"]}
+    with run_catalogue(db) as catalogue, catalogue.writing() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM perceptual_hashes").scalar() == 2
+        assert conn.exec_driver_sql("SELECT count(*) FROM near_decisions").scalar() == 0
+
+
 def test_distance_out_of_range_is_a_usage_error(run):
     result = run("dupes", "--near", "--distance", "65")
     assert result.exit_code == ExitCode.USAGE
