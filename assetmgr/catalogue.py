@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
@@ -39,6 +39,8 @@ from .models import (
     Asset,
     AssetRendition,
     Columns,
+    NearDecision,
+    PerceptualHash,
     Rejection,
     Remote,
     Rendition,
@@ -50,6 +52,7 @@ from .models import (
     utcnow,
 )
 from .pathnames import exact_bytes, real, shown
+from .phash import Fingerprint
 from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
 from .references import Reference, parse
 from .statcache import CachedRejection, CachedSource
@@ -609,6 +612,90 @@ class Catalogue:
         with self.reading() as conn:
             return list(conn.execute(query).scalars())
 
+    def fingerprinted(self) -> tuple[list[FingerprintRow], list[str]]:
+        """Every asset's fingerprint under today's ``phash`` rule, oldest asset first, and the
+        sha256s of the assets that have none yet (or one under an older rule)."""
+        from .phash import ALGORITHM, VERSION
+
+        current = (PerceptualHash.asset_id == Asset.id) & (PerceptualHash.algorithm == ALGORITHM)
+        current = current & (PerceptualHash.version == VERSION)
+        query = (
+            select(Asset.sha256, Asset.format, Asset.width, Asset.height, Asset.orientation,
+                   PerceptualHash.hash, PerceptualHash.thumb, PerceptualHash.spread)
+            .join(PerceptualHash, current, isouter=True)
+            .order_by(Asset.id)
+        )  # fmt: skip
+        rows: list[FingerprintRow] = []
+        missing: list[str] = []
+        with self.reading() as conn:
+            for sha, format, width, height, orientation, hash_hex, thumb, spread in conn.execute(
+                query
+            ):
+                if hash_hex is None:
+                    missing.append(sha)
+                    continue
+                if orientation in (5, 6, 7, 8):
+                    width, height = height, width
+                fp = Fingerprint.from_row(hash_hex, thumb, spread)
+                rows.append(FingerprintRow(sha, format, width, height, fp))
+        return rows, missing
+
+    def record_fingerprints(self, pairs: Sequence[tuple[str, Fingerprint]]) -> None:
+        """Keep these assets' fingerprints (asset sha256, fingerprint), replacing older ones."""
+
+        def write(conn: Connection) -> None:
+            ids = _ids_by_sha(conn, Asset, {sha for sha, _ in pairs})
+            rows = [(ids[sha], f) for sha, f in pairs if sha in ids]
+            _insert_fingerprints(conn, rows, utcnow())
+
+        if pairs:
+            self.transaction(write)
+
+    def decide(self, sha: str, other: str, decision: str) -> None:
+        """Keep a decision (``same`` or ``different``) about two catalogued assets."""
+
+        def write(conn: Connection) -> None:
+            ids = _ids_by_sha(conn, Asset, {sha, other})
+            low, high = sorted((ids[sha], ids[other]))
+            stmt = _dialect_insert(conn, NearDecision.__table__)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["asset_id", "other_id"],
+                set_={"decision": stmt.excluded.decision, "created_at": stmt.excluded.created_at},
+            )
+            conn.execute(stmt, [{"asset_id": low, "other_id": high, "decision": decision,
+                                 "created_at": utcnow()}])  # fmt: skip
+
+        self.transaction(write)
+
+    def decisions(self) -> dict[frozenset[str], str]:
+        """{the two assets' sha256s: ``same`` or ``different``} of every decision kept."""
+        other = Asset.__table__.alias("other")
+        query = (
+            select(Asset.sha256, other.c.sha256, NearDecision.decision)
+            .join(Asset, Asset.id == NearDecision.asset_id)
+            .join(other, other.c.id == NearDecision.other_id)
+        )
+        with self.reading() as conn:
+            return {frozenset((a, b)): decision for a, b, decision in conn.execute(query)}
+
+    def several_paths(self) -> list[tuple[str, list[str]]]:
+        """(asset sha256, its paths in path order) of every asset seen at more than one path,
+        oldest asset first: exact duplicates."""
+        counted = (
+            select(Source.asset_id).group_by(Source.asset_id).having(func.count() > 1).subquery()
+        )
+        query = (
+            select(Asset.sha256, Source.path, Source.path_bytes)
+            .join(Source, Source.asset_id == Asset.id)
+            .where(Asset.id.in_(select(counted.c.asset_id)))
+            .order_by(Asset.id, Source.path)
+        )
+        found: dict[str, list[str]] = {}
+        with self.reading() as conn:
+            for sha, path, path_bytes in conn.execute(query):
+                found.setdefault(sha, []).append(real(path, path_bytes))
+        return list(found.items())
+
     def records(self, shas: Sequence[str]) -> list[AssetRecord]:
         """Full records of ``shas``, in the order given."""
         with self.reading() as conn:
@@ -748,6 +835,25 @@ def _record(conn: Connection, batch: IngestBatch, now: datetime) -> None:
         ],
     )
     _record_rejections(conn, batch, now)
+    _insert_fingerprints(conn, [(asset_ids[a], f) for a, f in batch.fingerprints], now)
+
+
+def _insert_fingerprints(conn: Connection, rows: list[tuple[int, Fingerprint]], now) -> None:
+    from .phash import ALGORITHM, VERSION
+
+    values = [
+        {"asset_id": asset_id, "algorithm": ALGORITHM, "version": VERSION, "hash": f.hex(),
+         "thumb": f.thumb.hex(), "spread": f.spread, "created_at": now}
+        for asset_id, f in rows
+    ]  # fmt: skip
+    if not values:
+        return
+    stmt = _dialect_insert(conn, PerceptualHash.__table__)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["asset_id", "algorithm"],
+        set_={k: stmt.excluded[k] for k in ("version", "hash", "thumb", "spread", "created_at")},
+    )
+    conn.execute(stmt, _in_key_order(values, "asset_id"))
 
 
 @dataclass
@@ -762,6 +868,7 @@ class IngestBatch:
     rejections: list[tuple[str, int, int, int, str, str, str | None]]
     accepted_paths: list[str]  # paths that held a rejected file before: forget it
     rejected_paths: list[str]  # paths that held an asset before: it is not there any more
+    fingerprints: list[tuple[str, Fingerprint]] = field(default_factory=list)  # (asset sha, ...)
 
     @classmethod
     def new(cls) -> IngestBatch:
@@ -773,6 +880,16 @@ class IngestBatch:
             self.assets or self.sources or self.rejections or self.accepted_paths
             or self.rejected_paths
         )  # fmt: skip
+
+
+class FingerprintRow(NamedTuple):
+    """An asset's facts that near-duplicate search needs: upright width and height."""
+
+    sha256: str
+    format: str
+    width: int
+    height: int
+    fingerprint: Fingerprint
 
 
 class Clash(NamedTuple):

@@ -172,6 +172,8 @@ class Ingest:
         else:
             first[i.sha256] = i.path
             rows.assets.append(_asset_row(i.sha256, info, i.size))
+            if i.fingerprint is not None:
+                rows.fingerprints.append((i.sha256, i.fingerprint))
         rows.renditions.append(_rendition_row(r))  # a known asset may lack this policy's
         rows.links.append((i.sha256, r.policy, r.sha256, r.warnings))
         return outcome

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from . import sourcefile
 from .limits import Limits
+from .phash import Fingerprint, fingerprint
 from .policies import SOURCE_FORMATS
 from .probe import ImageInfo, Rejected, examine, pillow_checks, verify_pixels
 from .records import RenditionRecord
@@ -45,6 +46,7 @@ class Inspection:
     sha256: str | None = None
     info: ImageInfo | None = None
     rendition: RenditionRecord | None = None
+    fingerprint: Fingerprint | None = None  # what the picture looks like (``phash``)
     staged: bool = False  # the rendition's bytes wait in the store's staging folder
     reason: str | None = None  # rejected: why
     lasting: bool = False  # the rejection holds while the file is unchanged: remember it
@@ -109,14 +111,14 @@ def _inspect(path: str, settings: Settings) -> Inspection:
         return Inspection(path, reason=str(e), lasting=e.lasting)
     result = Inspection(path, source.size, source.mtime_ns, source.inode, source.sha256)
     try:
-        info, made = _render(source, settings)
+        info, made, seen = _render(source, settings)
     except Rejected as e:
         result.reason, result.lasting = e.reason, e.lasting
         return result
     except MemoryError:  # this machine's lack, not the file's: judged again next time
         result.reason = NO_MEMORY
         return result
-    result.info, result.rendition = info, made.record
+    result.info, result.rendition, result.fingerprint = info, made.record, seen
     if made.data is not None:
         try:
             settings.store.stage(made.record.sha256, made.data)
@@ -145,7 +147,28 @@ def _render(source: sourcefile.SourceFile, settings: Settings):
             verify_pixels(source.open, info)  # damaged pixels are the file's fault: Rejected
             raise  # they decode: the error is assetmgr's own
         verify_pixels(source.open, info, first_done=made.decoded, opened=image)
-    return info, made
+        seen = made.fingerprint or _fingerprint_checked(image, info)
+    return info, made, seen
+
+
+def _fingerprint_checked(image, info: ImageInfo) -> Fingerprint | None:
+    """The fingerprint of a rendition made without decoding (the source itself, or its
+    pixels in a new container), from the first frame the check has just decoded (a JPEG's
+    at reduced scale); ``None`` if it cannot be had, which costs the file nothing."""
+    from .vision import TRANSPOSE
+
+    try:
+        with pillow_checks():
+            if image.tell() != 0:
+                image.seek(0)
+            image.load()
+            if info.orientation in TRANSPOSE:
+                image = image.transpose(TRANSPOSE[info.orientation])
+            return fingerprint(image)
+    except (TimeLimitReached, MemoryError):
+        raise
+    except Exception:
+        return None
 
 
 def _arm(seconds: float) -> bool:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .catalogue import AssetRow, Catalogue
@@ -717,6 +718,46 @@ class Library:
     def tags(self) -> list[tuple[str, int]]:
         """Every tag with the number of assets carrying it."""
         return self.catalogue.tag_counts()
+
+    def exact_duplicates(self) -> list[tuple[str, list[str]]]:
+        """(asset sha256, its paths) of every asset seen at more than one path."""
+        return self.catalogue.several_paths()
+
+    def near_duplicates(self, distance: int | None = None, *, progress=None) -> NearReport:
+        """Groups of visually identical assets, best copy first (``dupes``). Fingerprints the
+        catalogue lacks are computed first from the stored renditions."""
+        from . import dupes
+
+        distance = dupes.DEFAULT_DISTANCE if distance is None else distance
+        if not 0 <= distance <= MAX_NEAR_DISTANCE:
+            raise UsageError(f"--distance must be between 0 and {MAX_NEAR_DISTANCE} (bits of 64)")
+        rows, missing = self.catalogue.fingerprinted()
+        computed, lost = 0, []
+        if missing:
+            computed, lost = dupes.backfill(self.catalogue, self.store, missing, progress)
+            rows, _ = self.catalogue.fingerprinted()
+        groups = dupes.near_groups(rows, distance, self.catalogue.decisions())
+        return NearReport(groups, distance, computed, lost)
+
+    def mark(self, reference: str, other: str, *, same: bool) -> tuple[str, str]:
+        """Decide that two assets show the same picture, or not, whatever their fingerprints
+        say; ``dupes --near`` honours it from then on. Their sha256s."""
+        a, b = self.resolve(reference), self.resolve(other)
+        if a == b:
+            raise UsageError("name two different assets")
+        self.catalogue.decide(a, b, "same" if same else "different")
+        return a, b
+
+
+MAX_NEAR_DISTANCE = 16  # beyond, unrelated pictures match (bench/bench_near_quality.py)
+
+
+@dataclass
+class NearReport:
+    groups: list  # of dupes.NearGroup
+    distance: int
+    computed: int  # fingerprints computed first, from stored renditions
+    lost: list[str]  # assets whose rendition bytes are nowhere to be had: not compared
 
 
 def _price(spec: ModelSpec, price: float | None) -> float:

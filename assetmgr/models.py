@@ -287,6 +287,33 @@ tags = Table(
 )
 Tag = Columns(tags)
 
+# What each asset looks like (``phash``): a perceptual hash under a named algorithm and
+# version, a 4x4 RGB thumbnail and the grey spread, for ``assetmgr dupes --near``.
+perceptual_hashes = Table(
+    "perceptual_hashes",
+    metadata,
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("algorithm", String(32), primary_key=True),
+    Column("version", Integer, nullable=False),
+    Column("hash", String(16), nullable=False),  # 64 bits, hexadecimal
+    Column("thumb", String(96), nullable=False),  # 4x4 RGB, hexadecimal
+    Column("spread", Float, nullable=False),
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+)
+PerceptualHash = Columns(perceptual_hashes)
+
+# What a user decided of two assets (``assetmgr dupes mark``): the same picture, or not, whatever
+# their fingerprints say. One row per pair, the smaller asset id first.
+near_decisions = Table(
+    "near_decisions",
+    metadata,
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("other_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("decision", String(16), nullable=False),  # same | different
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+)
+NearDecision = Columns(near_decisions)
+
 # What GET /v1/models reported of each model, as ``assetmgr models --refresh`` stored it; the
 # table of models in ``modelspec`` takes context, lifecycle and capabilities from here.
 model_info = Table(

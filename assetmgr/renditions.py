@@ -25,6 +25,7 @@ from .limits import (
     human_bytes,
     served_tokens,
 )
+from .phash import Fingerprint
 from .policies import ORIGINAL, POLICIES, POLICY_TIER
 from .probe import ImageInfo, Rejected, not_sent
 from .records import RenditionRecord
@@ -45,6 +46,7 @@ class Made:
     record: RenditionRecord
     data: bytes | None
     decoded: bool  # the first frame's pixels were decoded to make it (an integrity check)
+    fingerprint: Fingerprint | None = None  # of the new pixels, when they were made
 
 
 def make(
@@ -101,7 +103,7 @@ def _vision(policy: str, source: SourceFile, info: ImageInfo, size) -> Made:
         len(encoded.data), served_tokens(encoded.width, encoded.height),
         pixel_warnings(encoded.width, encoded.height, info.frames, info.format),
     )  # fmt: skip
-    return Made(record, encoded.data, decoded=encoded.decoded)
+    return Made(record, encoded.data, decoded=encoded.decoded, fingerprint=encoded.fingerprint)
 
 
 def _original(source: SourceFile, info: ImageInfo) -> RenditionRecord:

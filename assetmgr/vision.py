@@ -27,12 +27,13 @@ Everything is deterministic: the same bytes in give the same bytes out.
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import Image, ImageCms
 
 from .containers import pixels_only
 from .limits import MAX_SIDE, MEDIA_TYPES, RENDITION_BYTES, STANDARD, Tier, fit_size
+from .phash import Fingerprint, fingerprint
 from .probe import ImageInfo
 
 Size = tuple[int, int]
@@ -60,6 +61,7 @@ class Encoded:
     width: int
     height: int
     decoded: bool = True  # the first frame's pixels were decoded to make it
+    fingerprint: Fingerprint | None = None  # of the new pixels (``phash``)
 
 
 def normalise(
@@ -98,7 +100,9 @@ def reencode(
         image = image.resize(stored, Image.Resampling.LANCZOS)
     if orientation in TRANSPOSE:
         image = image.transpose(TRANSPOSE[orientation])
-    return encode(drop_opaque_alpha(image), photo=info.format in PHOTO_FORMATS)
+    seen = fingerprint(image)  # from the pixels at hand: no second decode
+    encoded = encode(drop_opaque_alpha(image), photo=info.format in PHOTO_FORMATS)
+    return replace(encoded, fingerprint=seen)
 
 
 def _reduced(image: Image.Image, info: ImageInfo, stored: Size) -> Image.Image:

@@ -1,0 +1,97 @@
+"""The ``dupes`` command: exact duplicates (one asset at several paths) and, with ``--near``,
+groups of visually identical assets. Parses, calls the library, renders; ``cli.py`` adds it."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from .cli_options import json_option
+
+
+@click.group(invoke_without_command=True)
+@click.option("--near", is_flag=True, help="Visually identical assets, in different bytes.")
+@click.option(
+    "--distance",
+    type=int,
+    default=None,
+    metavar="N",
+    help="Bits of 64 two perceptual hashes may differ by (default 10; --near only).",
+)
+@json_option("One JSON object per group.")
+@click.pass_context
+def dupes(ctx, near, distance, json_) -> None:
+    """List duplicates: assets seen at several paths, or with --near, groups of pictures that
+    look the same (resized, re-compressed, converted, slightly cropped), best copy first.
+
+    \b
+    Examples:
+      assetmgr dupes
+      assetmgr dupes --near
+      assetmgr dupes --near --distance 6 --json
+      assetmgr dupes mark 3f7a9c 81be02 --not-duplicate
+    """
+    from . import cli
+    from .errors import UsageError
+
+    if ctx.invoked_subcommand is not None:
+        if near or distance is not None or json_:
+            raise UsageError("--near, --distance and --json go without a subcommand")
+        return
+    library = cli.open_library(ctx)
+    if not near:
+        if distance is not None:
+            raise UsageError("--distance applies to --near only")
+        found = library.exact_duplicates()
+        lines = (json.dumps({"asset": s, "paths": p}) if json_ else _exact_text(s, p)
+                 for s, p in found)  # fmt: skip
+        cli.echo_lines(lines)
+        click.echo(f"{len(found)} assets seen at several paths", err=True)
+        return
+    report = library.near_duplicates(distance, progress=None)
+    if report.computed:
+        click.echo(f"computed {report.computed} missing fingerprints", err=True)
+    if report.lost:
+        click.echo(f"{len(report.lost)} assets not compared: no rendition bytes left", err=True)
+    lines = (json.dumps(g.to_json()) if json_ else _near_text(g) for g in report.groups)
+    cli.echo_lines(lines)
+    members = sum(len(g.members) for g in report.groups)
+    click.echo(
+        f"{len(report.groups)} groups, {members} assets (distance {report.distance})", err=True
+    )
+
+
+def _exact_text(sha: str, paths: list[str]) -> str:
+    return "\n".join([sha[:12], *(f"  {p}" for p in paths)])
+
+
+def _near_text(group) -> str:
+    lines = []
+    for m in group.members:
+        lines.append(f"  {m.sha256[:12]}  {m.width}x{m.height} {m.format:<5} {m.reason}")
+    return "\n".join(lines) + "\n"
+
+
+@dupes.command()
+@click.argument("reference")
+@click.argument("other")
+@click.option("--not-duplicate", "decision", flag_value="different", help="Never group them.")
+@click.option("--same", "decision", flag_value="same", help="Always group them.")
+@click.pass_context
+def mark(ctx, reference, other, decision) -> None:
+    """Decide that two assets are not the same picture (--not-duplicate), or are (--same),
+    whatever their fingerprints say. The decision is kept; the last one stands.
+
+    \b
+    Example:
+      assetmgr dupes mark 3f7a9c 81be02 --not-duplicate
+    """
+    from . import cli
+    from .errors import UsageError
+
+    if decision is None:
+        raise UsageError("say which: --not-duplicate or --same")
+    a, b = cli.open_library(ctx).mark(reference, other, same=decision == "same")
+    verb = "the same picture" if decision == "same" else "not duplicates"
+    click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)
