@@ -66,7 +66,15 @@ def run_options(function):
 def text_of(text: str | None, handle, name: str) -> str | None:
     if text is not None and handle is not None:
         raise click.UsageError(f"give --{name} or --{name}-file, not both")
-    return handle.read() if handle is not None else text
+    if handle is None:
+        return text
+    try:
+        return handle.read()
+    except UnicodeDecodeError as e:
+        raise click.UsageError(
+            f"--{name}-file {click.format_filename(handle.name)}: not UTF-8 text (byte {e.start}); "
+            "save it as UTF-8"
+        ) from None
 
 
 @click.command(name="run")
@@ -87,7 +95,7 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
       assetmgr run --tag docs --prompt "Transcribe." --per-request 1 --max-cost 5 --cache 1h
     """
 
-    from . import cli
+    from . import cli, lookup
     from .errors import Unfinished
     from .remote import RemoteSpec
 
@@ -96,6 +104,7 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
         raise click.UsageError("give the question: --prompt TEXT or --prompt-file PATH")
     system = text_of(system, system_file, "system")
     named = cli.with_stdin(references, from_stdin)
+    lookup.require_named(named, tag)
     remote = RemoteSpec.from_env(workspace, workspace_id)
     if dry_run and not options["batch"]:
         plan = fast_dry_plan(ctx, named, tag, prompt, system, remote, options)
@@ -109,6 +118,9 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
         progress=printer.progress, **options))  # fmt: skip
     if dry_run:
         return print_plan(outcome.plan, json_)
+    if outcome.id is None:
+        click.echo("nothing to ask: no assets", err=True)
+        return
     if json_:
         cli.echo_lines(_json_lines(outcome.answers()))
     counts = outcome.counts()

@@ -371,7 +371,7 @@ class Library:
 
         remote = options["remote"] = options.get("remote") or RemoteSpec.from_env()
         planned = self.run_plan(shas, prompt=prompt, **options)
-        if dry_run:
+        if dry_run or not planned.requests:  # no assets: nothing to record either
             return runs.RunOutcome(self.catalogue, None, planned)
         estimate = planned.cost(planned.due)
         if max_cost is not None and planned.due and (estimate is None or estimate > max_cost):

@@ -82,8 +82,7 @@ def images(
     can, else through the ``Library`` that ``library()`` returns (default: one opened here).
     The options are those of ``Library.images``."""
     check_source(source, url_template)
-    if not references and tag is None:
-        raise UsageError("name assets: references, --tag NAME, or --stdin")
+    require_named(references, tag)
     remote = remote or RemoteSpec.from_env()
     with ExitStack() as stack:
         library = library or _opener(db, stack)
@@ -97,6 +96,12 @@ def images(
         lib = library()
         options = dict(policy=policy, source=source, upload=upload, url_template=url_template)
         return lib.images(lib.find(references, tag=tag), model=spec, remote=remote, **options)
+
+
+def require_named(references: Sequence[str], tag: str | None) -> None:
+    """A ``UsageError`` unless assets are named: a command that sends never means "all"."""
+    if not references and tag is None:
+        raise UsageError("name assets: references, --tag NAME, or --stdin")
 
 
 def model_spec(

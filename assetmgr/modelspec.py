@@ -169,8 +169,14 @@ def describe(model: str, stored: Mapping[str, Any] | None = None) -> ModelSpec:
 
 def spec_for(model: str, stored: Mapping[str, Any] | None = None) -> ModelSpec:
     """``describe``, for a model about to be used: a retired model, or one the API says takes no
-    images, is a ``UsageError`` (exit 2); an unknown model is read as standard tier with 100
-    images per request, and that, or a deprecation, is a ``ModelWarning``."""
+    images, is a ``UsageError`` (exit 2), as is a name that cannot be a model id; an unknown
+    model is read as standard tier with 100 images per request, and that, or a deprecation,
+    is a ``ModelWarning``."""
+    if not model or any(c.isspace() or not c.isprintable() for c in model):
+        raise UsageError(
+            f"--model {model!r} is not a model id; give one such as {DEFAULT_MODEL} "
+            "(see assetmgr models)"
+        )
     spec = describe(model, stored)
     if spec.lifecycle == "retired":
         when = f" on {spec.retires_at}" if spec.retires_at else ""

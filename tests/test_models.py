@@ -326,3 +326,9 @@ def test_models_refresh_stores_what_the_api_says(run, db, catalogued, uploading)
 def test_models_refresh_needs_a_key(run, monkeypatch):
     result = run("models", "--refresh")
     assert result.exit_code == 7 and result.stderr.startswith("Error: no API key")
+
+
+@pytest.mark.parametrize("name", ["", " ", "claude sonnet", "claude-\x07"])
+def test_a_name_that_cannot_be_a_model_id_is_a_usage_error(name):
+    with pytest.raises(UsageError, match="is not a model id"):
+        spec_for(name)

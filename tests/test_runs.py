@@ -318,3 +318,19 @@ def test_refusals_are_reported_and_never_sent_again(assets, run, batching, db):
     direct = run(*trigger)
     assert direct.exit_code == 0 and direct.stderr.count("refused: request") == 2
     assert run(*trigger).exit_code == 0 and sent(batching) == 2
+
+
+def test_hostile_run_arguments_are_one_line_errors_and_record_nothing(assets, run, tmp_path, db):
+    """A prompt file that is not UTF-8, no assets named (never "all of them"), a tag no asset
+    carries: a one-line error (exit 2), or nothing to ask; no run is recorded."""
+    latin = tmp_path / "prompt.md"
+    latin.write_bytes("Schäden?".encode("latin-1"))
+    result = run("run", "--tag", "shots", "--prompt-file", latin, "--dry-run")
+    assert result.exit_code == 2 and "not UTF-8 text (byte 3); save it as UTF-8" in result.stderr
+    assert "Traceback" not in result.stderr
+    unnamed = run("run", "--prompt", "x")
+    assert unnamed.exit_code == 2
+    assert unnamed.stderr == "Error: name assets: references, --tag NAME, or --stdin\n"
+    empty = run("run", "--tag", "nobody", "--prompt", "x")
+    assert empty.exit_code == 0 and empty.stderr == "nothing to ask: no assets\n"
+    assert db.count("SELECT count(*) FROM runs") == 0
