@@ -76,10 +76,10 @@ def _near_text(group) -> str:
 @dupes.command()
 @click.argument("reference")
 @click.argument("other")
-@click.option("--not-duplicate", "decision", flag_value="different", help="Never group them.")
-@click.option("--same", "decision", flag_value="same", help="Always group them.")
+@click.option("--not-duplicate", "different", is_flag=True, help="Never group them.")
+@click.option("--same", is_flag=True, help="Always group them.")
 @click.pass_context
-def mark(ctx, reference, other, decision) -> None:
+def mark(ctx, reference, other, different, same) -> None:
     """Decide that two assets are not the same picture (--not-duplicate), or are (--same),
     whatever their fingerprints say. The decision is kept; the last one stands.
 
@@ -90,8 +90,8 @@ def mark(ctx, reference, other, decision) -> None:
     from . import cli
     from .errors import UsageError
 
-    if decision is None:
-        raise UsageError("say which: --not-duplicate or --same")
-    a, b = cli.open_library(ctx).mark(reference, other, same=decision == "same")
-    verb = "the same picture" if decision == "same" else "not duplicates"
+    if different == same:
+        raise UsageError("say which: --not-duplicate or --same (one of them)")
+    a, b = cli.open_library(ctx).mark(reference, other, same=same)
+    verb = "the same picture" if same else "not duplicates"
     click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)

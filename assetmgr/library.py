@@ -338,8 +338,10 @@ class Library:
         check(policy, spec.tier)
         refs = self._images(shas, policy, remote, spec.tier, batch=batch)
         planned = plan(refs, ask, batch=batch)
-        planned.to_upload = len({r.rendition_sha256 for r in refs if r.file_id is None})
         planned.answered = answered_keys(self.catalogue, [r.key for r in planned.requests])
+        planned.to_upload = len(
+            {i.rendition_sha256 for r in planned.due for i in r.images if i.file_id is None}
+        )  # answered requests need no file
         return planned
 
     def run(
@@ -382,29 +384,31 @@ class Library:
             from .remote import require_credentials
 
             require_credentials()
-        refs = [image for request in planned.requests for image in request.images]
-        if planned.to_upload and planned.due:
+        if planned.to_upload:  # of the requests still due: answered ones need no file
+            due = [image for request in planned.due for image in request.images]
             if planned.batch:
-                self._retire_expiring(refs, remote)
-            spec = planned.ask.model
-            refs = self._with_uploads(refs, options.get("policy"), remote, True, spec.tier,
-                                      batch=planned.batch)  # fmt: skip
+                self._retire_expiring(due, remote)
+            uploaded = self._with_uploads(due, options.get("policy"), remote, True,
+                                          planned.ask.model.tier, batch=planned.batch)  # fmt: skip
+            by_rendition = {image.rendition_sha256: image for image in uploaded}
+            refs = [by_rendition.get(image.rendition_sha256, image)
+                    for request in planned.requests for image in request.images]  # fmt: skip
             fresh = plan(refs, planned.ask, batch=planned.batch)
             fresh.answered, planned = planned.answered, fresh
         found = Workspaces(self.catalogue).recorded(remote)
         run_id = answers.open_run(self.catalogue, planned, found.remote_id if found else None)
         outcome = runs.RunOutcome(self.catalogue, run_id, planned)
-        if options.get("batch"):
+        if planned.batch:
             from . import batches
 
             batches.run(self, outcome, remote, retry_errors=retry_errors, progress=progress)
             return outcome
-        rounds = 2 if retry_errors else 1
-        for _ in range(rounds):
+        client = None
+        for _ in range(2 if retry_errors else 1):
             due = answers.due(self.catalogue, run_id)
             if not due:
                 break
-            client = self._messages_client(remote)
+            client = client or self._messages_client(remote)
             outcome.results += runs.send_direct(self.catalogue, planned, due, client,
                                                 jobs=jobs or runs.DEFAULT_JOBS,
                                                 progress=progress)  # fmt: skip

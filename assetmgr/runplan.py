@@ -171,9 +171,12 @@ class RunPlan:
 
 
 def plan(images: Sequence[ImageRef], ask: Ask, *, batch: bool = False) -> RunPlan:
-    """The requests covering ``images`` in order, split as ``blocks.requests`` splits them.
-    Warns (``ModelWarning``) when ``cache`` is asked for a prefix below the model's minimum."""
+    """The requests covering ``images`` in order (an asset named twice, once: a second copy
+    would be a second request of the same key, paid twice), split as ``blocks.requests``
+    splits them. Warns (``ModelWarning``) when ``cache`` is asked for a prefix below the
+    model's minimum."""
     spec = ask.model
+    images = list({image.asset_sha256: image for image in images}.values())
     chunks = split(images, max_images=images_per_request(spec, ask.per_request),
                    token_budget=token_budget(spec, ask.prompt, ask.system, ask.max_tokens),
                    tier=spec.tier, label=ask.label)  # fmt: skip

@@ -235,3 +235,9 @@ def test_near_uniform_pictures_are_never_linked_by_the_hash_alone():
     red = fingerprint(gradient((640, 480), (0, 0, 0), (255, 0, 0)))
     blue = fingerprint(gradient((640, 480), (0, 0, 0), (0, 0, 255)))
     assert not alike(red, blue, 4 / 3, 4 / 3)
+
+
+def test_mark_takes_exactly_one_decision(run):
+    for flags in ([], ["--same", "--not-duplicate"]):
+        result = run("dupes", "mark", "a" * 12, "b" * 12, *flags)
+        assert result.exit_code == 2 and "say which: --not-duplicate or --same" in result.stderr

@@ -334,3 +334,19 @@ def test_hostile_run_arguments_are_one_line_errors_and_record_nothing(assets, ru
     empty = run("run", "--tag", "nobody", "--prompt", "x")
     assert empty.exit_code == 0 and empty.stderr == "nothing to ask: no assets\n"
     assert db.count("SELECT count(*) FROM runs") == 0
+
+
+def test_a_resumed_run_uploads_only_what_its_unanswered_requests_need(assets, run, emulated, db):
+    """Six of twelve requests answered, then every upload gone: the run over all twelve
+    uploads and sends the six still due, not the twelve; an asset named twice is asked once."""
+    emulator = emulated()
+    args = ("--prompt", "What is it?", "--per-request", "1")
+    assert run("run", *assets[:6], *args).exit_code == 0
+    db.execute("UPDATE uploads SET state = 'expired'")
+    plan = json.loads(run("run", "--tag", "shots", *args, "--dry-run", "--json").stdout)
+    assert (plan["answered"], plan["to_send"], plan["files_to_upload"]) == (6, 6, 6)
+    result = run("run", "--tag", "shots", *args)
+    assert result.exit_code == 0, result.stderr
+    assert emulator.request_counts()["POST /v1/files"] == 6 + 6 and sent(emulator) == 6 + 6
+    twice = json.loads(run("run", assets[0], assets[0], *args, "--dry-run", "--json").stdout)
+    assert (twice["requests"], twice["images"]) == (1, 1)
