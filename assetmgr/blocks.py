@@ -277,7 +277,7 @@ def split(
     limits = dict(max_images=max_images, source=source, token_budget=token_budget)
     for image in images:
         big, size = weigh(image)
-        cost = image_tokens(image, tier) + LABEL_TOKENS * label if token_budget else 0
+        cost = image_tokens(image, tier) + LABEL_TOKENS * label if token_budget is not None else 0
         if current and not within(count + 1, large + big, payload + size, tokens + cost, **limits):
             chunks.append(current)
             current, count, large, payload, tokens = [], 0, 0, REQUEST_OVERHEAD, 0
@@ -345,7 +345,13 @@ def token_budget(spec: ModelSpec, prompt: str, system: str | None, max_tokens: i
     its context less the answer's room and the prompt's text."""
     if spec.max_input_tokens is None:
         return None
-    return spec.max_input_tokens - max_tokens - text_tokens(prompt) - text_tokens(system)
+    budget = spec.max_input_tokens - max_tokens - text_tokens(prompt) - text_tokens(system)
+    if budget <= 0:
+        raise UsageError(
+            f"--max-tokens {max_tokens:,} and the prompt leave no room for images in "
+            f"{spec.id}'s context of {spec.max_input_tokens:,} tokens; ask for fewer"
+        )
+    return budget
 
 
 def requests(

@@ -190,7 +190,7 @@ class Library:
             return model
         from .modelinfo import stored
 
-        model = model or DEFAULT_MODEL
+        model = DEFAULT_MODEL if model is None else model
         return spec_for(model, stored(self.catalogue, model))
 
     def models(self) -> list[ModelSpec]:

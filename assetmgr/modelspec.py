@@ -11,6 +11,7 @@ category ``ModelWarning``; the CLI prints each once, as ``warning: ...`` on stde
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -120,10 +121,16 @@ class ModelSpec:
 
 
 def lookup(model: str) -> str | None:
-    """The table's key for ``model``: the id itself, else its longest family prefix."""
+    """The table's key for ``model``: the id itself, or it with a date (``-20251101``), or a
+    family's later version (``claude-sonnet-5-7``, dated or not); None for anything else."""
     key = model
     while key:
-        if key in MODELS:
+        rest = model[len(key) :]
+        if key in MODELS and (
+            not rest
+            or re.fullmatch(r"-\d{8}", rest)
+            or (key in FAMILIES and re.fullmatch(r"-\d+(-\d{8})?", rest))
+        ):
             return key
         key = key.rpartition("-")[0]
     return None
@@ -139,7 +146,7 @@ def describe(model: str, stored: Mapping[str, Any] | None = None) -> ModelSpec:
     of its context, lifecycle and capabilities. Never refuses nor warns: see ``spec_for``."""
     entry = lookup(model)
     row = MODELS.get(entry) if entry else None
-    stored = stored or {}
+    stored = _sane(stored or {})
     origin = {"tier": "table" if row else "assumed"}
     context, origin["max_input_tokens"] = _pick(stored.get("max_input_tokens"), row and row.context)
     lifecycle, origin["lifecycle"] = _pick(stored.get("lifecycle"), row and row.lifecycle)
@@ -252,13 +259,29 @@ def _pick(stored: Any, table: Any) -> tuple[Any, str]:
     return (table, "table") if table not in (None, False) else (None, "assumed")
 
 
+def _sane(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored ``model_info`` row with what cannot be true left out: a context that is not a
+    positive whole number, a lifecycle the API does not name."""
+    kept = dict(stored)
+    context = kept.get("max_input_tokens")
+    if not (isinstance(context, int) and not isinstance(context, bool) and context > 0):
+        kept["max_input_tokens"] = None
+    if kept.get("lifecycle") not in LIFECYCLES:
+        kept["lifecycle"] = None
+    return kept
+
+
 def _day(value: Any) -> date | None:
-    """A stored moment (a datetime, or its text as SQLite keeps it) as a date."""
-    if value is None or value == "":
-        return None
+    """A stored moment (a datetime, or its text as SQLite keeps it) as a date; None when it
+    is none or not a moment."""
     if isinstance(value, str):
-        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return value.date() if isinstance(value, datetime) else value
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, datetime):
+        return value.date()
+    return value if isinstance(value, date) else None
 
 
 def _image_input(capabilities: Any) -> bool | None:

@@ -533,3 +533,11 @@ def test_each_rendition_is_uploaded_only_when_a_model_reads_it(tmp_path, run, em
     assert high != standard and emulator.request_counts().get("POST /v1/files") == 2
     assert (block("claude-haiku-4-5"), block("claude-opus-5-5")) == (standard, high)
     assert emulator.request_counts().get("POST /v1/files") == 2
+
+
+def test_a_context_the_answer_and_prompt_fill_is_a_usage_error():
+    image = ImageRef("a" * 64, "b" * 64, "image/png", 300, 200, 1000, file_id="file_1")
+    with pytest.raises(UsageError, match="leave no room for images"):
+        list(requests([image], prompt="x", model="claude-sonnet-5-5", max_tokens=1_000_000))
+    [body] = requests([image] * 2, prompt="x", model="claude-sonnet-5-5", max_tokens=999_000)
+    assert len(body.assets) == 2

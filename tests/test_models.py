@@ -332,3 +332,20 @@ def test_models_refresh_needs_a_key(run, monkeypatch):
 def test_a_name_that_cannot_be_a_model_id_is_a_usage_error(name):
     with pytest.raises(UsageError, match="is not a model id"):
         spec_for(name)
+
+
+def test_only_a_date_or_a_familys_later_version_extends_a_known_id():
+    assert describe("claude-opus-4-5-20251101").entry == "claude-opus-4-5"
+    assert describe("claude-sonnet-5-7-20270101").entry == "claude-sonnet-5"
+    for bogus in ("claude-sonnet-5-5-", "claude-opus-4-6-whatever", "claude-sonnet-5-x"):
+        assert describe(bogus).known is False, bogus
+
+
+def test_a_stored_row_with_impossible_figures_is_read_as_saying_nothing_of_them():
+    garbage = {"max_input_tokens": "abc", "lifecycle": "RETIRED", "retires_at": "not a date",
+               "deprecated_at": "2026-13-45", "capabilities": "{"}  # fmt: skip
+    spec = describe("claude-sonnet-5-5", garbage)
+    assert (spec.max_input_tokens, spec.lifecycle, spec.retires_at) == (1_000_000, "active", None)
+    for context in (0, -5):
+        spec = describe("claude-sonnet-5-5", {"max_input_tokens": context})
+        assert spec.max_input_tokens == 1_000_000 and spec.origin["max_input_tokens"] == "table"
