@@ -75,6 +75,16 @@ class ImageInfo:
     frames: int
     orientation: int | None  # EXIF (or XMP) orientation 1..8; None when absent
 
+    @property
+    def swapped(self) -> bool:
+        """The orientation turns the picture a quarter: its upright sides are swapped."""
+        return self.orientation in (5, 6, 7, 8)
+
+    @property
+    def upright(self) -> tuple[int, int]:
+        """Width and height once the orientation is applied."""
+        return (self.height, self.width) if self.swapped else (self.width, self.height)
+
 
 HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs"}
 AVIF_BRANDS = {b"avif", b"avis"}
@@ -90,6 +100,7 @@ PLUGINS = {
     "HEIC": "HEIF",
 }
 HEIF_MISSING = "HEIC needs pillow-heif: pip install 'assetmgr[heic]'"
+AVIF_MISSING = "AVIF needs a Pillow built with libavif: pip install --upgrade pillow"
 FIRST_PAGE_ONLY = ("TIFF", "HEIF")
 # Decoders that turn the picture upright themselves: Pillow's TIFF plugin applies the
 # orientation tag on load (and reports the upright size), and libheif applies a HEIF's
@@ -235,6 +246,8 @@ def _open(stream: BinaryIO, head: bytes, formats: Collection[str]) -> Image.Imag
         raise Rejected(not_sent(name))
     if plugin == "HEIF":
         _register_heif()
+    elif plugin == "AVIF":
+        _check_avif()
     try:
         return Image.open(stream, formats=[plugin])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -260,6 +273,15 @@ def corrupt(format: str) -> str:
 
 def not_sent_name(format: str) -> str:
     return "HEIC" if format == "HEIF" else format
+
+
+def _check_avif() -> None:
+    """Pillow reads AVIF only when built with libavif: without it the file is not damaged,
+    and is judged again once a Pillow that reads it is installed."""
+    from PIL import features
+
+    if not features.check("avif"):
+        raise Rejected(AVIF_MISSING, lasting=False)
 
 
 def _register_heif() -> None:

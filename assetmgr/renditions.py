@@ -22,6 +22,7 @@ from .limits import (
     MAX_SIDE,
     MEDIA_TYPES,
     SMALL_SIDE,
+    fit_size,
     human_bytes,
     served_tokens,
 )
@@ -187,10 +188,20 @@ def _derive(path: str, sha256: str, rendition) -> bytes | None:
         # today's (the 1.15 MP rule made 1429x804 of 1920x1080, today's 1456x819). A
         # rendition shrunk to fit the byte budget is not made at its recorded size in one
         # step: the current rule then makes it again.
-        for size in ((rendition.width, rendition.height), None):
+        for size in _sizes_to_try(rendition, info):
             made = make(rendition.policy, source, info, size=size)
             if made.record.sha256 == rendition.sha256:
                 return source.data if made.data is None else made.data
     except (sourcefile.Unusable, Rejected, OSError, MemoryError):
         return None
     return None
+
+
+def _sizes_to_try(rendition, info: ImageInfo) -> tuple[tuple[int, int] | None, ...]:
+    """The sizes ``_derive`` makes a rendition at: the recorded one, then today's rule (None)
+    when that would give another size; ``original`` has no size to choose."""
+    tier = POLICY_TIER.get(rendition.policy)
+    if tier is None:
+        return (None,)
+    recorded = (rendition.width, rendition.height)
+    return (recorded,) if fit_size(*info.upright, tier) == recorded else (recorded, None)

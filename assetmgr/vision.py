@@ -85,11 +85,8 @@ def reencode(
     """New pixels: the first frame, upright, in sRGB, at the tier's size (or ``size``, the
     upright size wanted), without metadata."""
     orientation = info.orientation or 1
-    swapped = orientation in (5, 6, 7, 8)
-    upright = size or fit_size(
-        *((info.height, info.width) if swapped else (info.width, info.height)), tier
-    )
-    stored = (upright[1], upright[0]) if swapped else upright
+    upright = size or fit_size(*info.upright, tier)
+    stored = (upright[1], upright[0]) if info.swapped else upright
     if image.format in ("JPEG", "MPO"):
         image.draft("L" if image.mode == "L" else None if image.mode == "CMYK" else "RGB", stored)
     image.seek(0)
