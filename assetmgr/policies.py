@@ -37,6 +37,8 @@ T = TypeVar("T")
 
 def check(asked: str | None, tier: Tier) -> None:
     """Refuse, before any work, a policy whose renditions a model of ``tier`` must not get."""
+    if asked is not None and asked not in POLICIES:
+        raise UsageError(f"unknown policy {asked!r}; choose from {', '.join(POLICIES)}")
     if asked is not None and asked not in PREFERENCE[tier.name]:
         raise UsageError(
             f"--policy {asked} renditions are made for the {POLICY_TIER[asked].name} tier, and "

@@ -215,3 +215,26 @@ def test_files_rejected_under_earlier_rules_are_judged_again(tmp_path, run, db):
     assert again["outcome"] == "new"
     with Library.open(db.path) as lib:
         assert [o.outcome for o in lib.add([tmp_path / "b.tif"])] == ["new"]
+
+
+def test_without_a_pillow_that_reads_avif_an_avif_is_rejected_for_now_not_for_good(monkeypatch):
+    """A Pillow built without libavif cannot tell a good AVIF from a bad one: the rejection
+    says what to install and is not kept (the file is judged again next run)."""
+    from PIL import features
+
+    data = camera_file("AVIF")
+    real = features.check
+    monkeypatch.setattr(features, "check", lambda name: False if name == "avif" else real(name))
+    with pytest.raises(Rejected) as rejected:
+        probe(data)
+    assert rejected.value.reason.startswith("AVIF needs a Pillow built with libavif")
+    assert rejected.value.lasting is False
+
+
+def test_an_unknown_policy_is_a_usage_error_not_a_key_error():
+    from assetmgr.errors import UsageError
+    from assetmgr.limits import STANDARD
+    from assetmgr.policies import check
+
+    with pytest.raises(UsageError, match="unknown policy 'vision-xl'"):
+        check("vision-xl", STANDARD)
