@@ -37,11 +37,11 @@ from .modelspec import DEFAULT_MODEL, STORED, ModelSpec, spec_for
 from .policies import check
 from .references import parse
 from .remote import RemoteSpec
-from .runplan import DONE, Ask, RunPlan, plan
 from .schema_version import head_revision
 
 if TYPE_CHECKING:
     from .library import Library
+    from .runplan import Ask, RunPlan
 
 CHUNK = 500
 TAGGED = """
@@ -61,7 +61,6 @@ JOIN renditions r ON r.id = ar.rendition_id
 LEFT JOIN uploads u ON u.rendition_id = r.id AND u.remote_id = ? AND u.state = 'active'
 WHERE a.sha256 IN ({marks})"""
 MODEL_INFO = f"SELECT {', '.join(STORED)} FROM model_info WHERE id = ?"
-ANSWERED = f"SELECT key FROM run_requests WHERE state IN ({', '.join(map(repr, DONE))}) AND key IN"
 
 
 def images(
@@ -172,6 +171,9 @@ def dry_plan(
     """What ``run --dry-run`` prints (``Library.run_plan``), when every asset named has a live
     upload in ``remote``: read with ``sqlite3``, the requests answered already included; None
     when the fast path cannot answer (the caller then asks the library)."""
+    from .runplan import DONE, plan  # run --dry-run only: not on block's or request's way
+
+    answered = f"SELECT key FROM run_requests WHERE state IN ({', '.join(map(repr, DONE))})"
     check(policy, ask.model.tier)
     conn = open_readonly(database_url(db))
     if conn is None:
@@ -184,7 +186,7 @@ def dry_plan(
         planned = plan(refs, ask)
         keys = sorted({request.key for request in planned.requests})
         for chunk in _chunks(keys):
-            query = f"{ANSWERED} ({','.join('?' * len(chunk))})"
+            query = f"{answered} AND key IN ({','.join('?' * len(chunk))})"
             planned.answered.update(key for (key,) in conn.execute(query, chunk))
         return planned
 
