@@ -314,6 +314,23 @@ near_decisions = Table(
 )
 NearDecision = Columns(near_decisions)
 
+# An asset that uses its best copy's rendition under a policy instead of its own (``add
+# --reuse-near``): its ``asset_renditions`` row names the best copy's rendition, and its own
+# rendition and warnings wait here for ``dupes unlink``. ``best_id`` None: the best copy was
+# removed since (the rendition it shared stays, as any shared rendition does).
+near_links = Table(
+    "near_links",
+    metadata,
+    Column("asset_id", ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True),
+    Column("policy", String(32), primary_key=True),
+    Column("best_id", ForeignKey("assets.id", ondelete="SET NULL"), index=True, nullable=True),
+    Column("own_rendition_id", ForeignKey("renditions.id"), index=True, nullable=False),
+    Column("own_warnings", Text, nullable=False),  # JSON list of strings
+    Column("distance", Integer, nullable=False),  # bits between the two fingerprints
+    Column("created_at", UTCDateTime, default=utcnow, nullable=False),
+)
+NearLink = Columns(near_links)
+
 # What GET /v1/models reported of each model, as ``assetmgr models --refresh`` stored it; the
 # table of models in ``modelspec`` takes context, lifecycle and capabilities from here.
 model_info = Table(
@@ -404,3 +421,16 @@ run_requests = Table(
     UniqueConstraint("run_id", "seq"),
 )
 RunRequest = Columns(run_requests)
+
+# An asset a run did not ask about, because it asked about the asset's best copy (``run
+# --skip-near``): the asset gets that answer, marked as a copy. Sha256s, as ``run_requests``
+# keeps them: the answer outlives the assets.
+run_copies = Table(
+    "run_copies",
+    metadata,
+    Column("run_id", ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True),
+    Column("asset", String(64), primary_key=True),
+    Column("copy_of", String(64), nullable=False),
+    Column("distance", Integer, nullable=False),
+)
+RunCopy = Columns(run_copies)
