@@ -727,19 +727,27 @@ class Library:
         """(asset sha256, its paths) of every asset seen at more than one path."""
         return self.catalogue.several_paths()
 
-    def near_duplicates(self, distance: int | None = None, *, progress=None) -> NearReport:
-        """Groups of visually identical assets, best copy first (``dupes``). Fingerprints the
-        catalogue lacks are computed first from the stored renditions."""
+    def near_duplicates(
+        self, distance: int | None = None, *, among: Sequence[str] | None = None, progress=None
+    ) -> NearReport:
+        """Groups of visually identical assets, best copy first (``dupes``); with ``among``
+        (sha256s), groups of those assets only. Fingerprints the catalogue lacks are computed
+        first from the stored renditions."""
         from . import dupes
 
         distance = dupes.DEFAULT_DISTANCE if distance is None else distance
         if not 0 <= distance <= MAX_NEAR_DISTANCE:
             raise UsageError(f"--distance must be between 0 and {MAX_NEAR_DISTANCE} (bits of 64)")
+        wanted = None if among is None else set(among)
         rows, missing = self.catalogue.fingerprinted()
+        if wanted is not None:
+            missing = [sha for sha in missing if sha in wanted]
         computed, lost = 0, []
         if missing:
             computed, lost = dupes.backfill(self.catalogue, self.store, missing, progress)
             rows, _ = self.catalogue.fingerprinted()
+        if wanted is not None:
+            rows = [row for row in rows if row.sha256 in wanted]
         groups = dupes.near_groups(rows, distance, self.catalogue.decisions())
         return NearReport(groups, distance, computed, lost)
 
