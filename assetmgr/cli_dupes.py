@@ -49,7 +49,7 @@ def dupes(ctx, near, distance, json_) -> None:
         cli.echo_lines(lines)
         click.echo(f"{len(found)} assets seen at several paths", err=True)
         return
-    report = library.near_duplicates(distance, progress=None)
+    report = _near(library, distance)
     if report.computed:
         click.echo(f"computed {report.computed} missing fingerprints", err=True)
     if report.lost:
@@ -60,6 +60,20 @@ def dupes(ctx, near, distance, json_) -> None:
     click.echo(
         f"{len(report.groups)} groups, {members} assets (distance {report.distance})", err=True
     )
+
+
+def _near(library, distance):
+    """``near_duplicates``, with a progress line while missing fingerprints are computed."""
+    from .cli_progress import ProgressLine, Snapshot
+
+    state = Snapshot(0, 0, 0, 0)
+
+    def progress(done: int, total: int) -> None:
+        nonlocal state
+        state = Snapshot(done, total, 0, 0, "fingerprints")
+
+    with ProgressLine("Fingerprinting", lambda: state):
+        return library.near_duplicates(distance, progress=progress)
 
 
 def _exact_text(sha: str, paths: list[str]) -> str:

@@ -11,11 +11,12 @@ original format, that is the oldest member's, then the oldest), with the reason,
 other member with its distance to it.
 
 ``backfill`` computes the fingerprints the catalogue lacks from the stored renditions
-(no source file needed), in this thread: the catalogue is written here.
+(no source file needed), in worker processes; the catalogue is written in this thread.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,9 +26,11 @@ from .phash import Fingerprint, alike, distance, of_bytes
 from .policies import DEFAULT_POLICY
 from .renditions import load_bytes
 from .store import RenditionStore
+from .workers import WorkerPool
 
 DEFAULT_DISTANCE = 10  # bits of 64; measured: bench/bench_near_quality.py, README
 BACKFILL_CHUNK = 200
+PARALLEL_FROM = 64  # fewer fingerprints to make are made in this process
 
 
 @dataclass
@@ -132,24 +135,48 @@ def backfill(
     catalogue: Catalogue,
     store: RenditionStore,
     shas: Sequence[str],
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    jobs: int | None = None,
 ) -> tuple[int, list[str]]:
     """Fingerprints of ``shas`` from their stored renditions (the default policy's first):
-    how many were computed, and the sha256s whose rendition bytes are nowhere to be had."""
-    done, lost = 0, []
-    for start in range(0, len(shas), BACKFILL_CHUNK):
-        found: list[tuple[str, Fingerprint]] = []
-        for record in catalogue.records(shas[start : start + BACKFILL_CHUNK]):
-            fingerprint = _from_rendition(record, store)
-            if fingerprint is None:
-                lost.append(record.sha256)
-            else:
-                found.append((record.sha256, fingerprint))
-        catalogue.record_fingerprints(found)
-        done += len(found)
+    how many were computed, and the sha256s whose rendition bytes are nowhere to be had.
+    Decoding is done by ``jobs`` worker processes (default: one per core) when there are
+    enough to share; the fingerprints come back here, to the thread that writes the
+    catalogue, and are written every ``BACKFILL_CHUNK``. ``progress(done, total)`` follows."""
+    jobs = jobs or os.cpu_count() or 1
+    records = (r for start in range(0, len(shas), BACKFILL_CHUNK)
+               for r in catalogue.records(shas[start : start + BACKFILL_CHUNK]))  # fmt: skip
+    tasks = ((record, store) for record in records)
+    if jobs > 1 and len(shas) >= PARALLEL_FROM:
+        pool = WorkerPool(_fingerprint_task, jobs, on_failure=_no_fingerprint, hard_limit=120)
+        results = pool.map(tasks)
+    else:
+        results = map(_fingerprint_task, tasks)
+    done, seen, lost, found = 0, 0, [], []
+    for sha, fingerprint in results:
+        seen += 1
+        if fingerprint is None:
+            lost.append(sha)
+        else:
+            found.append((sha, fingerprint))
+        if len(found) >= BACKFILL_CHUNK:
+            catalogue.record_fingerprints(found)
+            done += len(found)
+            found = []
         if progress is not None:
-            progress(done)
-    return done, lost
+            progress(seen, len(shas))
+    catalogue.record_fingerprints(found)
+    return done + len(found), lost
+
+
+def _fingerprint_task(task) -> tuple[str, Fingerprint | None]:
+    record, store = task
+    return record.sha256, _from_rendition(record, store)
+
+
+def _no_fingerprint(task, reason: str) -> tuple[str, None]:
+    """A rendition whose decoding crashed or hung its worker: no fingerprint, as if lost."""
+    return task[0].sha256, None
 
 
 def _from_rendition(record, store: RenditionStore) -> Fingerprint | None:

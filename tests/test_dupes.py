@@ -116,7 +116,12 @@ def test_exact_duplicates_are_assets_at_several_paths(run, tmp_path):
     assert "one.jpg" in text and "other.jpg" not in text
 
 
-def test_fingerprints_come_from_stored_renditions_when_missing(run, db, tmp_path):
+@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "worker-processes"])
+def test_fingerprints_come_from_stored_renditions_when_missing(
+    run, db, tmp_path, monkeypatch, workers
+):
+    if workers:  # the path a large catalogue takes: decoded in worker processes
+        monkeypatch.setattr("assetmgr.dupes.PARALLEL_FROM", 1)
     # Larger than the vision rendition: the store keeps the new bytes, the sources can go.
     made = family(tmp_path / "pics", 11, size=(2000, 1500))
     paths = [made[0], made[2], made[4]]  # the original, quality 30, brighter: all 2000x1500

@@ -213,7 +213,7 @@ def test_images_refuses_bad_requests_before_opening_anything(db_path):
     assert not db_path.exists()
 
 
-def test_the_fast_path_imports_neither_sqlalchemy_nor_pillow_nor_the_sdk(catalogue):
+def test_the_fast_path_imports_neither_sqlalchemy_nor_pillow_nor_the_sdk_nor_numpy(catalogue):
     uploaded, _, url = catalogue
     code = (
         "import sys\n"
@@ -221,7 +221,8 @@ def test_the_fast_path_imports_neither_sqlalchemy_nor_pillow_nor_the_sdk(catalog
         "from assetmgr.remote import RemoteSpec\n"
         f"refs = lookup.answer({url!r}, {uploaded!r}, remote=RemoteSpec.from_env())\n"
         "print(len(refs))\n"
-        "print(sorted(m for m in ('anthropic', 'sqlalchemy', 'PIL', 'alembic') if m in sys.modules))"
+        "heavy = ('anthropic', 'sqlalchemy', 'PIL', 'alembic', 'numpy')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.splitlines() == ["3", "[]"], result.stderr
