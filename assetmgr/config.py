@@ -4,12 +4,13 @@ Order of precedence for the catalogue (first that is set wins):
 
 1. an explicit argument (``--db`` on the command line, ``url=`` in Python);
 2. the ``ASSETMGR_DB`` environment variable (a path or any SQLAlchemy URL);
-3. ``$ASSETMGR_HOME/catalogue.db``, where ``ASSETMGR_HOME`` defaults to the
+3. ``catalogue`` in the settings file (``settings.py``; a path there is relative to the file);
+4. ``$ASSETMGR_HOME/catalogue.db``, where ``ASSETMGR_HOME`` defaults to the
    platform's user data folder (``click.get_app_dir("assetmgr")``).
 
 The rendition store (``store_dir``) is a folder of its own, which a team may share:
 
-1. ``ASSETMGR_STORE``;
+1. ``ASSETMGR_STORE``, else ``store`` in the settings file;
 2. ``$ASSETMGR_HOME/renditions``, where stores were kept before, when it exists and the
    new default does not (an existing store keeps working where it is; nothing is moved);
 3. ``$XDG_CACHE_HOME/assetmgr/renditions``, else ``~/.cache/assetmgr/renditions``.
@@ -59,6 +60,9 @@ def store_dir() -> Path:
     configured = os.environ.get(STORE_ENV)
     if configured:
         return Path(configured).expanduser()
+    from_file = _file_path("store")
+    if from_file is not None:
+        return from_file
     cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     default = Path(cache).expanduser() / APP_NAME / STORE_FOLDER
     legacy = user_dir() / STORE_FOLDER
@@ -70,6 +74,12 @@ def store_dir() -> Path:
 def database_url(explicit: str | os.PathLike[str] | None = None) -> str:
     """The SQLAlchemy URL of the catalogue to open, by the order above."""
     chosen = explicit or os.environ.get(DB_ENV)
+    if not chosen:
+        from . import settings
+
+        chosen = settings.read_file().get("catalogue")
+        if chosen and "://" not in chosen:
+            chosen = str(_file_path("catalogue"))
     if not chosen:
         return sqlite_url(user_dir() / CATALOGUE_FILE)
     text = os.fspath(chosen)
@@ -100,8 +110,28 @@ def sqlite_url(path: Path) -> str:
 
 def max_retries() -> int:
     """How many times the SDK retries a request that failed for a passing reason:
-    ``ASSETMGR_MAX_RETRIES``, a whole number from 0 to 20, default 4."""
+    ``ASSETMGR_MAX_RETRIES``, else the settings file's ``max_retries``, a whole number from 0
+    to 20, default 4."""
+    if not os.environ.get(MAX_RETRIES_ENV, "").strip():
+        from . import settings
+
+        found = settings.read_file().get("max_retries")
+        if found is not None:
+            if found > MOST_RETRIES:
+                raise UsageError(f"max_retries = {found} in {settings.path()}: at most 20")
+            return found
     return _whole_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0, MOST_RETRIES)
+
+
+def _file_path(key: str) -> Path | None:
+    """A path the settings file gives (``catalogue``, ``store``): ``~`` expanded, and relative
+    to the file's folder."""
+    from . import settings
+
+    found = settings.read_file().get(key)
+    if not found:
+        return None
+    return settings.path().parent / Path(found).expanduser()
 
 
 def host_name() -> str:
@@ -124,8 +154,9 @@ def host_name() -> str:
 
 
 def check_environment() -> None:
-    """Read every setting taken from the environment; a bad one raises ``UsageError``."""
-    max_retries()
+    """Read every setting taken from the environment; a bad one raises ``UsageError``. (The
+    settings file is checked by the command that reads it: ``config`` must mend a bad one.)"""
+    _whole_number(MAX_RETRIES_ENV, DEFAULT_MAX_RETRIES, 0, MOST_RETRIES)
     host_name()
 
 

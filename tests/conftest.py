@@ -36,8 +36,11 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("ASSETMGR_HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("ASSETMGR_NO_UPLOAD", "1")
+    from assetmgr.settings import CONFIG_ENV, SETTINGS
+
+    settings_env = [CONFIG_ENV, *(s.env for s in SETTINGS.values())]
     for name in ("ASSETMGR_DB", "ASSETMGR_STORE", "ASSETMGR_WORKSPACE", "ASSETMGR_WORKSPACE_ID",
-                 "ASSETMGR_HOST", *CREDENTIALS):  # fmt: skip
+                 "ASSETMGR_HOST", *settings_env, *CREDENTIALS):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
     return home
 

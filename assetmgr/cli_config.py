@@ -1,0 +1,151 @@
+"""The ``config`` command (``path``, ``list``, ``get``, ``set``, ``unset``), and the settings
+file's values as Click's ``default_map``, which Click reads after a flag and an option's own
+environment variable, before the option's default. The table of settings is ``settings.py``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from .cli_options import json_option
+
+
+def default_map(group: click.Group) -> dict[str, Any]:
+    """For every command of ``group`` (subgroups too), the settings' values of its options."""
+    from . import settings
+
+    values = settings.option_values()
+    if not values:
+        return {}
+    return _defaults(group, values)
+
+
+def _defaults(group: click.Group, values: dict[tuple[str, str], Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            found = _defaults(command, values)
+        else:
+            found = {}
+        for param in command.params:
+            if not isinstance(param, click.Option):
+                continue
+            value = values.get((name, param.name), values.get(("*", param.name)))
+            if value is not None:
+                found[param.name] = value
+        if found:
+            out[name] = found
+    return out
+
+
+@click.group()
+def config() -> None:
+    """The settings file: what add, push, run and the rest would otherwise be told each time.
+
+    A value comes from the command-line flag, else its environment variable, else the file,
+    else its default.
+
+    \b
+    Examples:
+      assetmgr config set workspace eu-team
+      assetmgr config set model claude-haiku-5-5
+      assetmgr config set exclude '*.tmp' .git
+      assetmgr config list
+    """
+
+
+@config.command(name="path")
+def config_path() -> None:
+    """Print where the settings file is (ASSETMGR_CONFIG, else config.toml in the app folder).
+
+    \b
+    Example:
+      $EDITOR "$(assetmgr config path)"
+    """
+    from . import settings
+
+    click.echo(str(settings.path()))
+
+
+@config.command(name="list")
+@json_option("One JSON object per setting: key, value, source, env, default, help.")
+def config_list(json_) -> None:
+    """Every setting, its value and where it comes from (env, file or default).
+
+    \b
+    Example:
+      assetmgr config list
+    """
+    from . import settings
+
+    for item in settings.effective():
+        if json_:
+            click.echo(json.dumps(item.to_json()))
+            continue
+        shown = item.default + " (default)" if item.value is None else _shown(item.value)
+        where = {"env": f"  [env {item.env}]", "file": "  [file]"}.get(item.source, "")
+        click.echo(f"{item.key:<13} {shown}{where}")
+
+
+@config.command(name="get")
+@click.argument("key")
+def config_get(key) -> None:
+    """Print one setting's value (nothing, exit 1, when its default applies).
+
+    \b
+    Example:
+      assetmgr config get workspace
+    """
+    from . import settings
+
+    settings.setting(key)
+    found = settings.value(key)
+    if found is None:
+        raise SystemExit(1)
+    click.echo(_shown(found))
+
+
+@config.command(name="set")
+@click.argument("key")
+@click.argument("values", nargs=-1, required=True)
+def config_set(key, values) -> None:
+    """Set a setting in the file (a list takes several values).
+
+    \b
+    Examples:
+      assetmgr config set workspace eu-team
+      assetmgr config set upload_jobs 16
+      assetmgr config set exclude '*.tmp' .git
+    """
+    from . import settings
+
+    kept = settings.set_value(key, values)
+    click.echo(f"{key} = {_shown(kept)}  ({settings.path()})", err=True)
+    overridden = settings.from_env(key)
+    if overridden is not None:
+        env = settings.SETTINGS[key].env
+        click.echo(f"note: {env} is set and wins over the file ({_shown(overridden)})", err=True)
+
+
+@config.command(name="unset")
+@click.argument("key")
+def config_unset(key) -> None:
+    """Remove a setting from the file (a mistyped key too): its default applies again.
+
+    \b
+    Example:
+      assetmgr config unset workspace
+    """
+    from . import settings
+
+    if not settings.unset(key):
+        from .errors import UsageError
+
+        raise UsageError(f"{key} is not in {settings.path()}")
+    click.echo(f"{key} removed ({settings.path()})", err=True)
+
+
+def _shown(value: Any) -> str:
+    return ", ".join(value) if isinstance(value, list) else str(value)
