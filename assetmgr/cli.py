@@ -123,8 +123,11 @@ def stop_writing_stdout() -> None:
 def cli(ctx: click.Context, db: str | None) -> None:
     """Upload each distinct image to Anthropic's Files API once, and reuse it by file_id."""
     ctx.obj = {"db": db}
-    if ctx.invoked_subcommand not in (None, "config"):  # config must mend a bad file
+    try:
         ctx.default_map = default_map(cli)
+    except UsageError:
+        if ctx.invoked_subcommand not in ("config", "doctor"):  # they mend or report it
+            raise
 
 
 def open_library(ctx: click.Context):
@@ -624,12 +627,13 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
 
 from .cli_analysis import COMMANDS as RUN_COMMANDS  # noqa: E402  (imports only click)
 from .cli_config import config, default_map  # noqa: E402  (imports only click)
+from .cli_doctor import doctor  # noqa: E402  (imports only click)
 from .cli_dupes import dupes  # noqa: E402  (imports only click)
 from .cli_models import models  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, config]:
+for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, config, doctor]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 

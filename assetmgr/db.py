@@ -264,6 +264,23 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
+def catalogue_state(url: str) -> str | None:
+    """The schema revision of the catalogue at ``url`` (None: empty), read without creating,
+    changing or migrating anything; a ``CatalogueError`` when it cannot be read, is another
+    program's or a newer assetmgr's, and ``FileNotFoundError`` for a SQLite file not made yet."""
+    path = sqlite_path(with_driver(url))
+    if path is not None and not Path(path).is_file():
+        raise FileNotFoundError(path)
+    engine = make_engine(url)
+    try:
+        with translated(engine), engine.connect() as conn:
+            revision = current_revision(conn)
+            _refuse_foreign(conn, revision, engine.url)
+            return revision
+    finally:
+        engine.dispose()
+
+
 def create(engine: Engine) -> bool:
     """Make a new SQLite catalogue at the head revision straight from the models, without
     Alembic (its import and the migrations cost about half a second; the tests hold the
@@ -431,6 +448,11 @@ def catalogue_error(error: Exception, url: URL) -> CatalogueError:
             "try again"
         )
     return CatalogueError(f"{where(url)}: {message}")
+
+
+def shown_url(url: str) -> str:
+    """A catalogue's path, or its URL with no password."""
+    return sqlite_path(url) or _shown(url)
 
 
 def where(url: URL) -> str:

@@ -43,6 +43,7 @@ class ExitCode(IntEnum):
         "run it again to go on",
     )
     OVER_BUDGET = 12, "run's estimated cost is over --max-cost: nothing was sent"
+    UNHEALTHY = 13, "doctor found something wrong (each is listed with its fix)"
     INTERRUPTED = 130, "interrupted (Ctrl-C)"
     PIPE_CLOSED = 141, "stdout was closed early (piped into `head`, say): output stopped quietly"
 
