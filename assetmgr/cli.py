@@ -571,7 +571,14 @@ def stats(ctx, model, price, json_) -> None:
 
 @cli.group()
 def tag() -> None:
-    """Put labels on assets, take them off, list them."""
+    """Put labels on assets, take them off, list them.
+
+    \b
+    Examples:
+      assetmgr tag add shots 3f7a9c 81be02
+      assetmgr ls --json | jq -r .sha256 | assetmgr tag add all --stdin
+      assetmgr tag ls
+    """
 
 
 @tag.command(name="add")
@@ -614,7 +621,12 @@ def tag_rm(ctx, name, references, from_stdin) -> None:
 @json_option()
 @click.pass_context
 def tag_ls(ctx, json_) -> None:
-    """List tags with the number of assets carrying each."""
+    """List tags with the number of assets carrying each.
+
+    \b
+    Example:
+      assetmgr tag ls --json
+    """
     for name, count in open_library(ctx).tags():
         click.echo(echo_tag(name, count, json_))
 
@@ -626,6 +638,7 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
 
 
 from .cli_analysis import COMMANDS as RUN_COMMANDS  # noqa: E402  (imports only click)
+from .cli_completion import completion  # noqa: E402  (imports only click)
 from .cli_config import config, default_map  # noqa: E402  (imports only click)
 from .cli_doctor import doctor  # noqa: E402  (imports only click)
 from .cli_dupes import dupes  # noqa: E402  (imports only click)
@@ -633,7 +646,7 @@ from .cli_models import models  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, config, doctor]:
+for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, config, doctor, completion]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 

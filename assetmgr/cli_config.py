@@ -61,7 +61,8 @@ def config_path() -> None:
     """Print where the settings file is (ASSETMGR_CONFIG, else config.toml in the app folder).
 
     \b
-    Example:
+    Examples:
+      assetmgr config path
       $EDITOR "$(assetmgr config path)"
     """
     from . import settings
@@ -89,8 +90,15 @@ def config_list(json_) -> None:
         click.echo(f"{item.key:<13} {shown}{where}")
 
 
+def _keys(ctx, param, incomplete: str) -> list[str]:
+    """Shell completion of a setting's key."""
+    from . import settings
+
+    return [key for key in settings.SETTINGS if key.startswith(incomplete)]
+
+
 @config.command(name="get")
-@click.argument("key")
+@click.argument("key", shell_complete=_keys)
 def config_get(key) -> None:
     """Print one setting's value (nothing, exit 1, when its default applies).
 
@@ -108,7 +116,7 @@ def config_get(key) -> None:
 
 
 @config.command(name="set")
-@click.argument("key")
+@click.argument("key", shell_complete=_keys)
 @click.argument("values", nargs=-1, required=True)
 def config_set(key, values) -> None:
     """Set a setting in the file (a list takes several values).
@@ -130,7 +138,7 @@ def config_set(key, values) -> None:
 
 
 @config.command(name="unset")
-@click.argument("key")
+@click.argument("key", shell_complete=_keys)
 def config_unset(key) -> None:
     """Remove a setting from the file (a mistyped key too): its default applies again.
 
