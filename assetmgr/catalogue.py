@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.engine import Connection, Engine
 
 from . import config, db
@@ -53,7 +53,7 @@ from .models import (
 )
 from .pathnames import exact_bytes, real, shown
 from .phash import Fingerprint
-from .records import AssetRecord, RenditionRecord, SourceRecord, UploadRecord
+from .records import AssetQuery, AssetRecord, RenditionRecord, SourceRecord, UploadRecord
 from .references import Reference, parse
 from .statcache import CachedRejection, CachedSource
 
@@ -117,6 +117,7 @@ class AssetRow(NamedTuple):
     size_bytes: int
     tags: tuple[str, ...]  # by name
     path: str | None  # the first source path, as ``os`` functions take it; None: none left
+    added: datetime | None = None  # when it was catalogued
 
 
 class RenditionLink(NamedTuple):
@@ -708,8 +709,8 @@ class Catalogue:
             _attach_details(conn, assets)
         return [assets[order[s]] for s in shas if s in order]
 
-    def iter_records(self, tag: str | None = None) -> Iterator[AssetRecord]:
-        """Full records of every asset (with ``tag``, those carrying it), oldest first, read
+    def iter_records(self, query: AssetQuery | None = None) -> Iterator[AssetRecord]:
+        """Full records of the assets ``query`` takes (default: every one, oldest first), read
         500 at a time as they are taken: five queries a chunk, and one chunk in memory."""
 
         def records(conn: Connection, rows: list) -> Iterable[AssetRecord]:
@@ -717,38 +718,43 @@ class Catalogue:
             _attach_details(conn, assets)
             return assets.values()
 
-        return self._pages(select(Asset.__table__), tag, records)
+        return self._pages(select(Asset.__table__), query or AssetQuery(), records)
 
-    def asset_rows(self, tag: str | None = None) -> Iterator[AssetRow]:
-        """``AssetRow``s of every asset (with ``tag``, those carrying it), oldest first, read
-        500 at a time as they are taken: three queries a chunk."""
+    def asset_rows(self, query: AssetQuery | None = None) -> Iterator[AssetRow]:
+        """``AssetRow``s of the assets ``query`` takes (default: every one, oldest first),
+        read 500 at a time as they are taken: three queries a chunk."""
         columns = (Asset.id, Asset.sha256, Asset.format, Asset.width, Asset.height,
-                   Asset.size_bytes)  # fmt: skip
-        return self._pages(select(*columns), tag, _asset_rows)
+                   Asset.size_bytes, Asset.created_at)  # fmt: skip
+        return self._pages(select(*columns), query or AssetQuery(), _asset_rows)
 
     def _pages(
-        self, query, tag: str | None, fill: Callable[[Connection, list], Iterable[T]]
+        self, query, wanted: AssetQuery, fill: Callable[[Connection, list], Iterable[T]]
     ) -> Iterator[T]:
-        """``fill(conn, rows)`` of the rows of ``query`` (over ``assets``; with ``tag``, those
-        carrying it) by ascending id, 500 at a time, on the connection they were read on.
-        Pages follow one another by id (keyset), not by offset, so each costs the same; each
-        is filled on its own connection, closed before the caller takes its items. With a
-        tag, the pages between them look at every asset once (a rare tag too)."""
-        query = query.order_by(Asset.id).limit(CHUNK)
-        if tag is not None:
-            # Assets by id, each tested for the tag (the tags' primary key): a join would
-            # read every asset with the tag for every page, through the index on names.
-            tagged = select(Tag.asset_id).where(Tag.asset_id == Asset.id, Tag.name == tag)
-            query = query.where(tagged.exists())
-        after = 0
-        while True:
+        """``fill(conn, rows)`` of the rows of ``query`` (over ``assets``) that ``wanted``
+        takes, in its order, 500 at a time, on the connection they were read on. Pages follow
+        one another by the sort key and id (keyset), not by offset, so each costs the same;
+        each is filled on its own connection, closed before the caller takes its items."""
+        key = _SORT_KEYS[wanted.sort]
+        query = query.add_columns(key.label("sort_key")).where(*_filters(wanted))
+        order = (key.desc(), Asset.id.desc()) if wanted.reverse else (key, Asset.id)
+        query = query.order_by(*order).limit(CHUNK)
+        left = wanted.limit
+        after = None
+        while left is None or left > 0:
+            page = query
+            if after is not None:
+                later = tuple_(key, Asset.id)
+                page = query.where(later < after if wanted.reverse else later > after)
             with self.reading() as conn:
-                rows = conn.execute(query.where(Asset.id > after)).all()
+                rows = conn.execute(page).all()
+                if left is not None:
+                    rows = rows[:left]
+                    left -= len(rows)
                 if not rows:
                     return
-                page = fill(conn, rows)
-            yield from page
-            after = rows[-1].id
+                items = fill(conn, rows)
+            yield from items
+            after = tuple_(rows[-1].sort_key, rows[-1].id)
 
     def totals(self) -> tuple[int, int, list[tuple[str, int, int, int]]]:
         """(assets, asset bytes, [(policy, assets, distinct renditions, bytes)])."""
@@ -1014,9 +1020,39 @@ def _ids_by_sha(conn: Connection, model: Columns, shas: set[str]) -> dict[str, i
     return ids
 
 
+_SORT_KEYS = {
+    "added": Asset.id, "bytes": Asset.size_bytes, "pixels": Asset.width * Asset.height,
+    "width": Asset.width, "height": Asset.height, "format": Asset.format, "sha256": Asset.sha256,
+}  # fmt: skip
+
+
+def _filters(wanted: AssetQuery) -> list:
+    """The conditions on ``assets`` of ``wanted``'s filters."""
+    found = []
+    if wanted.tag is not None:
+        # Each asset tested for the tag (the tags' primary key): a join would read every
+        # asset with the tag for every page, through the index on names.
+        found.append(select(Tag.asset_id).where(Tag.asset_id == Asset.id,
+                                                Tag.name == wanted.tag).exists())  # fmt: skip
+    if wanted.policy is not None:
+        found.append(select(AssetRendition.asset_id).where(
+            AssetRendition.asset_id == Asset.id, AssetRendition.policy == wanted.policy).exists())  # fmt: skip
+    if wanted.formats:
+        found.append(Asset.format.in_([f.upper() for f in wanted.formats]))
+    if wanted.min_bytes is not None:
+        found.append(Asset.size_bytes >= wanted.min_bytes)
+    if wanted.max_bytes is not None:
+        found.append(Asset.size_bytes <= wanted.max_bytes)
+    if wanted.since is not None:
+        found.append(Asset.created_at >= wanted.since)
+    if wanted.until is not None:
+        found.append(Asset.created_at < wanted.until)
+    return found
+
+
 def _asset_rows(conn: Connection, rows: list) -> list[AssetRow]:
-    """``AssetRow``s of asset rows (id, sha256, format, width, height, bytes): their first
-    source path and their tags, in two queries."""
+    """``AssetRow``s of asset rows (id, sha256, format, width, height, bytes, catalogued):
+    their first source path and their tags, in two queries."""
     ids = [row[0] for row in rows]
     paths: dict[int, str] = {}
     query = (
@@ -1030,7 +1066,9 @@ def _asset_rows(conn: Connection, rows: list) -> list[AssetRow]:
     query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(ids)).order_by(Tag.name)
     for asset_id, name in conn.execute(query):
         tags[asset_id].append(name)
-    return [AssetRow(*facts, tuple(tags.get(id_, ())), paths.get(id_)) for id_, *facts in rows]
+    return [AssetRow(sha, format, width, height, size, tuple(tags.get(id_, ())), paths.get(id_),
+                     added)
+            for id_, sha, format, width, height, size, added, *_ in rows]  # fmt: skip
 
 
 def _asset_record(row: Any) -> AssetRecord:

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 import click
 
 from .cli_options import (
+    SIZE,
+    WHEN,
     checked_tags,
     json_option,
     limit_options,
@@ -23,6 +25,7 @@ from .cli_options import (
     take_limits,
 )
 from .errors import AssetmgrError, ExitCode, UsageError, local_error
+from .records import ASSET_FIELDS, ASSET_SORTS, CSV_FIELDS
 from .remote import RemoteSpec
 
 
@@ -144,14 +147,15 @@ def echo_json(record) -> None:
     click.echo(to_json(record))
 
 
-def echo_lines(lines, size: int = 1 << 16) -> None:
+def echo_lines(lines, size: int = 1 << 16, header: int = 0) -> int:
     """Print lines in writes of about ``size`` characters (a pipe's capacity): a write and
     flush per line costs more than making a line of JSON, and a reader sees no difference
-    but fewer, fuller reads."""
+    but fewer, fuller reads. How many lines were printed, the first ``header`` not counted."""
     chunk: list[str] = []
-    held = 0
+    held = printed = 0
     for line in lines:
         chunk.append(line)
+        printed += 1
         held += len(line) + 1
         if held >= size:
             click.echo("\n".join(chunk))
@@ -159,6 +163,7 @@ def echo_lines(lines, size: int = 1 << 16) -> None:
             held = 0
     if chunk:
         click.echo("\n".join(chunk))
+    return max(0, printed - header)
 
 
 def echo_json_array(items, size: int = 1 << 16) -> None:
@@ -289,28 +294,75 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
 
 @cli.command(name="ls")
 @click.option("--tag", metavar="NAME", help="Only assets carrying this tag.")
-@json_option("One JSON object per asset (JSON lines).")
+@policy_option("Only assets with a rendition under this policy.")
+@click.option(
+    "--type",
+    "formats",
+    multiple=True,
+    metavar="FORMAT",
+    help="Only sources of this format: JPEG, PNG, GIF, WEBP, HEIF... (repeatable).",
+)
+@click.option(
+    "--min-bytes", type=SIZE, metavar="SIZE", help="Only sources of this size or more (e.g. 2M)."
+)
+@click.option("--max-bytes", type=SIZE, metavar="SIZE", help="Only sources of this size or less.")
+@click.option(
+    "--since",
+    type=WHEN,
+    metavar="WHEN",
+    help="Only assets catalogued since: 2026-11-01, 2026-11-01T09:00, or 7d (ago).",
+)
+@click.option("--until", type=WHEN, metavar="WHEN", help="Only assets catalogued before.")
+@click.option(
+    "--sort", type=click.Choice(ASSET_SORTS), default="added", show_default=True, help="Order by."
+)
+@click.option("--reverse", is_flag=True, help="Largest, latest or last first.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="At most N assets.")
+@json_option("One JSON object per asset, with its renditions, uploads and sources (JSON lines).")
+@click.option("csv_", "--csv", is_flag=True, help="CSV: " + ", ".join(CSV_FIELDS) + ".")
+@click.option(
+    "--format",
+    "template",
+    metavar="TEMPLATE",
+    help="A line per asset from a Python format string over the fields "
+    + ", ".join(ASSET_FIELDS)
+    + ", e.g. '{sha256:.12} {width}x{height} {path}'.",
+)
 @click.pass_context
-def ls(ctx, tag, json_) -> None:
-    """List catalogued assets.
+def ls(ctx, json_, csv_, template, **wanted) -> None:
+    """List catalogued assets, as a table, JSON lines, CSV or a line format of your own.
 
-    Both forms read the catalogue 500 assets at a time, so memory stays flat however many
-    there are: --json prints its lines as they are made, 64 KB at a time; the table reads twice, for
-    the width of its columns, then for its lines.
+    Every form reads the catalogue 500 assets at a time, filtered and sorted by the database,
+    so memory stays flat however many there are; the table reads twice (for the width of its
+    columns, then for its lines). An empty result prints "no assets" on stderr.
 
     \b
-    Example:
+    Examples:
+      assetmgr ls --tag shots --sort bytes --reverse --limit 20 --csv
+      assetmgr ls --type jpeg --since 7d --format '{sha256:.12} {width}x{height} {path}'
       assetmgr ls --tag product-shots --json | jq .sha256
     """
+    from .display import asset_csv, asset_fields, asset_table, check_asset_format
+    from .records import AssetQuery
+
+    if sum((json_, csv_, template is not None)) > 1:
+        raise UsageError("choose one of --json, --csv and --format")
+    if template is not None:
+        check_asset_format(template)
+    query = AssetQuery(**{**wanted, "formats": tuple(wanted["formats"])})
     library = open_library(ctx)
     if json_:
         from .records import to_json
 
-        echo_lines(map(to_json, library.assets(tag=tag)))
-        return
-    from .display import asset_table
-
-    echo_lines(asset_table(lambda: library.asset_rows(tag=tag)))
+        lines = map(to_json, library.assets(query=query))
+    elif csv_:
+        lines = asset_csv(library.asset_rows(query=query))
+    elif template is not None:
+        lines = (template.format_map(asset_fields(r)) for r in library.asset_rows(query=query))
+    else:
+        lines = asset_table(lambda: library.asset_rows(query=query))
+    if not echo_lines(lines, header=1 if csv_ else 0):
+        click.echo("no assets" + (" match" if query != AssetQuery() else ""), err=True)
 
 
 @cli.command()

@@ -200,6 +200,31 @@ class _Quantity(click.ParamType):
         return result
 
 
+class _Moment(click.ParamType):
+    """A moment: an ISO 8601 date or date and time (local time unless it says its zone), or
+    a span ago: 90m, 12h, 7d, 2w."""
+
+    name = "when"
+    SPANS = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+    def convert(self, value, param, ctx):
+        from datetime import datetime, timedelta, timezone
+
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip()
+        unit = self.SPANS.get(text[-1:].lower())
+        if unit and text[:-1].isdigit():
+            return datetime.now(timezone.utc) - timedelta(seconds=int(text[:-1]) * unit)
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r}: give a date (2026-11-01), a date and time, or a span ago "
+                      "(90m, 12h, 7d, 2w)", param, ctx)  # fmt: skip
+        return moment if moment.tzinfo else moment.astimezone()
+
+
+WHEN = _Moment()
 SIZE = _Quantity("size", 1024)
 COUNT = _Quantity("count", 1000)
 

@@ -9,7 +9,17 @@ from typing import TYPE_CHECKING
 from .limits import human_bytes
 from .modelspec import FAMILIES, ModelSpec
 from .pathnames import shown
-from .records import AssetRecord, ModelReading, Outcome, Placement, Stats, UploadRecord
+from .records import (
+    ASSET_FIELDS,
+    CSV_FIELDS,
+    AssetRecord,
+    ModelReading,
+    Outcome,
+    Placement,
+    Stats,
+    UploadRecord,
+    iso,
+)
 
 if TYPE_CHECKING:
     from .catalogue import AssetRow
@@ -50,6 +60,53 @@ def asset_cells(r: AssetRow) -> tuple[str, ...]:
     path = shown(r.path) if r.path is not None else ""
     pixels, size = f"{r.width}x{r.height}", human_bytes(r.size_bytes)
     return (r.sha256[:12], r.format, pixels, size, ",".join(r.tags), path)
+
+
+def asset_fields(r: AssetRow) -> dict[str, object]:
+    """An ``ls`` row's fields, by the names ``--format`` and ``--csv`` use."""
+    added = iso(r.added) if r.added is not None else ""
+    return {
+        "sha256": r.sha256, "short": r.sha256[:12], "format": r.format, "width": r.width,
+        "height": r.height, "pixels": f"{r.width}x{r.height}", "bytes": r.size_bytes,
+        "size": human_bytes(r.size_bytes), "tags": ",".join(r.tags),
+        "path": shown(r.path) if r.path is not None else "", "added": added,
+    }  # fmt: skip
+
+
+def check_asset_format(template: str) -> None:
+    """A ``UsageError`` unless ``template`` formats an ``ls`` row (checked on a made-up one)."""
+    from .catalogue import AssetRow
+    from .errors import UsageError
+
+    sample = AssetRow("0" * 64, "PNG", 1, 1, 1, ("t",), "/p", datetime.now().astimezone())
+    try:
+        template.format_map(asset_fields(sample))
+    except KeyError as e:
+        raise UsageError(f"--format: no field {e}; fields: {', '.join(ASSET_FIELDS)}") from None
+    except (ValueError, IndexError, AttributeError, TypeError) as e:
+        raise UsageError(f"--format {template!r}: {e}") from None
+
+
+def asset_csv(rows: Iterable[AssetRow]) -> Iterator[str]:
+    """``ls --csv``: a header (always), then a line per row (tags comma-joined in their cell)."""
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="")
+    writer.writerow(CSV_FIELDS)
+    yield _taken(buffer)
+    for row in rows:
+        fields = asset_fields(row)
+        writer.writerow([fields[name] for name in CSV_FIELDS])
+        yield _taken(buffer)
+
+
+def _taken(buffer) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
 
 
 def table_line(cells: Sequence[str], widths: Sequence[int]) -> str:

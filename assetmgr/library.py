@@ -21,6 +21,7 @@ from .modelspec import DEFAULT_MODEL, ModelSpec, sendable, spec_for, warn
 from .policies import DEFAULT_POLICY, POLICY_TIER, check, choose
 from .records import (
     AddResult,
+    AssetQuery,
     AssetRecord,
     ModelReading,
     Placement,
@@ -522,17 +523,23 @@ class Library:
         """Everything the catalogue knows about one asset."""
         return self.catalogue.records([self.resolve(reference)])[0]
 
-    def assets(self, *, tag: str | None = None) -> Iterator[AssetRecord]:
-        """Every asset (with ``tag``, those carrying it), oldest first, as full records.
+    def assets(
+        self, *, tag: str | None = None, query: AssetQuery | None = None
+    ) -> Iterator[AssetRecord]:
+        """Every asset (with ``tag``, those carrying it; with ``query``, those it takes, in its
+        order), oldest first, as full records.
 
         Streamed: read from the catalogue 500 at a time as you iterate, so memory stays
         flat however many there are (``list(...)`` for a list)."""
-        return self.catalogue.iter_records(tag)
+        return self.catalogue.iter_records(query or AssetQuery(tag=tag))
 
-    def asset_rows(self, *, tag: str | None = None) -> Iterator[AssetRow]:
-        """``assets`` as a listing needs them: sha256, format, size, bytes, tags and the first
-        source path of each, streamed the same way at a fraction of the cost."""
-        return self.catalogue.asset_rows(tag)
+    def asset_rows(
+        self, *, tag: str | None = None, query: AssetQuery | None = None
+    ) -> Iterator[AssetRow]:
+        """``assets`` as a listing needs them: sha256, format, size, bytes, tags, the first
+        source path and when it was catalogued, streamed the same way at a fraction of the
+        cost."""
+        return self.catalogue.asset_rows(query or AssetQuery(tag=tag))
 
     def rendition(
         self, reference: str, policy: str | None = None, tier: Tier = STANDARD

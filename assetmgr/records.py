@@ -7,11 +7,48 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from .limits import HIGH, STANDARD, served_tokens
 from .pathnames import is_plain, shown
+
+# The fields of an ``ls`` line, by the names ``--format`` and ``--csv`` use.
+ASSET_FIELDS = {
+    "sha256": "the asset's sha256", "short": "its first 12 digits", "format": "JPEG, PNG, ...",
+    "width": "pixels", "height": "pixels", "pixels": "width x height, as 1920x1080",
+    "bytes": "the source's size", "size": "the same, as 1.2 MB", "tags": "comma-separated",
+    "path": "the first source path", "added": "when catalogued, ISO 8601 UTC",
+}  # fmt: skip
+CSV_FIELDS = ("sha256", "format", "width", "height", "bytes", "tags", "path", "added")
+
+
+ASSET_SORTS = ("added", "bytes", "pixels", "width", "height", "format", "sha256")
+
+
+@dataclasses.dataclass(frozen=True)
+class AssetQuery:
+    """Which assets a listing takes (``ls``'s filters), in which order, and how many. Each
+    filter left at None takes every asset; ``since`` and ``until`` bound when an asset was
+    catalogued, ``formats`` its source format (JPEG, PNG, ...), ``policy`` the policies it has
+    a rendition under, the bytes its source's size."""
+
+    tag: str | None = None
+    policy: str | None = None
+    formats: tuple[str, ...] = ()
+    min_bytes: int | None = None
+    max_bytes: int | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: str = "added"  # one of ASSET_SORTS
+    reverse: bool = False
+    limit: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.sort not in ASSET_SORTS:
+            from .errors import UsageError
+
+            raise UsageError(f"--sort {self.sort}: choose one of {', '.join(ASSET_SORTS)}")
 
 
 @dataclasses.dataclass(slots=True)
@@ -235,9 +272,14 @@ class PushSummary:
         return ", ".join(parts)
 
 
+def iso(moment: datetime) -> str:
+    """A moment as JSON and CSV show it: ISO 8601 in UTC, ``Z`` for its zone."""
+    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.isoformat().replace("+00:00", "Z")
+        return iso(value)
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
