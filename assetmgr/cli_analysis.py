@@ -200,6 +200,8 @@ def summary_line(run_id, counts: dict[str, int], sent: int, batches) -> str:
 
 def _problems(rows):
     for row in rows:
+        if row["copy_of"] is not None:
+            continue  # its request's problem, told once
         if row["state"] == "refused":
             yield f"refused: request {row['request']} ({_assets(row)})"
         elif row["state"] in ("errored", "expired", "canceled"):

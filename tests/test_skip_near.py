@@ -197,3 +197,13 @@ def test_the_run_key_names_its_copies_the_request_keys_do_not(shots, db):
     assert [c.asset for c in skipping.copies] == group[1:]
     assert [r.key for r in skipping.requests] == [r.key for r in best.requests]
     assert skipping.key != best.key
+
+
+def test_a_refused_request_is_reported_once_and_its_copies_share_its_state(shots, run, emulated):
+    emulated()
+    result = run("run", "--tag", "t", "--per-request", "1", "--skip-near", "--prompt",
+                 "[assetmgr-emulator:refuse] What is it?")  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count("refused: request") == 9
+    rows = run.json_lines("answers", "--run", "1")
+    assert len(rows) == 27 and all(r["state"] == "refused" for r in rows)
