@@ -6,6 +6,9 @@ Request states: ``pending`` (not sent, or sent and not answered: sent again), ``
 a Message Batch not yet collected), ``answered``, ``refused`` (``stop_reason: "refusal"``:
 reported, never sent again), ``errored``, ``expired`` and ``canceled`` (sent again by the next
 run). An answer is recorded once: a row already answered is never written again.
+
+``run_copies`` holds the assets a run did not ask about (``run --skip-near``): each is given
+the answer of the request that asked about its best copy, marked as a copy, at no cost.
 """
 
 from __future__ import annotations
@@ -17,10 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, select, update
 
 from .catalogue import CHUNK, Catalogue
-from .models import Asset, MessageBatch, Run, RunRequest, Tag, run_requests, runs, utcnow
+from .models import (
+    Asset,
+    MessageBatch,
+    Run,
+    RunCopy,
+    RunRequest,
+    Tag,
+    run_copies,
+    run_requests,
+    runs,
+    utcnow,
+)
 from .runplan import DONE, RunPlan
 
 UNFINISHED = ("submitting", "submitted")  # batch states: not yet collected
@@ -67,7 +81,8 @@ def answered_keys(catalogue: Catalogue, keys: Iterable[str]) -> set[str]:
 
 def open_run(catalogue: Catalogue, plan: RunPlan, remote_id: int | None) -> int:
     """The run of ``plan``'s key, made now or found again, with a row for each request (an
-    answer another run holds for the same request copied in); its id."""
+    answer another run holds for the same request copied in) and one for each of its copies
+    (``run_copies``); its id."""
 
     def work(conn) -> int:
         now = utcnow()
@@ -93,6 +108,7 @@ def open_run(catalogue: Catalogue, plan: RunPlan, remote_id: int | None) -> int:
         if rows:
             conn.execute(insert(run_requests), rows)
             _copy_answers(conn, run_id, {row["key"] for row in rows})
+        _record_copies(conn, run_id, plan)
         return run_id
 
     return catalogue.transaction(work)
@@ -100,6 +116,25 @@ def open_run(catalogue: Catalogue, plan: RunPlan, remote_id: int | None) -> int:
 
 ANSWER_COLUMNS = ("text", "response", "stop_reason", "input_tokens", "output_tokens",
                   "cache_read_tokens", "cache_write_tokens", "cost", "answered_at")  # fmt: skip
+
+
+def _record_copies(conn, run_id: int, plan: RunPlan) -> None:
+    """The run's copies, as the plan has them (the same key has the same copies)."""
+    conn.execute(delete(run_copies).where(RunCopy.run_id == run_id))
+    if plan.copies:
+        conn.execute(insert(run_copies), [dict(run_id=run_id, asset=c.asset, copy_of=c.copy_of,
+                                               distance=c.distance) for c in plan.copies])  # fmt: skip
+
+
+def copies_of(conn, run_id: int) -> dict[str, list[tuple[str, int]]]:
+    """The run's copies by the asset whose answer they get: (asset, distance), nearest first."""
+    query = (select(RunCopy.copy_of, RunCopy.asset, RunCopy.distance)
+             .where(RunCopy.run_id == run_id)
+             .order_by(RunCopy.copy_of, RunCopy.distance, RunCopy.asset))  # fmt: skip
+    found: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for best, asset, d in conn.execute(query):
+        found[best].append((asset, d))
+    return found
 
 
 def _copy_answers(conn, run_id: int, keys: set[str]) -> None:
@@ -178,6 +213,7 @@ class RunRow:
     pending_batches: int
     created_at: datetime
     updated_at: datetime
+    copies: int = 0  # assets answered by their best copy's request (run --skip-near)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -202,8 +238,10 @@ def run_rows(catalogue: Catalogue, run_id: int | None = None) -> list[RunRow]:
     pending = (select(MessageBatch.run_id, func.count())
                .where(MessageBatch.state.in_(("submitting", "submitted")))
                .group_by(MessageBatch.run_id))  # fmt: skip
+    copied = select(RunCopy.run_id, func.count()).group_by(RunCopy.run_id)
     with catalogue.reading() as conn:
         rows = conn.execute(query).all()
+        copies = dict(conn.execute(copied).all())
         sums: dict[int, list] = defaultdict(lambda: [{}, 0, 0, None])
         for rid, state, count, tokens_in, tokens_out, spent in conn.execute(totals):
             entry = sums[rid]
@@ -219,13 +257,16 @@ def run_rows(catalogue: Catalogue, run_id: int | None = None) -> list[RunRow]:
         out.append(RunRow(row.id, row.model, row.prompt, bool(row.batch), row.requests,
                           row.images, states, row.estimated_tokens, row.estimated_cost,
                           tokens_in, tokens_out, spent, batches.get(row.id, 0),
-                          row.created_at, row.updated_at))  # fmt: skip
+                          row.created_at, row.updated_at, copies.get(row.id, 0)))  # fmt: skip
     return out
 
 
 def answer_rows(catalogue: Catalogue, run_id: int) -> Iterator[dict[str, Any]]:
     """One dict per request of the run, in order: its assets (with their tags), renditions,
-    state, answer text, stop reason, usage, cost and error."""
+    state, answer text, stop reason, usage, cost and error (``copy_of`` and ``distance``
+    None); after each, one dict per copy (``run --skip-near``) of an asset it asked about:
+    that copy alone with the request's answer, ``copy_of`` its best copy, the ``distance``
+    between them, and the rendition that was sent in its place; no usage, no cost."""
     columns = (RunRequest.id, RunRequest.seq, RunRequest.assets, RunRequest.renditions,
                RunRequest.state, RunRequest.text, RunRequest.stop_reason,
                RunRequest.input_tokens, RunRequest.output_tokens, RunRequest.cache_read_tokens,
@@ -233,11 +274,13 @@ def answer_rows(catalogue: Catalogue, run_id: int) -> Iterator[dict[str, Any]]:
     query = select(*columns).where(RunRequest.run_id == run_id).order_by(RunRequest.seq)
     with catalogue.reading() as conn:
         rows = conn.execute(query).all()
-    shas = sorted({sha for row in rows for sha in json.loads(row.assets)})
-    tags = tags_of(catalogue, shas)
+        copies = copies_of(conn, run_id)
+    shas = {sha for row in rows for sha in json.loads(row.assets)}
+    shas.update(asset for found in copies.values() for asset, _ in found)
+    tags = tags_of(catalogue, sorted(shas))
     for row in rows:
         assets = json.loads(row.assets)
-        yield {
+        answer = {
             "run": run_id,
             "request": row.seq,
             "custom_id": custom_id(row.id),
@@ -256,7 +299,21 @@ def answer_rows(catalogue: Catalogue, run_id: int) -> Iterator[dict[str, Any]]:
             },  # fmt: skip
             "cost": row.cost,
             "error": row.error,
+            "copy_of": None,
+            "distance": None,
         }
+        yield answer
+        for best, rendition in zip(assets, answer["renditions"]):
+            for asset, d in copies.get(best, ()):
+                yield _copy_row(answer, asset, best, d, rendition, tags.get(asset, []))
+
+
+def _copy_row(answer: dict, asset: str, best: str, d: int, rendition: str, tags) -> dict:
+    """A copy's row: the answer of its best copy's request, which cost it nothing."""
+    done = answer["state"] in DONE
+    usage = {name: 0 if done else None for name in answer["usage"]}
+    return {**answer, "assets": [asset], "renditions": [rendition], "tags": [tags],
+            "usage": usage, "cost": 0.0 if done else None, "copy_of": best, "distance": d}  # fmt: skip
 
 
 def tags_of(catalogue: Catalogue, shas: Sequence[str]) -> dict[str, list[str]]:

@@ -52,6 +52,18 @@ RUN_OPTIONS = [
     click.option(
         "--retry-errors", is_flag=True, help="Send requests that fail once more before stopping."
     ),  # fmt: skip
+    click.option(
+        "--skip-near",
+        is_flag=True,
+        help="Ask only about the best copy of each group of near-duplicates; the others get "
+        "its answer, marked as a copy.",
+    ),  # fmt: skip
+    click.option(
+        "--near-distance",
+        type=int,
+        metavar="BITS",
+        help="With --skip-near: how far (bits of 64) a near-duplicate may be.  [default: 10]",
+    ),  # fmt: skip
     json_option("Print the plan (--dry-run) or every answer of the run as JSON Lines."),
     *WORKSPACE,
 ]
@@ -93,6 +105,7 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
       assetmgr run --tag product-shots --prompt-file damage.md --model claude-haiku-5-5 --dry-run
       assetmgr run --tag product-shots --prompt-file damage.md --batch
       assetmgr run --tag docs --prompt "Transcribe." --per-request 1 --max-cost 5 --cache 1h
+      assetmgr run --tag shots --prompt "What is it?" --skip-near --dry-run
     """
 
     from . import cli, lookup
@@ -106,7 +119,7 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
     named = cli.with_stdin(references, from_stdin)
     lookup.require_named(named, tag)
     remote = RemoteSpec.from_env(workspace, workspace_id)
-    if dry_run and not options["batch"]:
+    if dry_run and not options["batch"] and not options["skip_near"]:
         plan = fast_dry_plan(ctx, named, tag, prompt, system, remote, options)
         if plan is not None:
             return print_plan(plan, json_)
@@ -172,7 +185,7 @@ def plan_record(plan) -> dict:
             "input_tokens": sum(r.tokens for r in due), "cache_write_tokens": tokens.cache_write,
             "cache_read_tokens": tokens.cache_read, "batch": plan.batch,
             "estimated_cost": plan.cost(due), "max_output_cost": plan.max_output_cost(due),
-            "files_to_upload": plan.to_upload}  # fmt: skip
+            "files_to_upload": plan.to_upload, "near_duplicates": len(plan.copies)}  # fmt: skip
 
 
 def summary_line(run_id, counts: dict[str, int], sent: int, batches) -> str:
@@ -187,6 +200,8 @@ def summary_line(run_id, counts: dict[str, int], sent: int, batches) -> str:
 
 def _problems(rows):
     for row in rows:
+        if row["copy_of"] is not None:
+            continue  # its request's problem, told once
         if row["state"] == "refused":
             yield f"refused: request {row['request']} ({_assets(row)})"
         elif row["state"] in ("errored", "expired", "canceled"):
@@ -248,9 +263,10 @@ def run_line(row) -> str:
     actual = f"${row.cost:,.2f}" if row.cost is not None else "$0.00"
     batch = " batch" if row.batch else ""
     pending = f", {row.pending_batches} batch(es) pending" if row.pending_batches else ""
+    copies = f", {row.copies:,} answered by copy" if row.copies else ""
     prompt = row.prompt.strip().splitlines()[0][:40] if row.prompt.strip() else ""
     return (f"{row.id:>4}  {row.model}{batch}  {done:,}/{row.requests:,} done, {errored:,} "
-            f"errored{pending}; {row.input_tokens:,} in / {row.output_tokens:,} out tokens "
+            f"errored{pending}{copies}; {row.input_tokens:,} in / {row.output_tokens:,} out tokens "
             f"(~{row.estimated_tokens:,} est.); cost {actual} (est. {estimate} input)  "
             f"{prompt!r}")  # fmt: skip
 
@@ -262,6 +278,9 @@ def run_line(row) -> str:
 @click.pass_context
 def answers_command(ctx, run_id, json_, csv_) -> None:
     """Print the answers of a run, one per request, joined to the assets' hashes and tags.
+
+    An asset the run answered by its best copy's request (run --skip-near) follows that
+    request, with its answer, marked as a copy (copy_of, distance).
 
     \b
     Example:
@@ -281,13 +300,20 @@ def answers_command(ctx, run_id, json_, csv_) -> None:
         cli.echo_lines(csv_lines(rows))
     else:
         for row in rows:
-            click.echo(f"== request {row['request']} ({_assets(row)}): {row['state']}")
+            click.echo(f"== request {row['request']} ({_assets(row)}): {row['state']}"
+                       f"{_copy_note(row)}")  # fmt: skip
             click.echo(row["text"] if row["text"] is not None else f"({row['error']})")
+
+
+def _copy_note(row) -> str:
+    if row["copy_of"] is None:
+        return ""
+    return f" (copy of {row['copy_of'][:12]}… at distance {row['distance']})"
 
 
 CSV_FIELDS = ("run", "request", "state", "assets", "tags", "text", "stop_reason",
               "input_tokens", "output_tokens", "cache_read_input_tokens",
-              "cache_creation_input_tokens", "cost", "error")  # fmt: skip
+              "cache_creation_input_tokens", "cost", "error", "copy_of", "distance")  # fmt: skip
 
 
 def csv_lines(rows):
@@ -308,7 +334,8 @@ def csv_lines(rows):
                     " ".join(",".join(t) for t in row["tags"]), row["text"] or "",
                     row["stop_reason"] or "", usage["input_tokens"], usage["output_tokens"],
                     usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"],
-                    "" if row["cost"] is None else f"{row['cost']:.6f}", row["error"] or ""])  # fmt: skip
+                    "" if row["cost"] is None else f"{row['cost']:.6f}", row["error"] or "",
+                    row["copy_of"] or "", "" if row["distance"] is None else row["distance"]])  # fmt: skip
 
 
 COMMANDS = [run_command, runs_command, answers_command]

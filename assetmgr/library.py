@@ -326,10 +326,16 @@ class Library:
         batch: bool = False,
         policy: str | None = None,
         remote: RemoteSpec | None = None,
+        skip_near: bool = False,
+        near_distance: int | None = None,
     ) -> RunPlan:
         """What ``run`` would send for these assets: its requests (each with the rendition for
         the model's tier), which are answered already, the files still to upload, and the
-        estimated tokens and cost (``RunPlan.lines``). Nothing is uploaded or sent."""
+        estimated tokens and cost (``RunPlan.lines``). Nothing is uploaded or sent.
+
+        ``skip_near``: of each group of near-duplicates among these assets (``near_duplicates``
+        at ``near_distance``), only the best copy is asked about; the others are the plan's
+        ``copies``, answered by its request."""
         from .answers import answered_keys
         from .runplan import Ask, plan
 
@@ -337,13 +343,27 @@ class Library:
         ask = Ask(prompt, spec, max_tokens, system, per_request, label, cache)
         remote = remote or RemoteSpec.from_env()
         check(policy, spec.tier)
+        if near_distance is not None and not skip_near:
+            raise UsageError("--near-distance goes with --skip-near")
+        shas, copies = self._skip_near(shas, near_distance) if skip_near else (shas, [])
         refs = self._images(shas, policy, remote, spec.tier, batch=batch)
-        planned = plan(refs, ask, batch=batch)
+        planned = plan(refs, ask, batch=batch, copies=copies)
         planned.answered = answered_keys(self.catalogue, [r.key for r in planned.requests])
         planned.to_upload = len(
             {i.rendition_sha256 for r in planned.due for i in r.images if i.file_id is None}
         )  # answered requests need no file
         return planned
+
+    def _skip_near(self, shas: Sequence[str], distance: int | None):
+        """``shas`` without their near-duplicates, and those as ``runplan.Copy``s of their
+        group's best copy (``runplan.skip_near``)."""
+        from .runplan import skip_near
+
+        if distance is not None and not 0 <= distance <= MAX_NEAR_DISTANCE:
+            raise UsageError(f"--near-distance must be between 0 and {MAX_NEAR_DISTANCE} "
+                             "(bits of 64)")  # fmt: skip
+        groups = self.near_duplicates(distance, among=shas).groups
+        return skip_near(shas, [[(m.sha256, m.distance) for m in g.members] for g in groups])
 
     def run(
         self,
@@ -361,7 +381,7 @@ class Library:
         (``RunOutcome``: its id, plan, what was sent; ``.answers()`` iterates its answers).
 
         ``options`` are those of ``run_plan`` (model, system, max_tokens, per_request, label,
-        cache, batch, policy, remote). Requests answered already (by this run or any other
+        cache, batch, policy, remote, skip_near, near_distance). Requests answered already (by this run or any other
         asking the same of the same images) are not sent again; the rest are sent ``jobs`` at a
         time, or as Message Batches with ``batch=True``. ``max_cost``: an ``OverBudget`` error,
         before anything is uploaded or sent, when the estimate of what is to send is over it.
@@ -394,7 +414,7 @@ class Library:
             by_rendition = {image.rendition_sha256: image for image in uploaded}
             refs = [by_rendition.get(image.rendition_sha256, image)
                     for request in planned.requests for image in request.images]  # fmt: skip
-            fresh = plan(refs, planned.ask, batch=planned.batch)
+            fresh = plan(refs, planned.ask, batch=planned.batch, copies=planned.copies)
             fresh.answered, planned = planned.answered, fresh
         found = Workspaces(self.catalogue).recorded(remote)
         run_id = answers.open_run(self.catalogue, planned, found.remote_id if found else None)

@@ -11,6 +11,12 @@ visual tokens at the model's tier, text at ceil(characters / 4). With ``cache`` 
 ``1h``) the instruction goes first, marked with ``cache_control``, so that the system prompt and
 the instruction are the prefix every request shares; images and their labels follow. The
 bodies are built the same way every time (same keys, same order), so that caches hit.
+
+With ``--skip-near`` (``skip_near``) a run asks only about the best copy of each group of
+near-duplicates among its assets; every other member is a ``Copy``, answered by the request
+that asks about its best copy, and costs nothing. The copies are part of the run's key (not of
+its requests' keys): the same assets asked with and without ``--skip-near`` are two runs, and
+they share the answers of the requests they have in common.
 """
 
 from __future__ import annotations
@@ -102,6 +108,27 @@ class Planned:
         return [i.rendition_sha256 for i in self.images]
 
 
+@dataclass(frozen=True)
+class Copy:
+    """An asset a run does not ask about: it gets the answer of its best copy's request."""
+
+    asset: str
+    copy_of: str
+    distance: int
+
+
+def skip_near(
+    shas: Sequence[str], groups: Sequence[Sequence[tuple[str, int]]]
+) -> tuple[list[str], list[Copy]]:
+    """``shas`` without the near-duplicates of ``groups`` (each a list of (sha256, distance to
+    its first), the best copy first), and those as copies of their group's best copy."""
+    named = set(shas)
+    copies = {sha: Copy(sha, group[0][0], d) for group in groups if group[0][0] in named
+              for sha, d in group[1:]}  # fmt: skip
+    asked = [sha for sha in shas if sha not in copies]
+    return asked, [copies[sha] for sha in dict.fromkeys(shas) if sha in copies]
+
+
 @dataclass
 class RunPlan:
     """What a run would send: its requests, and what they are estimated to cost."""
@@ -112,6 +139,7 @@ class RunPlan:
     batch: bool = False
     to_upload: int = 0  # files still to upload before anything is sent
     answered: set[str] = field(default_factory=set)  # request keys answered already
+    copies: list[Copy] = field(default_factory=list)  # answered by their best copy's request
 
     @property
     def images(self) -> int:
@@ -167,14 +195,23 @@ class RunPlan:
             lines.append(f"output: at most {self.ask.max_tokens:,} tokens a request, "
                          f"${ceiling:,.2f} at most")  # fmt: skip
         lines.append(f"files to upload: {self.to_upload:,}")
+        if self.copies:
+            lines.append(f"{len(self.copies):,} near-duplicates answered by their best copy's "
+                         "request (not sent, no cost)")  # fmt: skip
         return lines
 
 
-def plan(images: Sequence[ImageRef], ask: Ask, *, batch: bool = False) -> RunPlan:
+def plan(
+    images: Sequence[ImageRef],
+    ask: Ask,
+    *,
+    batch: bool = False,
+    copies: Sequence[Copy] = (),
+) -> RunPlan:
     """The requests covering ``images`` in order (an asset named twice, once: a second copy
     would be a second request of the same key, paid twice), split as ``blocks.requests``
-    splits them. Warns (``ModelWarning``) when ``cache`` is asked for a prefix below the
-    model's minimum."""
+    splits them; ``copies`` (from ``skip_near``) are answered by their best copy's request.
+    Warns (``ModelWarning``) when ``cache`` is asked for a prefix below the model's minimum."""
     spec = ask.model
     images = list({image.asset_sha256: image for image in images}.values())
     chunks = split(images, max_images=images_per_request(spec, ask.per_request),
@@ -191,8 +228,9 @@ def plan(images: Sequence[ImageRef], ask: Ask, *, batch: bool = False) -> RunPla
     if ask.cache and ask.prefix_tokens < spec.cache_minimum:
         warn(f"--cache: the shared prefix (system prompt and instruction) is ~{ask.prefix_tokens:,} "
              f"tokens, below the {spec.cache_minimum:,} {spec.id} caches; nothing will be cached")  # fmt: skip
-    key = content_key(question, [i.rendition_sha256 for i in images])
-    return RunPlan(ask, key, requests, batch)
+    whole = dict(question, copies=[[c.asset, c.copy_of] for c in copies]) if copies else question
+    key = content_key(whole, [i.rendition_sha256 for i in images])
+    return RunPlan(ask, key, requests, batch, copies=list(copies))
 
 
 def body(ask: Ask, images: Sequence[ImageRef]) -> MessageRequest:

@@ -155,5 +155,6 @@ class RunOutcome:
         return answers.counts(self.catalogue, self.id) if self.id is not None else {}
 
     def answers(self):
-        """One dict per request of the run, in order (see ``answers.answer_rows``)."""
+        """One dict per request of the run, in order, each followed by its copies (see
+        ``answers.answer_rows``)."""
         return answers.answer_rows(self.catalogue, self.id) if self.id is not None else iter(())
