@@ -243,3 +243,37 @@ def test_near_distance_needs_reuse_near(run, tmp_path):
     result = run("add", tmp_path / "pics", "--near-distance", "4")
     assert result.exit_code == ExitCode.USAGE and "--reuse-near" in result.stderr
     assert run("add", tmp_path / "pics", "--reuse-near", "--near-distance", "0").exit_code == 0
+
+
+def test_nothing_is_linked_to_a_best_copy_whose_bytes_are_gone(run, tmp_path, store_root):
+    original, variant = family(tmp_path / "pics", 10)[:2]
+    assert run("add", original).exit_code == 0
+    original.unlink()
+    for stored in store_root.rglob("*"):
+        if stored.is_file():
+            stored.unlink()
+    result = run("add", variant, "--reuse-near")
+    assert result.exit_code == 0, result.stderr
+    assert "0 near-duplicates reuse" in result.stderr
+    assert "1 near-duplicates not linked" in result.stderr
+    assert record(run, variant)["reuses"] == []
+
+
+def test_links_never_chain(run, tmp_path, db):
+    paths = [write(tmp_path / f"u{i}.jpg", encoded(picture(200 + i))) for i in range(3)]
+    assert run("add", tmp_path).exit_code == 0
+    x, b, c = (record(run, p)["sha256"] for p in paths)
+    renditions = {s: record(run, s)["renditions"][0]["sha256"] for s in (x, b, c)}
+    with Catalogue.open(str(db)) as catalogue:
+        assert catalogue.link_near([(x, b, 3)]) == [x]
+        assert catalogue.link_near([(b, c, 2)]) == [b]  # x follows b to c
+        assert catalogue.link_near([(c, x, 1)]) == []  # c is everyone's best copy: no cycle
+        links = catalogue.near_links()
+    assert {s: [(r.best_sha256, r.own_rendition_sha256) for r in links[s]] for s in links} == {
+        x: [(c, renditions[x])],
+        b: [(c, renditions[b])],
+    }
+    assert {record(run, s)["renditions"][0]["sha256"] for s in (x, b, c)} == {renditions[c]}
+    assert run("dupes", "unlink", b).exit_code == 0
+    assert record(run, b)["renditions"][0]["sha256"] == renditions[b]
+    assert record(run, x)["renditions"][0]["sha256"] == renditions[c]
