@@ -104,6 +104,9 @@ def test_add_reuse_near_uploads_once_per_group(run, uploading, tmp_path):
     text = run("show", linked[0]).stdout
     assert f"vision: best copy sha256:{best[:12]}'s rendition" in text
     assert "dupes unlink" in text
+    whereis = run("whereis", linked[0])
+    assert whereis.exit_code == 0 and file_id(run, best) in whereis.stdout
+    assert all("reuses" in line for line in run.json_lines("ls"))
     assert posts(uploading) == 1 + len(unrelated)  # block and show uploaded nothing
 
 
