@@ -1182,18 +1182,33 @@ def _asset_record(row: Any) -> AssetRecord:
 
 
 def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
-    """Fill renditions, uploads, sources and tags of ``assets``: four queries a chunk."""
+    """Fill renditions (with their links: ``reuses``), uploads, sources and tags of
+    ``assets``: four queries a chunk."""
     renditions = Rendition.__table__
+    best, own = Asset.__table__.alias("best"), renditions.alias("own")
+    linked = (NearLink.asset_id == AssetRendition.asset_id) & (
+        NearLink.policy == AssetRendition.policy
+    )
     for chunk in _chunks(list(assets)):
         query = (
             select(
-                AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions
+                AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions,
+                NearLink.distance.label("link_distance"), NearLink.own_rendition_id,
+                best.c.sha256.label("best_sha256"), own.c.sha256.label("own_sha256"),
             )
-            .join(renditions)
+            .join(renditions, renditions.c.id == AssetRendition.rendition_id)
+            .outerjoin(NearLink, linked)
+            .outerjoin(best, best.c.id == NearLink.best_id)
+            .outerjoin(own, own.c.id == NearLink.own_rendition_id)
             .where(AssetRendition.asset_id.in_(chunk))
-        )
+            .order_by(AssetRendition.asset_id, AssetRendition.policy)
+        )  # fmt: skip
         by_rendition: dict[int, list[int]] = defaultdict(list)
         for r in conn.execute(query):
+            if r.own_rendition_id is not None:
+                assets[r.asset_id].reuses.append(
+                    ReuseRecord(r.policy, r.best_sha256, r.link_distance, r.own_sha256)
+                )
             assets[r.asset_id].renditions.append(
                 RenditionRecord(
                     r.policy,
@@ -1216,9 +1231,6 @@ def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
         query = select(Tag.asset_id, Tag.name).where(Tag.asset_id.in_(chunk)).order_by(Tag.name)
         for asset_id, name in conn.execute(query):
             assets[asset_id].tags.append(name)
-        by_sha = {assets[id_].sha256: assets[id_] for id_ in chunk}
-        for sha, links in _links(conn, list(chunk)).items():
-            by_sha[sha].reuses = links
 
 
 def _attach_uploads(
