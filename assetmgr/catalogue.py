@@ -40,6 +40,7 @@ from .models import (
     AssetRendition,
     Columns,
     NearDecision,
+    NearLink,
     PerceptualHash,
     Rejection,
     Remote,
@@ -53,7 +54,14 @@ from .models import (
 )
 from .pathnames import exact_bytes, real, shown
 from .phash import Fingerprint
-from .records import AssetQuery, AssetRecord, RenditionRecord, SourceRecord, UploadRecord
+from .records import (
+    AssetQuery,
+    AssetRecord,
+    RenditionRecord,
+    ReuseRecord,
+    SourceRecord,
+    UploadRecord,
+)
 from .references import Reference, parse
 from .statcache import CachedRejection, CachedSource
 
@@ -394,16 +402,26 @@ class Catalogue:
         return found
 
     def rendition_links(self, shas: Sequence[str]) -> list[RenditionLink]:
-        """The renditions of these assets, each saying whether another asset has it too."""
+        """The renditions of these assets (those they use, and the own ones that ``near_links``
+        keeps for ``dupes unlink``), each saying whether another asset has it too."""
         ids = select(Asset.id).where(Asset.sha256.in_(list(shas)))
         theirs = select(AssetRendition.rendition_id).where(AssetRendition.asset_id.in_(ids))
+        kept = select(NearLink.own_rendition_id).where(NearLink.asset_id.in_(ids))
         other = (
             select(AssetRendition.asset_id)
             .where(AssetRendition.rendition_id == Rendition.id)
             .where(AssetRendition.asset_id.not_in(ids))
             .exists()
         )
-        query = select(Rendition.sha256, other).where(Rendition.id.in_(theirs))
+        other_kept = (
+            select(NearLink.asset_id)
+            .where(NearLink.own_rendition_id == Rendition.id)
+            .where(NearLink.asset_id.not_in(ids))
+            .exists()
+        )
+        query = select(Rendition.sha256, other | other_kept).where(
+            Rendition.id.in_(theirs.union(kept))
+        )
         with self.reading() as conn:
             return [RenditionLink(sha, bool(shared)) for sha, shared in conn.execute(query)]
 
@@ -433,11 +451,13 @@ class Catalogue:
             for chunk in _chunks(shas):
                 conn.execute(delete(Asset).where(Asset.sha256.in_(chunk)))
             for chunk in _chunks(renditions):
-                unused = (
-                    ~select(AssetRendition.rendition_id)
-                    .where(AssetRendition.rendition_id == Rendition.id)
-                    .exists()
+                used = select(AssetRendition.rendition_id).where(
+                    AssetRendition.rendition_id == Rendition.id
                 )
+                kept = select(NearLink.own_rendition_id).where(
+                    NearLink.own_rendition_id == Rendition.id
+                )
+                unused = ~used.exists() & ~kept.exists()
                 conn.execute(delete(Rendition).where(Rendition.sha256.in_(chunk), unused))
 
     # -- export and import ---------------------------------------------------------------
@@ -786,6 +806,55 @@ class Catalogue:
         with self.reading() as conn:
             return [tuple(row) for row in conn.execute(query)]
 
+    # -- near-duplicates that reuse their best copy's rendition -----------------------------
+
+    def link_near(self, pairs: Sequence[tuple[str, str, int]]) -> list[str]:
+        """Point each asset of ``pairs`` (asset sha256, its best copy's sha256, distance) at
+        the best copy's rendition under every policy both have a rendition under, keeping
+        its own rendition and warnings in ``near_links``; in one transaction. A best copy
+        that uses another's rendition passes it on (no chains), and the assets that used the
+        asset's own follow it. The sha256s of the assets linked now (under some policy)."""
+
+        def write(conn: Connection) -> list[str]:
+            ids = _ids_by_sha(conn, Asset, {sha for pair in pairs for sha in pair[:2]})
+            now = utcnow()
+            return [a for a, b, d in pairs if _link(conn, ids[a], ids[b], d, now)]
+
+        return self.transaction(write) if pairs else []
+
+    def unlink_near(self, shas: Sequence[str]) -> list[str]:
+        """Give these assets their own renditions back and forget their links, in one
+        transaction; the sha256s of those that were linked."""
+
+        def write(conn: Connection) -> list[str]:
+            ids = _ids_by_sha(conn, Asset, set(shas))
+            by_id = {id_: sha for sha, id_ in ids.items()}
+            restored: set[str] = set()
+            for chunk in _chunks(sorted(by_id)):
+                rows = conn.execute(
+                    select(NearLink.asset_id, NearLink.policy, NearLink.own_rendition_id,
+                           NearLink.own_warnings).where(NearLink.asset_id.in_(chunk))
+                ).all()  # fmt: skip
+                for asset_id, policy, own, warnings in rows:
+                    _point(conn, [asset_id], policy, own, warnings)
+                    restored.add(by_id[asset_id])
+                conn.execute(delete(NearLink).where(NearLink.asset_id.in_(chunk)))
+            return sorted(restored)
+
+        return self.transaction(write)
+
+    def near_links(self, shas: Sequence[str] | None = None) -> dict[str, list[ReuseRecord]]:
+        """asset sha256 -> its links (``ReuseRecord``, by policy), of these assets (None:
+        every linked asset)."""
+        with self.reading() as conn:
+            if shas is None:
+                return _links(conn, None)
+            found: dict[str, list[ReuseRecord]] = {}
+            for chunk in _chunks(list(shas)):
+                ids = select(Asset.id).where(Asset.sha256.in_(chunk))
+                found.update(_links(conn, ids))
+            return found
+
     # -- tags --------------------------------------------------------------
 
     def add_tags(self, shas: Sequence[str], names: Sequence[str]) -> None:
@@ -842,6 +911,77 @@ def _record(conn: Connection, batch: IngestBatch, now: datetime) -> None:
     )
     _record_rejections(conn, batch, now)
     _insert_fingerprints(conn, [(asset_ids[a], f) for a, f in batch.fingerprints], now)
+
+
+def _link(conn: Connection, asset_id: int, best_id: int, distance: int, now) -> bool:
+    """``link_near`` of one asset; whether it was linked under some policy now."""
+    mine, theirs = _uses(conn, asset_id), _uses(conn, best_id)
+    query = select(NearLink.policy, NearLink.best_id).where(NearLink.asset_id == best_id)
+    best_of_best = {policy: best for policy, best in conn.execute(query)}
+    linked_under = set(
+        conn.execute(select(NearLink.policy).where(NearLink.asset_id == asset_id)).scalars()
+    )
+    linked = False
+    for policy, (rendition_id, warnings) in sorted(theirs.items()):
+        target = best_of_best.get(policy) or best_id
+        if policy not in mine or target == asset_id or mine[policy][0] == rendition_id:
+            continue  # no rendition of its own here, a cycle, or the same bytes already
+        if policy in linked_under:  # its own is kept already: only the best copy changes
+            conn.execute(
+                update(NearLink)
+                .where(NearLink.asset_id == asset_id, NearLink.policy == policy)
+                .values(best_id=target, distance=distance)
+            )
+        else:
+            own, own_warnings = mine[policy]
+            conn.execute(NearLink.__table__.insert().values(
+                asset_id=asset_id, policy=policy, best_id=target, own_rendition_id=own,
+                own_warnings=own_warnings, distance=distance, created_at=now))  # fmt: skip
+        followers = select(NearLink.asset_id).where(
+            NearLink.best_id == asset_id, NearLink.policy == policy
+        )
+        _point(conn, [asset_id, *conn.execute(followers).scalars()], policy, rendition_id, warnings)
+        conn.execute(
+            update(NearLink)
+            .where(NearLink.best_id == asset_id, NearLink.policy == policy)
+            .values(best_id=target)
+        )
+        linked = True
+    return linked
+
+
+def _uses(conn: Connection, asset_id: int) -> dict[str, tuple[int, str]]:
+    """policy -> (rendition id, warnings) an asset uses now."""
+    query = select(AssetRendition.policy, AssetRendition.rendition_id, AssetRendition.warnings)
+    rows = conn.execute(query.where(AssetRendition.asset_id == asset_id))
+    return {policy: (rendition_id, warnings) for policy, rendition_id, warnings in rows}
+
+
+def _point(conn: Connection, asset_ids: list[int], policy: str, rendition_id: int, warnings):
+    """These assets use ``rendition_id`` under ``policy`` (with its ``warnings``, JSON)."""
+    conn.execute(
+        update(AssetRendition)
+        .where(AssetRendition.asset_id.in_(asset_ids), AssetRendition.policy == policy)
+        .values(rendition_id=rendition_id, warnings=warnings)
+    )
+
+
+def _links(conn: Connection, ids) -> dict[str, list[ReuseRecord]]:
+    """The ``near_links`` of the assets whose ids ``ids`` selects (None: all), by sha256."""
+    best = Asset.__table__.alias("best")
+    query = (
+        select(Asset.sha256, NearLink.policy, best.c.sha256, NearLink.distance, Rendition.sha256)
+        .join(Asset, Asset.id == NearLink.asset_id)
+        .join(best, best.c.id == NearLink.best_id, isouter=True)
+        .join(Rendition, Rendition.id == NearLink.own_rendition_id)
+        .order_by(NearLink.asset_id, NearLink.policy)
+    )
+    if ids is not None:
+        query = query.where(NearLink.asset_id.in_(ids))
+    found: dict[str, list[ReuseRecord]] = {}
+    for sha, policy, best_sha, distance, own in conn.execute(query):
+        found.setdefault(sha, []).append(ReuseRecord(policy, best_sha, distance, own))
+    return found
 
 
 def _insert_fingerprints(conn: Connection, rows: list[tuple[int, Fingerprint]], now) -> None:
@@ -1087,18 +1227,33 @@ def _asset_record(row: Any) -> AssetRecord:
 
 
 def _attach_details(conn: Connection, assets: dict[int, AssetRecord]) -> None:
-    """Fill renditions, uploads, sources and tags of ``assets``: four queries a chunk."""
+    """Fill renditions (with their links: ``reuses``), uploads, sources and tags of
+    ``assets``: four queries a chunk."""
     renditions = Rendition.__table__
+    best, own = Asset.__table__.alias("best"), renditions.alias("own")
+    linked = (NearLink.asset_id == AssetRendition.asset_id) & (
+        NearLink.policy == AssetRendition.policy
+    )
     for chunk in _chunks(list(assets)):
         query = (
             select(
-                AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions
+                AssetRendition.asset_id, AssetRendition.policy, AssetRendition.warnings, renditions,
+                NearLink.distance.label("link_distance"), NearLink.own_rendition_id,
+                best.c.sha256.label("best_sha256"), own.c.sha256.label("own_sha256"),
             )
-            .join(renditions)
+            .join(renditions, renditions.c.id == AssetRendition.rendition_id)
+            .outerjoin(NearLink, linked)
+            .outerjoin(best, best.c.id == NearLink.best_id)
+            .outerjoin(own, own.c.id == NearLink.own_rendition_id)
             .where(AssetRendition.asset_id.in_(chunk))
-        )
+            .order_by(AssetRendition.asset_id, AssetRendition.policy)
+        )  # fmt: skip
         by_rendition: dict[int, list[int]] = defaultdict(list)
         for r in conn.execute(query):
+            if r.own_rendition_id is not None:
+                assets[r.asset_id].reuses.append(
+                    ReuseRecord(r.policy, r.best_sha256, r.link_distance, r.own_sha256)
+                )
             assets[r.asset_id].renditions.append(
                 RenditionRecord(
                     r.policy,

@@ -21,8 +21,10 @@ from .cli_options import (
     policy_option,
     remote_options,
     request_options,
+    reuse_options,
     stdin_option,
     take_limits,
+    take_reuse,
 )
 from .errors import AssetmgrError, ExitCode, UsageError, local_error
 from .records import ASSET_FIELDS, ASSET_SORTS, CSV_FIELDS
@@ -226,6 +228,7 @@ def echo_json_array(items, size: int = 1 << 16) -> None:
     help="List known rejections (unchanged files rejected before) again, and count them.",
 )
 @limit_options
+@reuse_options
 @remote_options
 @json_option("One JSON object per input file on stdout.")
 @click.pass_context
@@ -236,6 +239,7 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
     Example:
       assetmgr add ~/photos                     # catalogue and upload what the workspace lacks
       assetmgr add ~/photos --no-upload --exclude '*.tmp'
+      assetmgr add exports/ --reuse-near        # near-duplicates reuse their best copy's upload
     """
     from .cli_runs import add_settled, run_add
     from .limits import expiry_seconds
@@ -248,9 +252,10 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
         upload = dict(remote=RemoteSpec.from_env(workspace, workspace_id), jobs=upload_jobs,
                       expires_in=expiry_seconds(expires_in))  # fmt: skip
     options = take_limits(options)
+    reuse = take_reuse(options)
     report = add_settled(ctx.find_root().obj["db"], paths, upload=upload, **options)
     if report is None:  # files to read, or uploads to make: the library does the work
-        report = run_add(open_library(ctx), paths, upload=upload, **options)
+        report = run_add(open_library(ctx), paths, upload=upload, reuse=reuse, **options)
     click.echo(str(report.summary), err=True)
     if report.push is not None:
         click.echo(f"uploads: {report.push}", err=True)
@@ -270,20 +275,26 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
 @click.option(
     "--verify", is_flag=True, help="Look every upload up first; replace missing or expired ones."
 )
+@reuse_options
 @remote_options
 @click.pass_context
-def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in) -> None:
+def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in,
+         **options) -> None:  # fmt: skip
     """Upload what the workspace lacks (all assets, or those named or tagged).
 
     \b
     Example:
       assetmgr add more/ --no-upload ; assetmgr push
       assetmgr push --workspace eu-team --expires-in 7d
+      assetmgr push --tag exports --reuse-near  # near-duplicates reuse their best copy's upload
     """
-    from .cli_runs import run_push
+    from .cli_runs import reuse_near, run_push
 
+    reuse = take_reuse(options)
     library = open_library(ctx)
     shas = library.find(references, tag=tag) if references or tag else None
+    if reuse is not None:
+        reuse_near(library, library.find() if shas is None else shas, reuse)
     remote = RemoteSpec.from_env(workspace, workspace_id)
     summary = run_push(
         library, shas, remote=remote, policy=policy, jobs=jobs, expires_in=expires_in, verify=verify

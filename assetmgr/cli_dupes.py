@@ -109,3 +109,27 @@ def mark(ctx, reference, other, different, same) -> None:
     a, b = cli.open_library(ctx).mark(reference, other, same=same)
     verb = "the same picture" if same else "not duplicates"
     click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)
+
+
+@dupes.command()
+@click.argument("references", nargs=-1, metavar="REF...")
+@click.option("--all", "every", is_flag=True, help="Every asset that reuses another's rendition.")
+@click.pass_context
+def unlink(ctx, references, every) -> None:
+    """Undo --reuse-near: each asset named uses its own rendition again (the next push or
+    block uploads it, unless an upload of it is live already).
+
+    \b
+    Examples:
+      assetmgr dupes unlink 81be02
+      assetmgr dupes unlink --all
+    """
+    from . import cli
+    from .errors import UsageError
+
+    if every == bool(references):
+        raise UsageError("name the assets to unlink, or give --all (one of them)")
+    library = cli.open_library(ctx)
+    restored = library.unlink(None if every else library.resolve_many(references))
+    cli.echo_lines(restored)
+    click.echo(f"{len(restored)} assets use their own renditions again", err=True)

@@ -179,6 +179,33 @@ def take_limits(options: dict) -> dict:
     return {**options, "limits": replace(DEFAULT_LIMITS, **chosen)}
 
 
+def reuse_options(function):
+    """--reuse-near and --near-distance, shared by ``add`` and ``push``."""
+    for option in reversed(
+        [
+            click.option("--reuse-near", is_flag=True,
+                         help="A near-duplicate of another asset uses the best copy's rendition "
+                              "and upload instead of its own (`dupes unlink` undoes it)."),
+            click.option("--near-distance", type=click.IntRange(0, 16), metavar="N", default=None,
+                         help="With --reuse-near: bits of 64 two perceptual hashes may differ by "
+                              "(default 10)."),
+        ]
+    ):  # fmt: skip
+        function = option(function)
+    return function
+
+
+def take_reuse(options: dict) -> dict | None:
+    """The reuse options taken out of ``options``: None without --reuse-near, else the
+    keywords of ``Library.reuse_near`` (``distance``)."""
+    from .errors import UsageError
+
+    reuse, distance = options.pop("reuse_near"), options.pop("near_distance")
+    if distance is not None and not reuse:
+        raise UsageError("--near-distance goes with --reuse-near")
+    return {"distance": distance} if reuse else None
+
+
 class _Quantity(click.ParamType):
     """A whole number with an optional suffix: K, M, G (powers of ``base``)."""
 

@@ -62,24 +62,33 @@ def add_settled(db, paths, *, upload, json_, list_rejected, tags, **options) -> 
     return AddReport(settled.summary, settled.push, list_rejected)
 
 
-def run_add(library: Library, paths, *, upload, json_, list_rejected, tags, **options) -> AddReport:
+def run_add(
+    library: Library, paths, *, upload, json_, list_rejected, tags, reuse=None, **options
+) -> AddReport:
     """Run ``add``; with ``upload`` (a dict of push options) upload what the remote lacks as
-    files are recorded. Each file's JSON line is printed once its outcome is final."""
+    files are recorded. Each file's JSON line is printed once its outcome is final. With
+    ``reuse`` (``Library.reuse_near``'s keywords), the files accepted wait for the end of the
+    walk: the new near-duplicates are linked to their best copy first, then uploaded."""
     run = library.ingest(paths, **options)
     uploads = Uploads(library, options.get("policy"), upload) if upload is not None else None
     out = AddOutput(json_, list_rejected)
+    held: list[tuple[int, Outcome]] = []  # with reuse: accepted files, until linked
     try:
         with ProgressLine("Adding", lambda: _add_snapshot(run, out, uploads)) as line:
             out.line = line
             for outcome in run:
                 index = out.take()
-                if uploads is None or outcome.outcome == "rejected":
+                if reuse is not None and outcome.outcome != "rejected":
+                    held.append((index, outcome))
+                elif uploads is None or outcome.outcome == "rejected":
                     out.final(index, outcome)
                 else:
                     uploads.wait_for(index, outcome)
                     uploads.step(out, tags)
                 if uploads is None and tags and outcome.outcome != "rejected":
                     out.accepted.append(outcome.sha256)
+            if held:
+                _link_held(library, held, reuse, out, uploads)
             if uploads:
                 uploads.flush(out, tags)
         if uploads:
@@ -93,6 +102,34 @@ def run_add(library: Library, paths, *, upload, json_, list_rejected, tags, **op
     if tags and out.accepted:
         library.tag(sorted(set(out.accepted)), list(tags))
     return AddReport(run.summary, uploads.summary if uploads else None, list_rejected)
+
+
+def _link_held(library: Library, held, reuse: dict, out: AddOutput, uploads) -> None:
+    """Link the new near-duplicates among ``held`` (``reuse_near``), then let each go on: to
+    its upload, or printed."""
+    new = sorted({outcome.sha256 for _, outcome in held if outcome.outcome == "new"})
+    linked = reuse_near(library, new, reuse, out.talk).linked if new else {}
+    for index, outcome in held:
+        if outcome.outcome == "new":
+            outcome.reuses = linked.get(outcome.sha256)
+        if uploads is None:
+            out.final(index, outcome)
+        else:
+            uploads.wait_for(index, outcome)
+
+
+def reuse_near(library: Library, shas, reuse: dict, talk=None):
+    """``Library.reuse_near`` of ``shas``, told on stderr; the report."""
+    report = library.reuse_near(shas, **reuse)
+    for text in (
+        [f"computed {report.computed} missing fingerprints"] if report.computed else []
+    ) + report.lines():
+        (talk or _stderr)(text)
+    return report
+
+
+def _stderr(text: str) -> None:
+    click.echo(text, err=True)
 
 
 class AddOutput:

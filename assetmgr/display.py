@@ -16,6 +16,7 @@ from .records import (
     ModelReading,
     Outcome,
     Placement,
+    ReuseRecord,
     Stats,
     UploadRecord,
     iso,
@@ -129,11 +130,25 @@ def asset_text(r: AssetRecord) -> str:
             f"{human_bytes(x.size_bytes)}, ~{x.tokens_standard:,} tokens (standard) / "
             f"{x.tokens_high:,} (high), sha256:{x.sha256[:12]}{warn}"
         )
+    lines += [f"reuses    {reuse_text(x)}" for x in r.reuses]
     for u in r.uploads:
         lines.append(f"upload    {upload_text(u)}")
     for s in r.sources:
         lines.append(f"source    {shown(s.path)}")
     return "\n".join(lines)
+
+
+def reuse_text(x: ReuseRecord) -> str:
+    """``show``: a rendition that is the best copy's (``add --reuse-near``), and the way back."""
+    best = (
+        f"best copy sha256:{x.best_sha256[:12]}'s"
+        if x.best_sha256
+        else "a best copy's (removed since; its rendition stays)"
+    )
+    return (
+        f"{x.policy}: {best} rendition, at distance {x.distance}; its own "
+        f"(sha256:{x.own_rendition_sha256[:12]}) is kept: `assetmgr dupes unlink` restores it"
+    )
 
 
 def reading_lines(readings: Sequence[ModelReading]) -> Iterator[str]:

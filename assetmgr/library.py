@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # the lookup path (block, request, show, ls) must not import 
     from .ingest import Ingest
     from .messages_api import Answer
     from .removal import RmPlan
+    from .reuse import ReuseReport
     from .runplan import RunPlan
     from .runs import Progress as RunProgress
     from .runs import RunOutcome
@@ -777,6 +778,31 @@ class Library:
             rows = [row for row in rows if row.sha256 in wanted]
         groups = dupes.near_groups(rows, distance, self.catalogue.decisions())
         return NearReport(groups, distance, computed, lost)
+
+    def reuse_near(self, shas: Sequence[str], distance: int | None = None) -> ReuseReport:
+        """Link those of these assets that are near-duplicates of another asset (the best copy
+        of their group, among every asset) to its rendition: they use its uploads instead of
+        their own (``reuse``). ``unlink`` undoes it."""
+        from . import reuse
+
+        found = self.near_duplicates(distance)
+        report = reuse.ReuseReport(found.distance, computed=found.computed)
+        pairs = reuse.candidates(found.groups, shas)
+        return reuse.link(self.catalogue, self.store, pairs, report)
+
+    def unlink(self, shas: Sequence[str] | None = None) -> list[str]:
+        """Give these linked assets (None: every one) their own renditions back; the sha256s
+        restored. An asset named that is not linked is a ``UsageError``, and nothing changes."""
+        if shas is None:
+            shas = sorted(self.catalogue.near_links())
+        linked = self.catalogue.near_links(shas)
+        alone = [sha for sha in shas if sha not in linked]
+        if alone:
+            raise UsageError(
+                f"{alone[0][:12]} does not reuse another asset's rendition: "
+                "`assetmgr show` says what it uses; nothing was changed"
+            )
+        return self.catalogue.unlink_near(shas)
 
     def mark(self, reference: str, other: str, *, same: bool) -> tuple[str, str]:
         """Decide that two assets show the same picture, or not, whatever their fingerprints

@@ -69,6 +69,7 @@ class Outcome:
     file_id: str | None = None
     upload_error: str | None = None
     known: bool = False  # rejected before and unchanged since: not read again
+    reuses: str | None = None  # sha256 of the best copy whose rendition it uses (--reuse-near)
 
 
 @dataclasses.dataclass
@@ -152,6 +153,17 @@ class SourceRecord:
 
 
 @dataclasses.dataclass
+class ReuseRecord:
+    """An asset's rendition under ``policy`` is its best copy's (``add --reuse-near``); its own
+    waits for ``dupes unlink``."""
+
+    policy: str
+    best_sha256: str | None  # None: the best copy was removed since (its rendition stays)
+    distance: int  # bits between the two fingerprints
+    own_rendition_sha256: str
+
+
+@dataclasses.dataclass
 class AssetRecord:
     """An asset with everything the catalogue knows about it."""
 
@@ -169,6 +181,7 @@ class AssetRecord:
     uploads: list[UploadRecord] = dataclasses.field(default_factory=list)
     sources: list[SourceRecord] = dataclasses.field(default_factory=list)
     tags: list[str] = dataclasses.field(default_factory=list)
+    reuses: list[ReuseRecord] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
