@@ -7,7 +7,14 @@ from __future__ import annotations
 
 import click
 
-from .cli_options import WORKSPACE, json_option, model_option, policy_option, stdin_option
+from .cli_options import (
+    WORKSPACE,
+    json_option,
+    model_option,
+    near_distance_option,
+    policy_option,
+    stdin_option,
+)
 
 RUN_OPTIONS = [
     click.argument("references", nargs=-1, metavar="[REF]..."),
@@ -58,12 +65,7 @@ RUN_OPTIONS = [
         help="Ask only about the best copy of each group of near-duplicates; the others get "
         "its answer, marked as a copy.",
     ),  # fmt: skip
-    click.option(
-        "--near-distance",
-        type=int,
-        metavar="BITS",
-        help="With --skip-near: how far (bits of 64) a near-duplicate may be.  [default: 10]",
-    ),  # fmt: skip
+    near_distance_option("--near-distance", "With --skip-near"),
     json_option("Print the plan (--dry-run) or every answer of the run as JSON Lines."),
     *WORKSPACE,
 ]

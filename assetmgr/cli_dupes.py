@@ -7,21 +7,15 @@ import json
 
 import click
 
-from .cli_options import json_option
+from .cli_options import json_option, near_distance_option
 
 
 @click.group(invoke_without_command=True)
 @click.option("--near", is_flag=True, help="Visually identical assets, in different bytes.")
-@click.option(
-    "--distance",
-    type=int,
-    default=None,
-    metavar="N",
-    help="Bits of 64 two perceptual hashes may differ by (default 10; --near only).",
-)
+@near_distance_option("--distance", "With --near")
 @json_option("One JSON object per group.")
 @click.pass_context
-def dupes(ctx, near, distance, json_) -> None:
+def dupes(ctx, near, near_distance, json_) -> None:
     """List duplicates: assets seen at several paths, or with --near, groups of pictures that
     look the same (resized, re-compressed, converted, slightly cropped), best copy first.
 
@@ -36,12 +30,12 @@ def dupes(ctx, near, distance, json_) -> None:
     from .errors import UsageError
 
     if ctx.invoked_subcommand is not None:
-        if near or distance is not None or json_:
+        if near or near_distance is not None or json_:
             raise UsageError("--near, --distance and --json go without a subcommand")
         return
     library = cli.open_library(ctx)
     if not near:
-        if distance is not None:
+        if near_distance is not None:
             raise UsageError("--distance applies to --near only")
         found = library.exact_duplicates()
         lines = (json.dumps({"asset": s, "paths": p}) if json_ else _exact_text(s, p)
@@ -49,7 +43,7 @@ def dupes(ctx, near, distance, json_) -> None:
         cli.echo_lines(lines)
         click.echo(f"{len(found)} assets seen at several paths", err=True)
         return
-    report = _near(library, distance)
+    report = _near(library, near_distance)
     if report.computed:
         click.echo(f"computed {report.computed} missing fingerprints", err=True)
     if report.lost:

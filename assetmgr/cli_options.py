@@ -179,6 +179,17 @@ def take_limits(options: dict) -> dict:
     return {**options, "limits": replace(DEFAULT_LIMITS, **chosen)}
 
 
+def near_distance_option(flag: str, when: str):
+    """``flag`` (``--distance``, ``--near-distance``): how near a near-duplicate is, as
+    ``near_distance``."""
+    from .limits import MOST_NEAR_DISTANCE, NEAR_DISTANCE
+
+    return click.option(
+        flag, "near_distance", type=click.IntRange(0, MOST_NEAR_DISTANCE), metavar="BITS",
+        help=f"{when}: bits of 64 two perceptual hashes may differ by.  [default: {NEAR_DISTANCE}]",
+    )  # fmt: skip
+
+
 def reuse_options(function):
     """--reuse-near and --near-distance, shared by ``add`` and ``push``."""
     for option in reversed(
@@ -186,9 +197,7 @@ def reuse_options(function):
             click.option("--reuse-near", is_flag=True,
                          help="A near-duplicate of another asset uses the best copy's rendition "
                               "and upload instead of its own (`dupes unlink` undoes it)."),
-            click.option("--near-distance", type=click.IntRange(0, 16), metavar="N", default=None,
-                         help="With --reuse-near: bits of 64 two perceptual hashes may differ by "
-                              "(default 10)."),
+            near_distance_option("--near-distance", "With --reuse-near"),
         ]
     ):  # fmt: skip
         function = option(function)

@@ -28,7 +28,6 @@ from .renditions import load_bytes
 from .store import RenditionStore
 from .workers import WorkerPool
 
-DEFAULT_DISTANCE = 10  # bits of 64; measured: bench/bench_near_quality.py, README
 BACKFILL_CHUNK = 200
 PARALLEL_FROM = 64  # fewer fingerprints to make are made in this process
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .catalogue import AssetRow, Catalogue
 from .errors import NotFound, RemoteError, UsageError
-from .limits import BATCH_HORIZON, DEFAULT_LIMITS, STANDARD, Limits, Tier
+from .limits import BATCH_HORIZON, DEFAULT_LIMITS, STANDARD, Limits, Tier, near_distance
 from .modelspec import DEFAULT_MODEL, ModelSpec, sendable, spec_for, warn
 from .policies import DEFAULT_POLICY, POLICY_TIER, check, choose
 from .records import (
@@ -360,9 +360,6 @@ class Library:
         group's best copy (``runplan.skip_near``)."""
         from .runplan import skip_near
 
-        if distance is not None and not 0 <= distance <= MAX_NEAR_DISTANCE:
-            raise UsageError(f"--near-distance must be between 0 and {MAX_NEAR_DISTANCE} "
-                             "(bits of 64)")  # fmt: skip
         groups = self.near_duplicates(distance, among=shas).groups
         return skip_near(shas, [[(m.sha256, m.distance) for m in g.members] for g in groups])
 
@@ -763,9 +760,7 @@ class Library:
         first from the stored renditions."""
         from . import dupes
 
-        distance = dupes.DEFAULT_DISTANCE if distance is None else distance
-        if not 0 <= distance <= MAX_NEAR_DISTANCE:
-            raise UsageError(f"--distance must be between 0 and {MAX_NEAR_DISTANCE} (bits of 64)")
+        distance = near_distance(distance)
         wanted = None if among is None else set(among)
         rows, missing = self.catalogue.fingerprinted()
         if wanted is not None:
@@ -812,9 +807,6 @@ class Library:
             raise UsageError("name two different assets")
         self.catalogue.decide(a, b, "same" if same else "different")
         return a, b
-
-
-MAX_NEAR_DISTANCE = 16  # beyond, unrelated pictures match (bench/bench_near_quality.py)
 
 
 @dataclass

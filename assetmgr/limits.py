@@ -129,6 +129,24 @@ def human_bytes(n: int) -> str:
     return f"{n} bytes"
 
 
+# Near-duplicates: bits of 64 two perceptual hashes may differ by. The default is measured
+# (bench/bench_near_quality.py, README); beyond the most, unrelated pictures match.
+NEAR_DISTANCE = 10
+MOST_NEAR_DISTANCE = 16
+
+
+def near_distance(bits: int | None) -> int:
+    """``bits`` (None: the default) checked: a ``UsageError`` outside 0..16."""
+    if bits is None:
+        return NEAR_DISTANCE
+    if not 0 <= bits <= MOST_NEAR_DISTANCE:
+        raise UsageError(
+            f"the near-duplicate distance must be between 0 and "
+            f"{MOST_NEAR_DISTANCE} bits (of 64); {NEAR_DISTANCE} is the default"
+        )
+    return bits
+
+
 def expiry_seconds(text: str | None) -> int | None:
     """``90m``, ``12h``, ``7d`` or seconds -> seconds, within the API's 1 hour..90 days."""
     if text is None:

@@ -26,9 +26,9 @@ from _common import assetmgr, fresh_home, result, temp_dir, timed
 
 from assetmgr import vision
 from assetmgr.catalogue import FingerprintRow
-from assetmgr.dupes import DEFAULT_DISTANCE, near_groups
+from assetmgr.dupes import near_groups
 from assetmgr.inspection import Settings, inspect
-from assetmgr.limits import DEFAULT_LIMITS
+from assetmgr.limits import DEFAULT_LIMITS, NEAR_DISTANCE
 from assetmgr.phash import Fingerprint
 from assetmgr.store import RenditionStore
 
@@ -96,9 +96,9 @@ def search(n: int) -> tuple[float, float]:
     thumb = bytes(range(48))
     rows = [FingerprintRow(str(i), "JPEG", 640, 480, Fingerprint(h, thumb, 40.0))
             for i, h in enumerate(values)]  # fmt: skip
-    indexed, groups = timed(near_groups, rows, DEFAULT_DISTANCE)
-    scanned, pairs = timed(all_pairs, values, DEFAULT_DISTANCE)
-    print(f"{n:,} hashes at distance {DEFAULT_DISTANCE}: index {indexed:.1f}s "
+    indexed, groups = timed(near_groups, rows, NEAR_DISTANCE)
+    scanned, pairs = timed(all_pairs, values, NEAR_DISTANCE)
+    print(f"{n:,} hashes at distance {NEAR_DISTANCE}: index {indexed:.1f}s "
           f"({len(groups)} groups); NumPy all pairs {scanned:.1f}s ({pairs} pairs): "
           f"{scanned / indexed:.1f}x")  # fmt: skip
     return indexed, scanned

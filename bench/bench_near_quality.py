@@ -26,7 +26,8 @@ from near_images import VARIANTS, encoded, flat, gradient, picture  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from assetmgr.catalogue import FingerprintRow  # noqa: E402
-from assetmgr.dupes import DEFAULT_DISTANCE, near_groups  # noqa: E402
+from assetmgr.dupes import near_groups
+from assetmgr.limits import NEAR_DISTANCE  # noqa: E402
 from assetmgr.phash import fingerprint  # noqa: E402
 
 RUN_ALL_ARGS = ["--pictures", "150"]
@@ -96,15 +97,15 @@ def main() -> None:
         figures = {k: v for k, v in figures.items() if k != "near-uniform pairs"}
         cells = "  ".join(f"{100 * p:>7.1f}%/{100 * r:>6.1f}%" for p, r in figures.values())
         print(f"{distance:>8}  {cells}   near-uniform pairs: {uniform}")
-        if distance == DEFAULT_DISTANCE:
+        if distance == NEAR_DISTANCE:
             chosen = {**figures, "near-uniform pairs": (uniform, 0)}
     if chosen is not None:
         precision, recall = chosen["all"]
         uniform = chosen["near-uniform pairs"][0]
-        result(f"near_uniform_pairs_d{DEFAULT_DISTANCE}", str(uniform), "==0", uniform == 0)
-        result(f"near_precision_d{DEFAULT_DISTANCE}", f"{100 * precision:.1f}%", ">=99%",
+        result(f"near_uniform_pairs_d{NEAR_DISTANCE}", str(uniform), "==0", uniform == 0)
+        result(f"near_precision_d{NEAR_DISTANCE}", f"{100 * precision:.1f}%", ">=99%",
                precision >= 0.99)  # fmt: skip
-        result(f"near_recall_d{DEFAULT_DISTANCE}", f"{100 * recall:.1f}%", ">=95%",
+        result(f"near_recall_d{NEAR_DISTANCE}", f"{100 * recall:.1f}%", ">=95%",
                recall >= 0.95)  # fmt: skip
 
 

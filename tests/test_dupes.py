@@ -190,8 +190,13 @@ def test_a_removed_asset_takes_its_fingerprint_and_decisions_with_it(run, db, tm
 def test_distance_out_of_range_is_a_usage_error(run):
     result = run("dupes", "--near", "--distance", "65")
     assert result.exit_code == ExitCode.USAGE
-    assert "--distance must be between 0 and" in result.stderr
+    assert "'--distance': 65 is not in the range 0<=x<=16" in result.stderr
     assert run("dupes", "--distance", "4").exit_code == ExitCode.USAGE
+    from assetmgr.errors import UsageError
+    from assetmgr.library import Library
+
+    with Library.open(str(run.db)) as library, pytest.raises(UsageError, match="between 0 and 16"):
+        library.near_duplicates(17)
 
 
 # -- the index and the grouping, without a catalogue -------------------------------------------

@@ -181,7 +181,7 @@ def test_near_distance_goes_with_skip_near_and_within_range(shots, run):
     alone = run("run", "--tag", "t", *PROMPT, "--near-distance", "4", "--dry-run")
     assert alone.exit_code == 2 and "--near-distance goes with --skip-near" in alone.stderr
     far = run("run", "--tag", "t", *PROMPT, "--skip-near", "--near-distance", "40", "--dry-run")
-    assert far.exit_code == 2 and "--near-distance must be between 0 and 16" in far.stderr
+    assert far.exit_code == 2 and "'--near-distance': 40 is not in the range 0<=x<=16" in far.stderr
     assert "Traceback" not in far.stderr + alone.stderr
 
 
