@@ -623,10 +623,11 @@ def echo_tag(name: str, count: int, json_: bool) -> str:
 from .cli_analysis import COMMANDS as RUN_COMMANDS  # noqa: E402  (imports only click)
 from .cli_dupes import dupes  # noqa: E402  (imports only click)
 from .cli_models import models  # noqa: E402  (imports only click)
+from .cli_serve import serve  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in [*COMMANDS, *RUN_COMMANDS, models, dupes]:
+for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, serve]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 
