@@ -322,7 +322,8 @@ def show(ctx, reference, model, json_) -> None:
     """Show one asset: its renditions (tokens at each tier), uploads, sources and tags, and
     what each model would read of it and cost.
 
-    REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id
+    (file_...), or a file path.
 
     \b
     Example:
@@ -381,7 +382,8 @@ def lookup_images(ctx: click.Context, references, from_stdin, **options):
 def block(ctx, references, from_stdin, label, **options) -> None:
     """Print the image content blocks of assets, as a JSON array, in the order given.
 
-    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id (file_...),
+    or a file path.
 
     \b
     Example:
@@ -577,7 +579,8 @@ def tag() -> None:
 def tag_add(ctx, name, references, from_stdin) -> None:
     """Put the tag NAME on assets.
 
-    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id (file_...),
+    or a file path.
     A NAME of 6 or more hex digits is refused: it would read as a reference.
 
     \b
