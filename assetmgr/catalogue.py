@@ -612,6 +612,8 @@ class Catalogue:
     def resolve(self, reference: str | Reference) -> str:
         """The sha256 of the one asset ``reference`` names, by the rule in ``references``."""
         ref = parse(reference) if isinstance(reference, str) else reference
+        if ref.file_id is not None:
+            return ref.owner(self.file_holders(ref.file_id))
         high = ref.digits + "g"  # 'g' sorts after every hex digit: a range an index can serve
         with self.reading() as conn:
             shas = list(
@@ -622,6 +624,24 @@ class Catalogue:
                 ).scalars()
             )
         return ref.pick(shas)
+
+    def file_holders(self, file_id: str) -> list[tuple[str, bool]]:
+        """(sha256, borrows) of each asset whose rendition the upload ``file_id`` holds (in
+        any state and remote); ``borrows``: the asset uses it as its best copy's rendition."""
+        borrowed = (NearLink.asset_id == AssetRendition.asset_id) & (
+            NearLink.policy == AssetRendition.policy
+        )
+        query = (
+            select(Asset.sha256, NearLink.asset_id.is_not(None))
+            .select_from(Upload)
+            .join(AssetRendition, AssetRendition.rendition_id == Upload.rendition_id)
+            .join(Asset, Asset.id == AssetRendition.asset_id)
+            .join(NearLink, borrowed, isouter=True)
+            .where(Upload.file_id == file_id)
+            .distinct()
+        )
+        with self.reading() as conn:
+            return [(sha, bool(borrows)) for sha, borrows in conn.execute(query)]
 
     # -- reading assets ----------------------------------------------------
 

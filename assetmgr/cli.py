@@ -390,7 +390,8 @@ def show(ctx, reference, model, json_) -> None:
     """Show one asset: its renditions (tokens at each tier), uploads, sources and tags, and
     what each model would read of it and cost.
 
-    REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REFERENCE is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id
+    (file_...), or a file path.
 
     \b
     Example:
@@ -449,7 +450,8 @@ def lookup_images(ctx: click.Context, references, from_stdin, **options):
 def block(ctx, references, from_stdin, label, **options) -> None:
     """Print the image content blocks of assets, as a JSON array, in the order given.
 
-    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id (file_...),
+    or a file path.
 
     \b
     Example:
@@ -652,7 +654,8 @@ def tag() -> None:
 def tag_add(ctx, name, references, from_stdin) -> None:
     """Put the tag NAME on assets.
 
-    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, or a file path.
+    REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id (file_...),
+    or a file path.
     A NAME of 6 or more hex digits is refused: it would read as a reference.
 
     \b
@@ -706,10 +709,11 @@ from .cli_config import config, default_map  # noqa: E402  (imports only click)
 from .cli_doctor import doctor  # noqa: E402  (imports only click)
 from .cli_dupes import dupes  # noqa: E402  (imports only click)
 from .cli_models import models  # noqa: E402  (imports only click)
+from .cli_serve import serve  # noqa: E402  (imports only click)
 from .cli_upkeep import COMMANDS  # noqa: E402  (imports only click)
 from .emulator.command import emulator_command  # noqa: E402  (imports only click)
 
-for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, config, doctor, completion]:
+for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, serve, config, doctor, completion]:
     cli.add_command(command)
 cli.add_command(emulator_command)
 

@@ -73,13 +73,14 @@ class NotFound(AssetmgrError):
 
 
 class AmbiguousReference(NotFound):
-    """A reference (a short hash prefix) matched more than one asset."""
+    """A reference (a short hash prefix, a file id several assets use) matched more than one
+    asset."""
 
-    def __init__(self, reference: str, candidates: list[str]):
+    def __init__(self, reference: str, candidates: list[str], advice: str = "give more hex digits"):
         shown = ", ".join(c[:12] for c in candidates[:5])
         more = f" and {len(candidates) - 5} more" if len(candidates) > 5 else ""
         super().__init__(
-            f"{reference!r} matches {len(candidates)} assets ({shown}{more}); give more hex digits"
+            f"{reference!r} matches {len(candidates)} assets ({shown}{more}); {advice}"
         )
         self.candidates = candidates
 

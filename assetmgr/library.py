@@ -178,11 +178,11 @@ class Library:
         unknown = [p for p in full if p.digits not in known]
         if unknown:
             raise not_catalogued(unknown)
-        shas = {p.digits: p.digits for p in full}
+        shas = {p.key: p.digits for p in full}
         for p in parsed.values():
-            if p.digits not in shas:
-                shas[p.digits] = self.catalogue.resolve(p)
-        return [shas[parsed[r].digits] for r in references]
+            if p.key not in shas:
+                shas[p.key] = self.catalogue.resolve(p)
+        return [shas[parsed[r].key] for r in references]
 
     def model(self, model: str | ModelSpec | None = None) -> ModelSpec:
         """What assetmgr knows of ``model`` (default: ``claude-sonnet-5-5``): the table in

@@ -13,6 +13,12 @@ an unknown or ambiguous reference, an older schema, another database) gives ``No
 Both paths build their answer with ``blocks.image_refs`` from rows of one shape; the query
 here mirrors ``Catalogue.image_facts``, and the tests hold the two answers equal.
 
+A ``Reader`` holds the read-only connection: one command opens it for one lookup, ``serve``
+keeps one open across thousands. Each use checks that the file is still the one opened and
+still at the newest schema (a catalogue replaced or migrated meanwhile is then read afresh,
+or left to the library), and every query runs outside a transaction, so it sees all that
+writers (an ``add`` running meanwhile) committed before it.
+
 The model decides which rendition each asset sends (its tier: ``policies.choose``);
 ``model_spec`` reads what ``assetmgr models --refresh`` stored of it the same way, with
 ``sqlite3`` when it can, else through ``Library.model``. ``dry_plan`` is ``run --dry-run``'s
@@ -22,7 +28,9 @@ read the same way; ``Library.run_plan`` is its other path.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack, closing
 from pathlib import Path
@@ -47,6 +55,15 @@ CHUNK = 500
 TAGGED = """
 SELECT a.sha256 FROM assets a JOIN tags t ON t.asset_id = a.id WHERE t.name = ? ORDER BY a.id"""
 PREFIXED = "SELECT sha256 FROM assets WHERE sha256 >= ? AND sha256 < ? LIMIT 2"
+# The assets whose rendition an upload holds, and whether each borrows it (near_links), as
+# ``Catalogue.file_holders`` finds them.
+FILE_HOLDERS = """
+SELECT DISTINCT a.sha256, n.asset_id IS NOT NULL
+FROM uploads u
+JOIN asset_renditions ar ON ar.rendition_id = u.rendition_id
+JOIN assets a ON a.id = ar.asset_id
+LEFT JOIN near_links n ON n.asset_id = ar.asset_id AND n.policy = ar.policy
+WHERE u.file_id = ?"""
 REMOTE = """
 SELECT r.id, r.clock_offset_seconds FROM workspace_labels l JOIN remotes r ON r.id = l.remote_id
 WHERE l.base_url = ? AND l.name = ?"""
@@ -75,21 +92,25 @@ def images(
     url_template: str | None = None,
     remote: RemoteSpec | None = None,
     library: Callable[[], Library] | None = None,
+    reader: Reader | None = None,
 ) -> list[ImageRef]:
     """The images named (``references`` in order, or ``tag``) in the catalogue ``db``, each
-    asset's rendition for ``model`` (an id, or its ``ModelSpec``): through ``answer`` when it
-    can, else through the ``Library`` that ``library()`` returns (default: one opened here).
-    The options are those of ``Library.images``."""
+    asset's rendition for ``model`` (an id, or its ``ModelSpec``): through ``read`` when it
+    can (with ``reader``, default: one opened here), else through the ``Library`` that
+    ``library()`` returns (default: one opened here). The options are those of
+    ``Library.images``."""
     check_source(source, url_template)
     require_named(references, tag)
     remote = remote or RemoteSpec.from_env()
     with ExitStack() as stack:
         library = library or _opener(db, stack)
-        spec = model if isinstance(model, ModelSpec) else model_spec(db, model, library=library)
+        reader = reader or stack.enter_context(Reader(database_url(db)))
+        spec = model
+        if not isinstance(spec, ModelSpec):
+            spec = model_spec(db, spec, library=library, reader=reader)
         check(policy, spec.tier)
         if source == "file":
-            url = database_url(db)
-            found = answer(url, references, tag=tag, policy=policy, remote=remote, tier=spec.tier)
+            found = read(reader, references, tag=tag, policy=policy, remote=remote, tier=spec.tier)
             if found is not None:
                 return found
         lib = library()
@@ -104,16 +125,21 @@ def require_named(references: Sequence[str], tag: str | None) -> None:
 
 
 def model_spec(
-    db: str | None, model: str = DEFAULT_MODEL, *, library: Callable[[], Library] | None = None
+    db: str | None,
+    model: str = DEFAULT_MODEL,
+    *,
+    library: Callable[[], Library] | None = None,
+    reader: Reader | None = None,
 ) -> ModelSpec:
     """``modelspec.spec_for(model)`` with what ``models --refresh`` stored of it in ``db``:
-    read with ``sqlite3`` when the fast path can, else by ``library().model``. A retired model
-    is a ``UsageError`` here, before anything is uploaded or sent."""
-    conn = open_readonly(database_url(db))
-    if conn is not None:
-        with closing(conn):
-            return spec_for(model, stored_model(conn, model))
+    read with ``sqlite3`` (through ``reader``, default: one opened here) when the fast path
+    can, else by ``library().model``. A retired model is a ``UsageError`` here, before
+    anything is uploaded or sent."""
     with ExitStack() as stack:
+        reader = reader or stack.enter_context(Reader(database_url(db)))
+        conn = reader.connection()
+        if conn is not None:
+            return spec_for(model, stored_model(conn, model))
         return (library or _opener(db, stack))().model(model)
 
 
@@ -151,12 +177,43 @@ def answer(
 ) -> list[ImageRef] | None:
     """The fast path alone: the images named, each with a live file id in ``remote``, read
     from the catalogue at ``url``; None when it cannot answer all of it."""
-    conn = open_readonly(url)
+    with Reader(url) as reader:
+        return read(reader, references, tag=tag, policy=policy, remote=remote, tier=tier)
+
+
+def read(
+    reader: Reader,
+    references: Sequence[str] = (),
+    *,
+    tag: str | None = None,
+    policy: str | None = None,
+    remote: RemoteSpec,
+    tier: Tier = STANDARD,
+) -> list[ImageRef] | None:
+    """``answer`` through ``reader``'s connection; None when it cannot answer all of it (a
+    database error too: the connection is then dropped, to be opened again next time)."""
+    conn = reader.connection()
     if conn is None:
         return None
-    with closing(conn):
+    try:
         shas = resolve(conn, references, tag)
         return None if shas is None else live_images(conn, shas, policy, remote, tier)
+    except sqlite3.Error:
+        reader.close()
+        return None
+
+
+def find(reader: Reader, references: Sequence[str] = (), tag: str | None = None):
+    """The sha256s named (``resolve``) through ``reader``; None when the fast path cannot say
+    (the library then does, or explains what is wrong)."""
+    conn = reader.connection()
+    if conn is None:
+        return None
+    try:
+        return resolve(conn, references, tag)
+    except sqlite3.Error:
+        reader.close()
+        return None
 
 
 def dry_plan(
@@ -191,24 +248,72 @@ def dry_plan(
         return planned
 
 
-def open_readonly(url: str) -> sqlite3.Connection | None:
-    """A read-only connection to a SQLite catalogue at the newest schema, else None."""
+class Reader:
+    """A read-only ``sqlite3`` connection to the SQLite catalogue at ``url``, opened on first
+    use and kept until ``close``. ``connection`` gives it only while the file is the one
+    opened (same device and inode) and at the newest schema; else None (another database,
+    no file, an older schema: the library's business)."""
+
+    def __init__(self, url: str):
+        self.path = _sqlite_path(url)
+        self._conn: sqlite3.Connection | None = None
+        self._file: tuple[int, int] | None = None
+
+    def connection(self) -> sqlite3.Connection | None:
+        if self.path is None:
+            return None
+        try:
+            info = os.stat(self.path)
+        except OSError:
+            info = None
+        if info is None or not stat.S_ISREG(info.st_mode):
+            self.close()
+            return None
+        if self._conn is not None and self._file != (info.st_dev, info.st_ino):
+            self.close()  # replaced since: read the new file
+        if self._conn is None:
+            try:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                self._conn = sqlite3.connect(uri, uri=True, timeout=30)
+            except sqlite3.Error:
+                return None
+            self._file = (info.st_dev, info.st_ino)
+        return self._conn if _at_head(self._conn) else None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._file = None
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _sqlite_path(url: str) -> Path | None:
     if not url.startswith("sqlite:///"):
         return None
-    path = Path(url[len("sqlite:///") :].partition("?")[0])  # as SQLAlchemy reads the URL
-    if not path.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
-    except sqlite3.Error:
-        return None
+    path = url[len("sqlite:///") :].partition("?")[0]  # as SQLAlchemy reads the URL
+    return Path(path) if path and path != ":memory:" else None
+
+
+def _at_head(conn: sqlite3.Connection) -> bool:
     try:
         version = conn.execute("SELECT version_num FROM alembic_version").fetchone()
     except sqlite3.Error:
-        version = None
-    if not version or version[0] != head_revision():
-        conn.close()
-        return None
+        return False
+    return bool(version) and version[0] == head_revision()
+
+
+def open_readonly(url: str) -> sqlite3.Connection | None:
+    """A read-only connection to a SQLite catalogue at the newest schema, else None; the
+    caller closes it."""
+    reader = Reader(url)
+    conn = reader.connection()
+    if conn is None:
+        reader.close()
     return conn
 
 
@@ -229,11 +334,17 @@ def resolve(
         query = f"SELECT sha256 FROM assets WHERE sha256 IN ({marks})"
         shas.update((sha, sha) for (sha,) in conn.execute(query, chunk))
     for p in parsed.values():
-        if not p.full and p.digits not in shas:
+        if p.file_id is not None and p.key not in shas:
+            holders = conn.execute(FILE_HOLDERS, (p.file_id,)).fetchall()
+            try:
+                shas[p.key] = p.owner((sha, bool(borrows)) for sha, borrows in holders)
+            except AssetmgrError:
+                pass  # none, or several: the library says so
+        elif not p.full and p.key not in shas:
             matches = [sha for (sha,) in conn.execute(PREFIXED, (p.digits, p.digits + "g"))]
             if len(matches) == 1:
                 shas[p.digits] = matches[0]
-    found = [shas.get(parsed[r].digits) for r in references]
+    found = [shas.get(parsed[r].key) for r in references]
     return None if None in found else found
 
 

@@ -4,6 +4,7 @@ otherwise it says None and the library takes over. Real SQLite catalogues, made 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pytest
 from assetmgr import Library, NotFound, lookup
 from assetmgr.config import sqlite_url
 from assetmgr.remote import RemoteSpec
+from assetmgr.schema_version import head_revision
 from tests.conftest import write_image
 
 
@@ -265,3 +267,40 @@ def _soon() -> str:
 
     moment = datetime.now(timezone.utc) + timedelta(seconds=5)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+# -- Reader: one connection kept across lookups (serve) -------------------------------------
+
+
+def test_a_reader_keeps_one_connection_and_sees_what_writers_commit(catalogue, db_path, tmp_path):
+    uploaded, later, url = catalogue
+    remote = RemoteSpec.from_env()
+    with lookup.Reader(url) as reader:
+        conn = reader.connection()
+        assert reader.connection() is conn
+        assert lookup.read(reader, [uploaded[0][:8]], remote=remote) is not None
+        write_image(tmp_path / "new.png", seed=99)
+        with Library.open(db_path) as lib:
+            [outcome] = lib.add([tmp_path / "new.png"])
+        assert lookup.find(reader, [outcome.sha256[:10]]) == [outcome.sha256]
+        assert reader.connection() is conn
+
+
+def test_a_reader_follows_the_schema_and_a_replaced_file(catalogue, db_path, tmp_path):
+    uploaded, _, url = catalogue
+    with lookup.Reader(url) as reader:
+        assert lookup.find(reader, uploaded) == uploaded
+        with closing(sqlite3.connect(db_path)) as conn, conn:
+            conn.execute("UPDATE alembic_version SET version_num = '0001'")
+        assert reader.connection() is None and lookup.find(reader, uploaded) is None
+        with closing(sqlite3.connect(db_path)) as conn, conn:
+            conn.execute(f"UPDATE alembic_version SET version_num = '{head_revision()}'")
+        assert lookup.find(reader, uploaded) == uploaded
+        other = tmp_path / "other.db"
+        with Library.open(other) as lib:
+            [outcome] = lib.add([write_image(tmp_path / "o.png", seed=5)])
+        os.replace(other, db_path)
+        assert lookup.find(reader, [outcome.sha256]) == [outcome.sha256]
+        assert lookup.find(reader, uploaded[:1]) is None
+        db_path.unlink()
+        assert reader.connection() is None

@@ -8,6 +8,7 @@ import pytest
 
 from assetmgr import AmbiguousReference, Library, NotFound, UsageError
 from assetmgr.catalogue import IngestBatch
+from assetmgr.references import parse, tag_names
 from tests.conftest import write_image
 
 
@@ -286,3 +287,42 @@ def test_an_unreadable_file_is_a_local_error(tmp_path, monkeypatch):
     with pytest.raises(AssetmgrError, match="cannot read .*locked.png: Permission denied") as info:
         references.parse(str(tmp_path / "locked.png"))
     assert info.value.exit_code == 8
+
+
+# -- file ids -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["file_011CNha8iCJcU1wXNR6q4V8w", " file_a-b_C9 "])
+def test_a_file_id_is_read_as_one(text):
+    ref = parse(text)
+    assert ref.file_id == text.strip() and ref.key == text.strip() and not ref.full
+
+
+@pytest.mark.parametrize("text", ["file_", "file_a b", "file_x.png", "FILE_abc"])
+def test_what_is_not_a_file_id(text):
+    with pytest.raises(NotFound, match="nor a file id"):
+        parse(text)
+
+
+def test_an_existing_path_wins_over_a_file_id(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write_image(tmp_path / "file_abc", seed=1)
+    ref = parse("file_abc")
+    assert ref.file_id is None and ref.path == "file_abc"
+
+
+def test_the_owner_of_a_file_id_is_the_asset_that_does_not_borrow_it():
+    ref = parse("file_abc")
+    assert ref.owner([("b" * 64, True), ("a" * 64, False)]) == "a" * 64
+    assert ref.owner([("b" * 64, True)]) == "b" * 64
+    assert ref.owner([("a" * 64, False), ("a" * 64, False)]) == "a" * 64
+    with pytest.raises(AmbiguousReference, match="matches 2 assets .*by its sha256"):
+        ref.owner([("b" * 64, False), ("a" * 64, False), ("c" * 64, True)])
+    with pytest.raises(NotFound, match="no upload in this catalogue has the file id file_abc"):
+        ref.owner([])
+
+
+def test_a_new_tag_may_not_read_as_a_file_id():
+    with pytest.raises(UsageError, match="reads as a file id"):
+        tag_names(["file_abc"])
+    assert tag_names(["file_abc"], new=False) == ["file_abc"]

@@ -209,19 +209,19 @@ def test_library_requests_cost_statements_per_chunk(tmp_path_factory, monkeypatc
 
 def test_the_fast_lookup_costs_statements_per_chunk(tmp_path_factory, monkeypatch):
     counts: dict[str, list[int]] = {"statements": [], "steps": []}
-    opened = lookup.open_readonly
+    connection = lookup.Reader.connection
 
     def count(name: str) -> int:
         counts[name][-1] += 1
         return 0
 
-    def traced(url):
-        conn = opened(url)
+    def traced(reader):
+        conn = connection(reader)
         conn.set_trace_callback(lambda _: count("statements"))
         conn.set_progress_handler(lambda: count("steps"), 100)
         return conn
 
-    monkeypatch.setattr(lookup, "open_readonly", traced)
+    monkeypatch.setattr(lookup.Reader, "connection", traced)
     for n in SIZES:
         db_path = tmp_path_factory.mktemp("scale") / "catalogue.db"
         shas = build(db_path, n)
