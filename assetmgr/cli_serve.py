@@ -25,7 +25,8 @@ def serve(ctx, stdio) -> None:
     --stdio is the only transport.
 
     \b
-    Example:
+    Examples:
+      assetmgr serve --stdio < requests.jsonl > answers.jsonl
       echo '{"id": 1, "op": "block", "refs": ["3f7a9c"]}' | assetmgr serve --stdio
       {"id": 1, "ok": true, "result": [{"type": "image", "source": {...}}]}
     """
