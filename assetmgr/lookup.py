@@ -258,6 +258,8 @@ class Reader:
         self.path = _sqlite_path(url)
         self._conn: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
+        self._version: int | None = None  # PRAGMA data_version when the schema was read
+        self._at_head = False
 
     def connection(self) -> sqlite3.Connection | None:
         if self.path is None:
@@ -278,12 +280,21 @@ class Reader:
             except sqlite3.Error:
                 return None
             self._file = (info.st_dev, info.st_ino)
-        return self._conn if _at_head(self._conn) else None
+        # The schema is read again only when another connection committed since (a
+        # migration included): SQLite changes data_version then, and only then.
+        try:
+            version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        except sqlite3.Error:
+            self.close()
+            return None
+        if version != self._version:
+            self._version, self._at_head = version, _at_head(self._conn)
+        return self._conn if self._at_head else None
 
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-        self._conn = self._file = None
+        self._conn = self._file = self._version = None
 
     def __enter__(self) -> Reader:
         return self

@@ -31,8 +31,9 @@ neither the anthropic SDK nor Alembic; the library imports them only when it nee
 from __future__ import annotations
 
 import json
+import os
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from . import lookup
@@ -93,15 +94,34 @@ OPS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
-def serve(db: str | None, lines: Iterable[bytes], out: IO[str]) -> None:
-    """Answer each request of ``lines`` (bytes, one request a line) on ``out``, one line each,
-    flushed, until ``lines`` ends; the catalogue is ``db`` (as ``--db`` names it)."""
+def serve(db: str | None, lines: Iterable[bytes] | IO[bytes], out: IO[str]) -> None:
+    """Answer each request of ``lines`` (bytes, one request a line; or a stream of them) on
+    ``out``, one line each, until ``lines`` ends; the catalogue is ``db`` (as ``--db`` names
+    it). Answers are flushed once per ``arrivals`` group: at once for a client that waits
+    for each answer, in one write for one that sends many requests ahead."""
     with Server(db) as server:
-        for line in lines:
-            if not line.strip():
-                continue
-            out.write(json.dumps(server.answer(line)) + "\n")
-            out.flush()
+        for group in arrivals(lines):
+            answers = [json.dumps(server.answer(line)) for line in group if line.strip()]
+            if answers:
+                out.write("\n".join(answers) + "\n")
+                out.flush()
+
+
+def arrivals(lines: Iterable[bytes] | IO[bytes], size: int = 1 << 16) -> Iterator[list[bytes]]:
+    """The lines of ``lines`` in the groups they arrive in: from a stream with a file
+    descriptor (a pipe), every complete line of each read; from anything else, one by one."""
+    try:
+        fd = lines.fileno()  # type: ignore[union-attr]
+    except (AttributeError, OSError, ValueError):
+        yield from ([line] for line in lines)
+        return
+    held = b""
+    while chunk := os.read(fd, size):
+        *complete, held = (held + chunk).split(b"\n")
+        if complete:
+            yield complete
+    if held:
+        yield [held]
 
 
 class Server:

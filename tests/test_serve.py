@@ -201,6 +201,20 @@ def test_an_upload_that_is_due_goes_through_the_library(tmp_path, run, server, u
     assert s.end() == (0, "")
 
 
+def test_requests_sent_ahead_in_one_write_are_each_answered_in_order(uploaded, server):
+    s = server()
+    lines = [json.dumps({"id": i, "op": "resolve", "refs": [uploaded[i % 2][:8]]})
+             for i in range(500)]  # fmt: skip
+    lines[250] = "{not json"
+    s.write(("\n".join(lines) + "\n").encode())
+    answers = [s.answer() for _ in lines]
+    assert [a["id"] for a in answers] == [*range(250), None, *range(251, 500)]
+    assert all(a["result"] == [uploaded[a["id"] % 2]] for a in answers if a["id"] is not None)
+    s.write(b'{"id": "last", "op": "resolve", "refs": []}')  # no newline: answered at EOF
+    assert s.end()[0] == 0
+    assert s.answer()["id"] == "last"
+
+
 def test_eof_ends_the_server_with_exit_0(db, server):
     assert server().end() == (0, "")
 
