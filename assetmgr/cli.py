@@ -277,8 +277,9 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
 )
 @reuse_options
 @remote_options
+@json_option("The summary as one JSON object: counts, and each rendition's outcome.")
 @click.pass_context
-def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in,
+def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in, json_,
          **options) -> None:  # fmt: skip
     """Upload what the workspace lacks (all assets, or those named or tagged).
 
@@ -287,6 +288,7 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
       assetmgr add more/ --no-upload ; assetmgr push
       assetmgr push --workspace eu-team --expires-in 7d
       assetmgr push --tag exports --reuse-near  # near-duplicates reuse their best copy's upload
+      assetmgr push --json | jq .failed
     """
     from .cli_runs import reuse_near, run_push
 
@@ -299,6 +301,8 @@ def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, ex
     summary = run_push(
         library, shas, remote=remote, policy=policy, jobs=jobs, expires_in=expires_in, verify=verify
     )
+    if json_:
+        echo_json(summary.record())
     if summary.count("failed"):
         ctx.exit(ExitCode.REMOTE)
 
@@ -650,8 +654,9 @@ def tag() -> None:
 @click.argument("name")
 @click.argument("references", nargs=-1, metavar="REF...")
 @stdin_option
+@json_option('One JSON object: {"tag": NAME, "tagged": [sha256...]}.')
 @click.pass_context
-def tag_add(ctx, name, references, from_stdin) -> None:
+def tag_add(ctx, name, references, from_stdin, json_) -> None:
     """Put the tag NAME on assets.
 
     REF is a sha256, a unique prefix of 6+ hex digits, sha256:<hex>, a file id (file_...),
@@ -664,6 +669,8 @@ def tag_add(ctx, name, references, from_stdin) -> None:
       sha256sum shots/*.jpg | cut -c1-64 | assetmgr tag add product-shots --stdin
     """
     shas = open_library(ctx).tag(with_stdin(references, from_stdin), [name])
+    if json_:
+        echo_json({"tag": name, "tagged": shas})
     click.echo(f"{name}: tagged {len(shas)} asset(s)", err=True)
 
 
@@ -671,8 +678,9 @@ def tag_add(ctx, name, references, from_stdin) -> None:
 @click.argument("name")
 @click.argument("references", nargs=-1, metavar="REF...")
 @stdin_option
+@json_option('One JSON object: {"tag": NAME, "untagged": [sha256...]}.')
 @click.pass_context
-def tag_rm(ctx, name, references, from_stdin) -> None:
+def tag_rm(ctx, name, references, from_stdin, json_) -> None:
     """Take the tag NAME off assets.
 
     \b
@@ -680,6 +688,8 @@ def tag_rm(ctx, name, references, from_stdin) -> None:
       assetmgr tag rm product-shots 3f7a9c0d12
     """
     shas = open_library(ctx).untag(with_stdin(references, from_stdin), [name])
+    if json_:
+        echo_json({"tag": name, "untagged": shas})
     click.echo(f"{name}: untagged {len(shas)} asset(s)", err=True)
 
 

@@ -57,7 +57,8 @@ def config() -> None:
 
 
 @config.command(name="path")
-def config_path() -> None:
+@json_option('One JSON object: {"path": PATH}.')
+def config_path(json_) -> None:
     """Print where the settings file is (ASSETMGR_CONFIG, else config.toml in the app folder).
 
     \b
@@ -67,7 +68,8 @@ def config_path() -> None:
     """
     from . import settings
 
-    click.echo(str(settings.path()))
+    where = str(settings.path())
+    click.echo(json.dumps({"path": where}) if json_ else where)
 
 
 @config.command(name="list")
@@ -99,7 +101,9 @@ def _keys(ctx, param, incomplete: str) -> list[str]:
 
 @config.command(name="get")
 @click.argument("key", shell_complete=_keys)
-def config_get(key) -> None:
+@json_option("The setting as one JSON object, as a line of config list --json (its value null "
+             "when its default applies: exit 0 then).")  # fmt: skip
+def config_get(key, json_) -> None:
     """Print one setting's value (nothing, exit 1, when its default applies).
 
     \b
@@ -109,6 +113,9 @@ def config_get(key) -> None:
     from . import settings
 
     settings.setting(key)
+    if json_:
+        click.echo(json.dumps(settings.effective_of(key).to_json()))
+        return
     found = settings.value(key)
     if found is None:
         raise SystemExit(1)
@@ -118,7 +125,9 @@ def config_get(key) -> None:
 @config.command(name="set")
 @click.argument("key", shell_complete=_keys)
 @click.argument("values", nargs=-1, required=True)
-def config_set(key, values) -> None:
+@json_option('One JSON object: {"key", "value", "path", "env", "env_value"} (env_value: what '
+             "the variable env sets, which wins over the file; null when unset).")  # fmt: skip
+def config_set(key, values, json_) -> None:
     """Set a setting in the file (a list takes several values).
 
     \b
@@ -131,15 +140,18 @@ def config_set(key, values) -> None:
 
     kept = settings.set_value(key, values)
     click.echo(f"{key} = {_shown(kept)}  ({settings.path()})", err=True)
-    overridden = settings.from_env(key)
+    overridden, env = settings.from_env(key), settings.SETTINGS[key].env
+    if json_:
+        click.echo(json.dumps({"key": key, "value": kept, "path": str(settings.path()),
+                               "env": env, "env_value": overridden}))  # fmt: skip
     if overridden is not None:
-        env = settings.SETTINGS[key].env
         click.echo(f"note: {env} is set and wins over the file ({_shown(overridden)})", err=True)
 
 
 @config.command(name="unset")
 @click.argument("key", shell_complete=_keys)
-def config_unset(key) -> None:
+@json_option('One JSON object: {"key", "path"}.')
+def config_unset(key, json_) -> None:
     """Remove a setting from the file (a mistyped key too): its default applies again.
 
     \b
@@ -152,6 +164,8 @@ def config_unset(key) -> None:
         from .errors import UsageError
 
         raise UsageError(f"{key} is not in {settings.path()}")
+    if json_:
+        click.echo(json.dumps({"key": key, "path": str(settings.path())}))
     click.echo(f"{key} removed ({settings.path()})", err=True)
 
 

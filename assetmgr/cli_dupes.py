@@ -31,7 +31,8 @@ def dupes(ctx, near, near_distance, json_) -> None:
 
     if ctx.invoked_subcommand is not None:
         if near or near_distance is not None or json_:
-            raise UsageError("--near, --distance and --json go without a subcommand")
+            raise UsageError("--near, --distance and --json go without a subcommand "
+                             "(a subcommand's --json goes after its name)")  # fmt: skip
         return
     library = cli.open_library(ctx)
     if not near:
@@ -86,8 +87,9 @@ def _near_text(group) -> str:
 @click.argument("other")
 @click.option("--not-duplicate", "different", is_flag=True, help="Never group them.")
 @click.option("--same", is_flag=True, help="Always group them.")
+@json_option('The decision as one JSON object: {"asset", "other", "decision"}.')
 @click.pass_context
-def mark(ctx, reference, other, different, same) -> None:
+def mark(ctx, reference, other, different, same, json_) -> None:
     """Decide that two assets are not the same picture (--not-duplicate), or are (--same),
     whatever their fingerprints say. The decision is kept; the last one stands.
 
@@ -101,6 +103,8 @@ def mark(ctx, reference, other, different, same) -> None:
     if different == same:
         raise UsageError("say which: --not-duplicate or --same (one of them)")
     a, b = cli.open_library(ctx).mark(reference, other, same=same)
+    if json_:
+        cli.echo_json({"asset": a, "other": b, "decision": "same" if same else "different"})
     verb = "the same picture" if same else "not duplicates"
     click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)
 
@@ -108,8 +112,9 @@ def mark(ctx, reference, other, different, same) -> None:
 @dupes.command()
 @click.argument("references", nargs=-1, metavar="REF...")
 @click.option("--all", "every", is_flag=True, help="Every asset that reuses another's rendition.")
+@json_option('One JSON object per asset restored: {"asset": sha256} (JSON lines).')
 @click.pass_context
-def unlink(ctx, references, every) -> None:
+def unlink(ctx, references, every, json_) -> None:
     """Undo --reuse-near: each asset named uses its own rendition again (the next push or
     block uploads it, unless an upload of it is live already).
 
@@ -125,5 +130,5 @@ def unlink(ctx, references, every) -> None:
         raise UsageError("name the assets to unlink, or give --all (one of them)")
     library = cli.open_library(ctx)
     restored = library.unlink(None if every else library.resolve_many(references))
-    cli.echo_lines(restored)
+    cli.echo_lines((json.dumps({"asset": sha}) for sha in restored) if json_ else restored)
     click.echo(f"{len(restored)} assets use their own renditions again", err=True)

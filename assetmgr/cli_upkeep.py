@@ -175,25 +175,34 @@ def rm(ctx, references, from_stdin, remote_only, keep_remote, dry_run, yes, work
 @click.command()
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to this file.")
 @click.option("--with-paths", is_flag=True, help="Include source paths (left out by default).")
+@json_option('With -o: what was written, as one JSON object: {"output", "lines", "with_paths"}.')
 @click.pass_context
-def export(ctx, output, with_paths) -> None:
+def export(ctx, output, with_paths, json_) -> None:
     """Write the catalogue as JSON Lines (format version 1; see the README).
 
     \b
     Example:
       assetmgr export > library.jsonl
+      assetmgr export -o library.jsonl --json
     """
+    if json_ and output is None:
+        raise UsageError("--json reports what -o wrote; without -o the export is JSON already")
     lines = _cli().open_library(ctx).export(with_paths=with_paths)
     if output is None:
         _cli().echo_lines(lines)
         return
-    _cli().write_output(output, "".join(line + "\n" for line in lines).encode())
+    text = [line + "\n" for line in lines]
+    _cli().write_output(output, "".join(text).encode())
+    if json_:
+        _cli().echo_json({"output": output, "lines": len(text), "with_paths": with_paths})
+    click.echo(f"exported {len(text)} lines to {shown(output)}", err=True)
 
 
 @click.command(name="import")
 @click.argument("file", type=click.File("rb"))  # decoded line by line, to name a bad one
+@json_option("What was imported, as one JSON object: counts, conflicts, labels taken.")
 @click.pass_context
-def import_(ctx, file) -> None:
+def import_(ctx, file, json_) -> None:
     """Merge an export into this catalogue, by hash (again: nothing changes).
 
     FILE is what `assetmgr export` wrote, or - for stdin.
@@ -203,6 +212,8 @@ def import_(ctx, file) -> None:
       assetmgr import library.jsonl
     """
     report = _cli().open_library(ctx).import_lines(file, name=shown(file.name))
+    if json_:
+        _cli().echo_json(report)
     for c in report.conflicts:
         click.echo(f"conflict in {c.workspace}: rendition sha256:{c.rendition_sha256[:12]} "
                    f"keeps {c.kept}, {c.other}: {c.outcome}", err=True)  # fmt: skip

@@ -273,8 +273,20 @@ class PushSummary:
     def count(self, outcome: str) -> int:
         return sum(o.outcome == outcome for o in self.outcomes)
 
+    @property
+    def bytes_uploaded(self) -> int:
+        return sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
+
+    def record(self) -> dict[str, Any]:
+        """What ``push --json`` prints: each outcome counted, the bytes sent, then every
+        rendition's outcome and which rendition each asset covered uses."""
+        counts = {k: self.count(k) for k in ("uploaded", "present", "adopted", "busy", "failed")}
+        return {**counts, "bytes_uploaded": self.bytes_uploaded,
+                "deleted_duplicates": self.deleted_duplicates, "outcomes": self.outcomes,
+                "renditions": self.renditions}  # fmt: skip
+
     def __str__(self) -> str:
-        sent = sum(o.size_bytes for o in self.outcomes if o.outcome == "uploaded")
+        sent = self.bytes_uploaded
         parts = [
             f"{self.count('uploaded')} uploaded ({sent / 1e6:.1f} MB)",
             f"{self.count('present')} already there",

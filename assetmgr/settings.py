@@ -215,6 +215,12 @@ def effective() -> list[Effective]:
     return out
 
 
+def effective_of(key: str) -> Effective:
+    """One setting as ``effective`` gives it (an unknown key is a ``UsageError``)."""
+    setting(key)
+    return next(item for item in effective() if item.key == key)
+
+
 def option_values() -> dict[tuple[str, str], Any]:
     """(command, parameter name) -> the value the file gives it, for the options no
     environment variable set (Click reads an option's own ``envvar`` before these; the
