@@ -145,18 +145,32 @@ def test_every_commands_json_matches_its_schema(outputs):
     assert set(outputs.by_key) == set(schemas.SCHEMAS)  # every schema was put to the test
 
 
-def test_every_command_has_json_and_a_schema_or_is_exempt():
-    tree = dict(commands())
+def unaccounted(group: click.Group) -> list[str]:
+    """What is wrong with the commands of ``group``: one with --json but no schema, one
+    without --json that is not exempt, a schema or exemption of no command."""
+    tree, wrong = dict(commands(group)), []
     for path, command in tree.items():
-        if has_json(command):
-            assert path in schemas.OUTPUTS, f"{path} has --json but no schema in schemas.py"
-            assert path not in schemas.EXEMPT, path
-        else:
-            assert path in schemas.EXEMPT, f"{path}: give it --json and a schema, or exempt it"
+        if has_json(command) and (path not in schemas.OUTPUTS or path in schemas.EXEMPT):
+            wrong.append(f"{path} has --json but no schema in schemas.py")
+        elif not has_json(command) and path not in schemas.EXEMPT:
+            wrong.append(f"{path}: give it --json and a schema, or exempt it")
     for key in [*schemas.OUTPUTS, *schemas.EXEMPT]:
         command = key.split(" --")[0]
-        assert command in tree, f"{key}: no such command"
-        assert has_json(tree[command]) or command in schemas.EXEMPT, key
+        if command not in tree or not (has_json(tree[command]) or command in schemas.EXEMPT):
+            wrong.append(f"{key}: no such command with --json")
+    return wrong
+
+
+def test_every_command_has_json_and_a_schema_or_is_exempt():
+    assert unaccounted(cli) == []
+    tagging = next(c for p, c in commands() if p == "tag add")
+    slipped = click.Group(commands={**cli.commands, "audit": click.Command("audit")})
+    slipped.commands["tag"] = click.Group("tag", commands={"add": tagging})
+    assert unaccounted(slipped) == [
+        "audit: give it --json and a schema, or exempt it",
+        "tag rm: no such command with --json",
+        "tag ls: no such command with --json",
+    ]
 
 
 def test_the_schemas_are_valid_and_strict():
@@ -187,3 +201,39 @@ def test_docs_json_md_is_rendered_from_the_schemas():
     assert DOCS.read_text() == schemas.markdown(), (
         "docs/json.md is out of date: python -m assetmgr.schemas > docs/json.md"
     )
+
+
+def test_the_reports_say_what_was_done(tmp_path, run, uploading):
+    for i in range(3):
+        write_image(tmp_path / "in" / f"{i}.png", seed=i, size=(300 + i, 200))
+    assert run("add", tmp_path / "in", "--no-upload").exit_code == 0
+    shas = [asset["sha256"] for asset in run.json_lines("ls")]
+    [pushed] = run.json_lines("push")
+    assert (pushed["uploaded"], pushed["present"], pushed["failed"]) == (3, 0, 0)
+    assert pushed["bytes_uploaded"] > 0 and sorted(pushed["renditions"]) == sorted(shas)
+    assert run.json_lines("tag", "add", "x", *shas) == [{"tag": "x", "tagged": shas}]
+    assert run.json_lines("tag", "rm", "x", shas[0]) == [{"tag": "x", "untagged": shas[:1]}]
+    [marked] = run.json_lines("dupes", "mark", shas[0][:8], shas[1], "--same")
+    assert marked == {"asset": shas[0], "other": shas[1], "decision": "same"}
+    exported = tmp_path / "out.jsonl"
+    [written] = run.json_lines("export", "-o", exported)
+    assert written["lines"] == len(exported.read_text().splitlines()) > 3
+    [imported] = Cli(tmp_path / "other.db").json_lines("import", exported)
+    assert (imported["assets"], imported["renditions"], imported["tags"]) == (3, 3, 2)
+    assert imported["uploads"] == 3 and imported["conflicts"] == []
+    assert run("export", "--json").exit_code == ExitCode.USAGE  # the export is JSON already
+    assert run("dupes", "--json", "mark", shas[0], shas[1], "--same").exit_code == ExitCode.USAGE
+
+
+def test_config_reports(run):
+    [kept] = run.json_lines("config", "set", "exclude", "*.tmp", ".git")
+    assert (kept["key"], kept["value"], kept["env_value"]) == ("exclude", ["*.tmp", ".git"], None)
+    [got] = run.json_lines("config", "get", "exclude")
+    assert (got["value"], got["source"]) == (["*.tmp", ".git"], "file")
+    assert run.json_lines("config", "unset", "exclude") == [
+        {"key": "exclude", "path": kept["path"]}
+    ]
+    default = run("config", "get", "exclude", "--json")
+    assert default.exit_code == 0 and json.loads(default.stdout)["source"] == "default"
+    assert run("config", "get", "exclude").exit_code == 1  # without --json: as before
+    assert run.json_lines("config", "path") == [{"path": kept["path"]}]
