@@ -212,7 +212,7 @@ OUTPUTS: dict[str, Output] = {
             "left": many({"type": "array", "prefixItems": [STR, STR, SHA], "items": False,
                           "minItems": 3}),
             "remote_id": null(INT),
-        }), lines=True),
+        })),
     "export": Output(
         "With -o only (the export itself is JSON Lines, see the README): the file written, "
         "its lines, and whether it has the source paths.",
@@ -307,7 +307,8 @@ EXEMPT: dict[str, str] = {
 
 
 def markdown() -> str:
-    """``docs/json.md``: per command, what it prints and its schema."""
+    """``docs/json.md``: per command, what it prints, its keys and their types, and its
+    schema."""
     parts = [
         "# `--json`: what each command prints",
         "",
@@ -316,19 +317,105 @@ def markdown() -> str:
         "",
         "Every command that reports something takes `--json`: data on stdout, one JSON document"
         " (or JSON Lines: one object a line, where the command lists), talk on stderr. Each"
-        " schema below is JSON Schema draft 2020-12; objects are open (a later version may add"
-        " keys), every key shown is always printed, `null` where its type allows. Times are"
-        " RFC 3339 in UTC.",
+        " command's JSON Schema (draft 2020-12) follows its table of keys. Objects are open (a"
+        " later version may add keys); every key listed is always printed, `null` only where"
+        " its type says so. A sha256 is 64 lowercase hex digits; times are RFC 3339 in UTC.",
         "",
     ]
     for key, output in OUTPUTS.items():
         command = f"assetmgr {key}" + ("" if key in EXEMPT else " --json")
-        form = "JSON Lines, each line:" if output.lines else "One JSON document:"
-        parts += [f"## `{command}`", "", output.description, "", form, "", "```json",
-                  json.dumps(SCHEMAS[key], indent=2), "```", ""]  # fmt: skip
+        form = "JSON Lines, each line" if output.lines else "One JSON document"
+        parts += [f"## `{command}`", "", output.description, ""]
+        for title, schema in _alternatives(output.schema):
+            parts += [f"{form}{title}:", "", *_key_table(schema), ""]
+        parts += ["<details><summary>JSON Schema</summary>", "", "```json",
+                  compact(SCHEMAS[key]), "```", "", "</details>", ""]  # fmt: skip
     parts += ["## Commands without `--json`", ""]
     parts += [f"- `{key}` {reason}." for key, reason in EXEMPT.items()]
     return "\n".join(parts) + "\n"
+
+
+def compact(value: Any, indent: int = 0, width: int = 96) -> str:
+    """``value`` as indented JSON, each part that fits in ``width`` on one line."""
+    flat = json.dumps(value)
+    if len(flat) + indent <= width or not isinstance(value, (dict, list)) or not value:
+        return flat
+    inner = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{inner}{json.dumps(k)}: {compact(v, indent + 2, width)}"
+                 for k, v in value.items()]  # fmt: skip
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [inner + compact(v, indent + 2, width) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def _alternatives(schema: dict) -> list[tuple[str, dict]]:
+    """The kinds of document a schema allows (``verify``'s), each with its title."""
+    if "oneOf" not in schema or "properties" not in schema["oneOf"][0]:
+        return [("", schema)]
+    return [(f", when `kind` is {type_name(s['properties']['kind'])}", s) for s in schema["oneOf"]]
+
+
+def _key_table(schema: dict) -> list[str]:
+    if schema.get("type") != "object":
+        return [f"{type_name(schema)}."]
+    rows = ["| key | type |", "|---|---|"]
+    for name, kind in _keys(schema):
+        rows.append(f"| `{name}` | {kind} |")
+    return rows
+
+
+def _keys(schema: dict, prefix: str = ""):
+    """(dotted key, its type) of an object's keys, nested objects' too."""
+    required = schema.get("required", [])
+    for name, value in schema["properties"].items():
+        optional = "" if name in required else " (not always printed)"
+        inner, suffix = _unwrapped(value)
+        nested = inner.get("type") == "object" and "properties" in inner
+        kind = ("array of objects" if suffix else "object") if nested else type_name(value)
+        nullable = " or null" if nested and "anyOf" in value else ""
+        yield f"{prefix}{name}", kind + nullable + optional
+        if nested:
+            yield from _keys(inner, f"{prefix}{name}{suffix}.")
+
+
+def _unwrapped(schema: dict) -> tuple[dict, str]:
+    """The object inside a nullable value or an array, and the key's suffix (``[]``)."""
+    if "anyOf" in schema:
+        return _unwrapped(schema["anyOf"][0])
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        inner, suffix = _unwrapped(schema["items"])
+        return inner, "[]" + suffix
+    return schema, ""
+
+
+def type_name(schema: dict) -> str:
+    """A schema in a few words, for a table."""
+    if "anyOf" in schema:
+        return type_name(schema["anyOf"][0]) + " or null"
+    if "oneOf" in schema:
+        return " or ".join(type_name(s) for s in schema["oneOf"])
+    if "const" in schema:
+        return f"`{json.dumps(schema['const'])}`"
+    if "enum" in schema:
+        return "one of " + ", ".join(f"`{json.dumps(v)}`" for v in schema["enum"])
+    if "pattern" in schema:
+        return "sha256"
+    if schema.get("format") == "date-time":
+        return "time"
+    if isinstance(schema.get("type"), list):
+        return "any JSON value"
+    if "prefixItems" in schema:
+        return "[" + ", ".join(type_name(s) for s in schema["prefixItems"]) + "]"
+    if schema.get("type") == "array":
+        return "array of " + type_name(schema["items"])
+    if schema.get("type") == "object" and "additionalProperties" in schema:
+        return "object: string to " + type_name(schema["additionalProperties"])
+    if schema.get("type") == "object" and "properties" in schema:
+        keys = [f"`{json.dumps(v['const'])}`" if "const" in v else k
+                for k, v in schema["properties"].items()]  # fmt: skip
+        return "{" + ", ".join(keys) + "}"
+    return schema.get("type", "object")
 
 
 if __name__ == "__main__":
