@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from . import cli_talk
 from .cli_options import json_option
 
 
@@ -130,11 +131,11 @@ def config_set(key, values) -> None:
     from . import settings
 
     kept = settings.set_value(key, values)
-    click.echo(f"{key} = {_shown(kept)}  ({settings.path()})", err=True)
+    cli_talk.info(f"{key} = {_shown(kept)}  ({settings.path()})")
     overridden = settings.from_env(key)
     if overridden is not None:
         env = settings.SETTINGS[key].env
-        click.echo(f"note: {env} is set and wins over the file ({_shown(overridden)})", err=True)
+        cli_talk.info(f"note: {env} is set and wins over the file ({_shown(overridden)})")
 
 
 @config.command(name="unset")
@@ -152,7 +153,7 @@ def config_unset(key) -> None:
         from .errors import UsageError
 
         raise UsageError(f"{key} is not in {settings.path()}")
-    click.echo(f"{key} removed ({settings.path()})", err=True)
+    cli_talk.info(f"{key} removed ({settings.path()})")
 
 
 def _shown(value: Any) -> str:
