@@ -59,7 +59,7 @@ class AssetmgrGroup(click.Group):
             subject = None if stdout_flushed() else "cannot write to stdout"
             fail(ctx, str(local_error(e, subject)), ExitCode.LOCAL)
         except KeyboardInterrupt:
-            cli_talk.error("Interrupted.")
+            cli_talk.error("Interrupted.", prefix="")
             ctx.exit(ExitCode.INTERRUPTED)
 
 

@@ -63,9 +63,9 @@ def current() -> Talk:
     return ctx.find_root().meta.setdefault(META_KEY, Talk())
 
 
-def error(text: str) -> None:
-    """``Error: text``, shown whatever the level."""
-    current().say("error", f"Error: {text}")
+def error(text: str, prefix: str = "Error: ") -> None:
+    """``Error: text``, shown whatever the level (``prefix=""``: as it is, ``Interrupted.``)."""
+    current().say("error", prefix + text)
 
 
 def warning(text: str) -> None:
