@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import click
 
+from . import cli_talk
 from .cli_options import (
     SIZE,
     WHEN,
@@ -58,7 +59,7 @@ class AssetmgrGroup(click.Group):
             subject = None if stdout_flushed() else "cannot write to stdout"
             fail(ctx, str(local_error(e, subject)), ExitCode.LOCAL)
         except KeyboardInterrupt:
-            click.echo("Interrupted.", err=True)
+            cli_talk.error("Interrupted.", prefix="")
             ctx.exit(ExitCode.INTERRUPTED)
 
 
@@ -78,7 +79,7 @@ def model_warnings():
             return python_way(message, category, filename, lineno, file, line)
         if str(message) not in seen:
             seen.add(str(message))
-            click.echo(f"warning: {message}", err=True)
+            cli_talk.warning(str(message))
 
     with warnings.catch_warnings():
         warnings.simplefilter("always", ModelWarning)
@@ -87,7 +88,7 @@ def model_warnings():
 
 
 def fail(ctx: click.Context, message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
+    cli_talk.error(message)
     ctx.exit(code)
 
 
@@ -231,6 +232,7 @@ def echo_json_array(items, size: int = 1 << 16) -> None:
 @reuse_options
 @remote_options
 @json_option("One JSON object per input file on stdout.")
+@cli_talk.json_progress_option
 @click.pass_context
 def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in, **options):
     """Catalogue image files and folders, deduplicated by content, and upload what is new.
@@ -256,9 +258,9 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
     report = add_settled(ctx.find_root().obj["db"], paths, upload=upload, **options)
     if report is None:  # files to read, or uploads to make: the library does the work
         report = run_add(open_library(ctx), paths, upload=upload, reuse=reuse, **options)
-    click.echo(str(report.summary), err=True)
+    cli_talk.info(str(report.summary))
     if report.push is not None:
-        click.echo(f"uploads: {report.push}", err=True)
+        cli_talk.info(f"uploads: {report.push}")
     if report.upload_failed:
         ctx.exit(ExitCode.REMOTE)
     if report.rejected:
@@ -278,6 +280,7 @@ def add(ctx, paths, no_upload, upload_jobs, workspace, workspace_id, expires_in,
 @reuse_options
 @remote_options
 @json_option("The summary as one JSON object: counts, and each rendition's outcome.")
+@cli_talk.json_progress_option
 @click.pass_context
 def push(ctx, references, tag, policy, jobs, verify, workspace, workspace_id, expires_in, json_,
          **options) -> None:  # fmt: skip
@@ -377,7 +380,7 @@ def ls(ctx, json_, csv_, template, **wanted) -> None:
     else:
         lines = asset_table(lambda: library.asset_rows(query=query))
     if not echo_lines(lines, header=1 if csv_ else 0):
-        click.echo("no assets" + (" match" if query != AssetQuery() else ""), err=True)
+        cli_talk.info("no assets" + (" match" if query != AssetQuery() else ""))
 
 
 @cli.command()
@@ -519,8 +522,8 @@ def request(ctx, bare, **options) -> None:
     for index, body in enumerate(bodies):
         click.echo(json.dumps(dict(body) if bare else body.to_line(index)))
     for index, body in enumerate(bodies):
-        click.echo(summary(body, index, len(bodies)), err=True)
-    click.echo(str(report(bodies)), err=True)
+        cli_talk.info(summary(body, index, len(bodies)))
+    cli_talk.info(str(report(bodies)))
 
 
 @cli.command()
@@ -671,7 +674,7 @@ def tag_add(ctx, name, references, from_stdin, json_) -> None:
     shas = open_library(ctx).tag(with_stdin(references, from_stdin), [name])
     if json_:
         echo_json({"tag": name, "tagged": shas})
-    click.echo(f"{name}: tagged {len(shas)} asset(s)", err=True)
+    cli_talk.info(f"{name}: tagged {len(shas)} asset(s)")
 
 
 @tag.command(name="rm")
@@ -690,7 +693,7 @@ def tag_rm(ctx, name, references, from_stdin, json_) -> None:
     shas = open_library(ctx).untag(with_stdin(references, from_stdin), [name])
     if json_:
         echo_json({"tag": name, "untagged": shas})
-    click.echo(f"{name}: untagged {len(shas)} asset(s)", err=True)
+    cli_talk.info(f"{name}: untagged {len(shas)} asset(s)")
 
 
 @tag.command(name="ls")
@@ -726,6 +729,7 @@ from .emulator.command import emulator_command  # noqa: E402  (imports only clic
 for command in [*COMMANDS, *RUN_COMMANDS, models, dupes, serve, config, doctor, completion]:
     cli.add_command(command)
 cli.add_command(emulator_command)
+cli_talk.add_verbosity_options(cli, skip=frozenset({"emulator"}))
 
 
 def main() -> None:
@@ -734,7 +738,7 @@ def main() -> None:
         cli(prog_name="assetmgr")
     except OSError as e:  # writing --help or --version, before any command runs
         stop_writing_stdout()
-        click.echo(f"Error: {local_error(e, 'cannot write to stdout')}", err=True)
+        cli_talk.error(str(local_error(e, "cannot write to stdout")))
         sys.exit(ExitCode.LOCAL)
     finally:
         flush_stdout()
@@ -750,7 +754,7 @@ def flush_stdout() -> None:
         sys.exit(ExitCode.PIPE_CLOSED)
     except OSError as e:
         stop_writing_stdout()
-        click.echo(f"Error: {local_error(e, 'cannot write to stdout')}", err=True)
+        cli_talk.error(str(local_error(e, "cannot write to stdout")))
         sys.exit(ExitCode.LOCAL)
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from . import cli_talk
 from .cli_options import (
     WORKSPACE,
     json_option,
@@ -67,6 +68,7 @@ RUN_OPTIONS = [
     ),  # fmt: skip
     near_distance_option("--near-distance", "With --skip-near"),
     json_option("Print the plan (--dry-run) or every answer of the run as JSON Lines."),
+    cli_talk.json_progress_option,
     *WORKSPACE,
 ]
 
@@ -134,14 +136,14 @@ def run_command(ctx, references, tag, from_stdin, prompt, prompt_file, system, s
     if dry_run:
         return print_plan(outcome.plan, json_)
     if outcome.id is None:
-        click.echo("nothing to ask: no assets", err=True)
+        cli_talk.info("nothing to ask: no assets")
         return
     if json_:
         cli.echo_lines(_json_lines(outcome.answers()))
     counts = outcome.counts()
-    click.echo(summary_line(outcome.id, counts, outcome.sent, outcome.batches), err=True)
+    cli_talk.info(summary_line(outcome.id, counts, outcome.sent, outcome.batches))
     for problem in _problems(outcome.answers()):
-        click.echo(problem, err=True)
+        cli_talk.info(problem)
     unfinished = sum(n for state, n in counts.items() if state not in ("answered", "refused"))
     if unfinished:
         raise Unfinished(f"run {outcome.id}: {unfinished} request(s) not answered yet; "
@@ -169,7 +171,7 @@ def print_plan(plan, json_: bool) -> None:
     if json_:
         click.echo(json.dumps(plan_record(plan)))
     for line in plan.lines():
-        click.echo(line, err=True)
+        cli_talk.info(line)
 
 
 def _json_lines(rows):
@@ -218,24 +220,30 @@ def _assets(row) -> str:
 
 
 class RunPrinter:
-    """The run's progress line on stderr (requests answered of those due), and talk above it."""
+    """The run's progress on stderr (requests answered of those due), talk above it, and
+    with ``-v`` a line for each request as its result is recorded."""
 
     def __init__(self):
         from .runs import Progress
 
-        self.progress = Progress()
-        self.line = None
+        self.progress = Progress(on_finished=self.finished)
 
     def around(self, work):
-        from .cli_progress import ProgressLine, Snapshot
+        from .cli_progress import Snapshot, progress
 
         def snapshot():
             p = self.progress
             return Snapshot(p.done, p.total, 0, 0, p.note)
 
-        with ProgressLine("Asking", snapshot) as line:
-            self.line = line
+        with progress("Asking", snapshot):
             return work()
+
+    @staticmethod
+    def finished(result) -> None:
+        tokens = f" ({result.input_tokens:,} in, {result.output_tokens:,} out)" \
+            if result.input_tokens is not None else ""  # fmt: skip
+        error = f": {result.error}" if result.error else ""
+        cli_talk.detail(f"request {result.request_id}: {result.state}{tokens}{error}")
 
 
 @click.command(name="runs")

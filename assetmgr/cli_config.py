@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from . import cli_talk
 from .cli_options import json_option
 
 
@@ -139,13 +140,13 @@ def config_set(key, values, json_) -> None:
     from . import settings
 
     kept = settings.set_value(key, values)
-    click.echo(f"{key} = {_shown(kept)}  ({settings.path()})", err=True)
+    cli_talk.info(f"{key} = {_shown(kept)}  ({settings.path()})")
     overridden, env = settings.from_env(key), settings.SETTINGS[key].env
     if json_:
         click.echo(json.dumps({"key": key, "value": kept, "path": str(settings.path()),
                                "env": env, "env_value": overridden}))  # fmt: skip
     if overridden is not None:
-        click.echo(f"note: {env} is set and wins over the file ({_shown(overridden)})", err=True)
+        cli_talk.info(f"note: {env} is set and wins over the file ({_shown(overridden)})")
 
 
 @config.command(name="unset")
@@ -166,7 +167,7 @@ def config_unset(key, json_) -> None:
         raise UsageError(f"{key} is not in {settings.path()}")
     if json_:
         click.echo(json.dumps({"key": key, "path": str(settings.path())}))
-    click.echo(f"{key} removed ({settings.path()})", err=True)
+    cli_talk.info(f"{key} removed ({settings.path()})")
 
 
 def _shown(value: Any) -> str:

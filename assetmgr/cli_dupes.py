@@ -7,6 +7,7 @@ import json
 
 import click
 
+from . import cli_talk
 from .cli_options import json_option, near_distance_option
 
 
@@ -42,33 +43,31 @@ def dupes(ctx, near, near_distance, json_) -> None:
         lines = (json.dumps({"asset": s, "paths": p}) if json_ else _exact_text(s, p)
                  for s, p in found)  # fmt: skip
         cli.echo_lines(lines)
-        click.echo(f"{len(found)} assets seen at several paths", err=True)
+        cli_talk.info(f"{len(found)} assets seen at several paths")
         return
     report = _near(library, near_distance)
     if report.computed:
-        click.echo(f"computed {report.computed} missing fingerprints", err=True)
+        cli_talk.info(f"computed {report.computed} missing fingerprints")
     if report.lost:
-        click.echo(f"{len(report.lost)} assets not compared: no rendition bytes left", err=True)
+        cli_talk.info(f"{len(report.lost)} assets not compared: no rendition bytes left")
     lines = (json.dumps(g.to_json()) if json_ else _near_text(g) for g in report.groups)
     cli.echo_lines(lines)
     members = sum(len(g.members) for g in report.groups)
-    click.echo(
-        f"{len(report.groups)} groups, {members} assets (distance {report.distance})", err=True
-    )
+    cli_talk.info(f"{len(report.groups)} groups, {members} assets (distance {report.distance})")
 
 
 def _near(library, distance):
     """``near_duplicates``, with a progress line while missing fingerprints are computed."""
-    from .cli_progress import ProgressLine, Snapshot
+    from .cli_progress import Snapshot, progress
 
     state = Snapshot(0, 0, 0, 0)
 
-    def progress(done: int, total: int) -> None:
+    def advance(done: int, total: int) -> None:
         nonlocal state
         state = Snapshot(done, total, 0, 0, "fingerprints")
 
-    with ProgressLine("Fingerprinting", lambda: state):
-        return library.near_duplicates(distance, progress=progress)
+    with progress("Fingerprinting", lambda: state):
+        return library.near_duplicates(distance, progress=advance)
 
 
 def _exact_text(sha: str, paths: list[str]) -> str:
@@ -106,7 +105,7 @@ def mark(ctx, reference, other, different, same, json_) -> None:
     if json_:
         cli.echo_json({"asset": a, "other": b, "decision": "same" if same else "different"})
     verb = "the same picture" if same else "not duplicates"
-    click.echo(f"{a[:12]} and {b[:12]}: {verb}", err=True)
+    cli_talk.info(f"{a[:12]} and {b[:12]}: {verb}")
 
 
 @dupes.command()
@@ -131,4 +130,4 @@ def unlink(ctx, references, every, json_) -> None:
     library = cli.open_library(ctx)
     restored = library.unlink(None if every else library.resolve_many(references))
     cli.echo_lines((json.dumps({"asset": sha}) for sha in restored) if json_ else restored)
-    click.echo(f"{len(restored)} assets use their own renditions again", err=True)
+    cli_talk.info(f"{len(restored)} assets use their own renditions again")

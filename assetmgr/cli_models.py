@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import click
 
+from . import cli_talk
 from .cli_options import json_option, workspace_options
 from .remote import RemoteSpec
 
@@ -42,10 +43,9 @@ def models(ctx, refresh, workspace, workspace_id, json_) -> None:
         remote = RemoteSpec.from_env(workspace, workspace_id)
         stored = library.refresh_models(remote=remote)
         new = [m for m in stored if lookup(m) is None]
-        click.echo(f"stored {len(stored)} models from {remote}", err=True)
+        cli_talk.info(f"stored {len(stored)} models from {remote}")
         if new:
-            click.echo(f"not in assetmgr's table (read at the standard tier): {', '.join(new)}",
-                       err=True)  # fmt: skip
+            cli_talk.info(f"not in assetmgr's table (read at the standard tier): {', '.join(new)}")  # fmt: skip
     specs = library.models()
     if json_:
         cli.echo_lines(to_json(model_record(s)) for s in specs)

@@ -6,19 +6,31 @@ alike). It appears only on a terminal, and only once the work has lasted ``SHOW_
 seconds, so short runs print nothing but their messages. A thread redraws it a few times
 a second from a ``poll`` function, so it moves while the main thread waits on a slow
 file; ``echo`` prints a message above it (clearing, printing, redrawing under one lock).
+
+With ``--json-progress`` the line is ``JsonProgress`` instead: the same figures as JSON
+objects on stderr, one per line (``start``, then ``progress`` at most every
+``JSON_EVERY`` seconds and only when something moved, then ``end``), on a terminal or not.
+``progress`` picks the one for the command (``cli_talk``'s settings: none at all with
+``-q``, none where ``TERM=dumb``), and sends the command's talk through it while it is up.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+from . import cli_talk
 
 SHOW_AFTER = 1.0  # seconds before the line appears
 REDRAW_EVERY = 0.25  # seconds
+JSON_EVERY = 0.5  # seconds between two progress events, at the most
 FILE_WEIGHT = 64 * 1024  # a file counts as this many bytes of work, besides its size
 
 
@@ -31,6 +43,24 @@ class Snapshot:
     bytes_done: int
     bytes_total: int
     note: str = ""  # anything else to show (uploads, say)
+
+
+@contextmanager
+def progress(label: str, poll: Callable[[], Snapshot]) -> Iterator[ProgressLine | JsonProgress]:
+    """The progress display of the running command, up for the ``with`` block; the
+    command's talk is printed through it meanwhile."""
+    talk = cli_talk.current()
+    if talk.json_progress:
+        display: ProgressLine | JsonProgress = JsonProgress(label, poll)
+    else:
+        shown = not cli_talk.quiet() and os.environ.get("TERM") != "dumb"
+        display = ProgressLine(label, poll, enabled=None if shown else False)
+    outer, talk.display = talk.display, display
+    try:
+        with display:
+            yield display
+    finally:
+        talk.display = outer
 
 
 class ProgressLine:
@@ -95,6 +125,58 @@ class ProgressLine:
         text = describe(self.label, self.poll(), time.monotonic() - self.started)
         width = shutil.get_terminal_size((100, 24)).columns - 1
         self.stream.write("\r\x1b[2K" + text[:width])
+
+
+class JsonProgress:
+    """Progress as JSON Lines on stderr: ``start``, ``progress`` events at most every
+    ``JSON_EVERY`` seconds when the figures moved, and ``end`` with ``ok``; ``echo`` writes
+    a line (a message event, made by ``cli_talk``) between them."""
+
+    def __init__(self, label: str, poll: Callable[[], Snapshot], *, stream=None):
+        self.label, self.poll = label, poll
+        self.stream = stream or sys.stderr
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.last: Snapshot | None = None
+
+    def __enter__(self) -> JsonProgress:
+        self.started = time.monotonic()
+        self.last = self.poll()
+        self._event({"event": "start"})
+        self.thread = threading.Thread(target=self._run, name="assetmgr-progress", daemon=True)
+        self.thread.start()
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        self._event({"event": "end", "ok": kind is None, **self._figures(self.poll())})
+
+    def echo(self, text: str) -> None:
+        with self.lock:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+    def _run(self) -> None:
+        while not self.stop.wait(JSON_EVERY):
+            now = self.poll()
+            if now != self.last:
+                self.last = now
+                self._event({"event": "progress", **self._figures(now)})
+
+    def _figures(self, s: Snapshot) -> dict:
+        elapsed = time.monotonic() - self.started
+        left = time_left(s, elapsed)
+        return {"files_done": s.files_done, "files_total": s.files_total,
+                "bytes_done": s.bytes_done, "bytes_total": s.bytes_total, "note": s.note,
+                "elapsed": round(elapsed, 3),
+                "left": None if left is None else round(left, 1)}  # fmt: skip
+
+    def _event(self, fields: dict) -> None:
+        self.echo(json.dumps({"event": fields.pop("event"), "label": self.label, **fields}))
 
 
 def describe(label: str, s: Snapshot, elapsed: float) -> str:

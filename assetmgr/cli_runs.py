@@ -1,7 +1,8 @@
 """Rendering of the commands that do long work: ``add``, ``push`` and ``ask``.
 
 Data (``--json`` lines) goes to stdout as soon as each file's outcome is final; talk
-(rejections, failures, warnings, the summary) goes to stderr, above the progress line.
+(rejections, failures, warnings, the summary; with ``-v`` every file and upload) goes to
+stderr through ``cli_talk``, above the progress line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .cli_progress import ProgressLine, Snapshot
+from . import cli_talk
+from .cli_progress import Snapshot, progress
 from .display import outcome_line
 from .pathnames import shown
 from .records import AddSummary, Outcome, PushSummary, UploadOutcome, to_json
@@ -74,8 +76,7 @@ def run_add(
     out = AddOutput(json_, list_rejected)
     held: list[tuple[int, Outcome]] = []  # with reuse: accepted files, until linked
     try:
-        with ProgressLine("Adding", lambda: _add_snapshot(run, out, uploads)) as line:
-            out.line = line
+        with progress("Adding", lambda: _add_snapshot(run, out, uploads)):
             for outcome in run:
                 index = out.take()
                 if reuse is not None and outcome.outcome != "rejected":
@@ -92,8 +93,7 @@ def run_add(
             if uploads:
                 uploads.flush(out, tags)
         if uploads:
-            with ProgressLine("Uploading", uploads.snapshot) as line:
-                out.line = line
+            with progress("Uploading", uploads.snapshot):
                 uploads.finish(out)
     except BaseException as e:
         if uploads:
@@ -108,7 +108,7 @@ def _link_held(library: Library, held, reuse: dict, out: AddOutput, uploads) -> 
     """Link the new near-duplicates among ``held`` (``reuse_near``), then let each go on: to
     its upload, or printed."""
     new = sorted({outcome.sha256 for _, outcome in held if outcome.outcome == "new"})
-    linked = reuse_near(library, new, reuse, out.talk).linked if new else {}
+    linked = reuse_near(library, new, reuse).linked if new else {}
     for index, outcome in held:
         if outcome.outcome == "new":
             outcome.reuses = linked.get(outcome.sha256)
@@ -118,18 +118,14 @@ def _link_held(library: Library, held, reuse: dict, out: AddOutput, uploads) -> 
             uploads.wait_for(index, outcome)
 
 
-def reuse_near(library: Library, shas, reuse: dict, talk=None):
+def reuse_near(library: Library, shas, reuse: dict):
     """``Library.reuse_near`` of ``shas``, told on stderr; the report."""
     report = library.reuse_near(shas, **reuse)
     for text in (
         [f"computed {report.computed} missing fingerprints"] if report.computed else []
     ) + report.lines():
-        (talk or _stderr)(text)
+        cli_talk.info(text)
     return report
-
-
-def _stderr(text: str) -> None:
-    click.echo(text, err=True)
 
 
 class AddOutput:
@@ -138,7 +134,6 @@ class AddOutput:
 
     def __init__(self, json_: bool, list_rejected: bool):
         self.json_, self.list_rejected = json_, list_rejected
-        self.line: ProgressLine | None = None
         self.counted = self.printed = 0
         self.held: dict[int, Outcome] = {}  # final, waiting for an earlier one
         self.accepted: list[str] = []
@@ -157,24 +152,19 @@ class AddOutput:
 
     def emit(self, outcome: Outcome) -> None:
         for warning in outcome.warnings if outcome.outcome == "rejected" else []:
-            self.talk(f"warning: {shown(outcome.path)}: {warning}")
+            cli_talk.warning(f"{shown(outcome.path)}: {warning}")
         if self.json_:
             click.echo(to_json(outcome))
-            if outcome.upload == "failed":
-                self.talk(upload_line(outcome))
-            return
-        if outcome.outcome == "rejected" and (self.list_rejected or not outcome.known):
-            self.talk(outcome_line(outcome))
+        elif outcome.outcome == "rejected" and (self.list_rejected or not outcome.known):
+            cli_talk.info(outcome_line(outcome))
         elif outcome.outcome == "duplicate":
-            self.talk(outcome_line(outcome))
+            cli_talk.info(outcome_line(outcome))
+        elif outcome.outcome != "rejected":
+            cli_talk.detail(outcome_line(outcome))
         if outcome.upload == "failed":
-            self.talk(upload_line(outcome))
-
-    def talk(self, text: str) -> None:
-        if self.line is not None:
-            self.line.echo(text)
-        else:
-            click.echo(text, err=True)
+            cli_talk.info(upload_line(outcome))
+        elif outcome.upload is not None and not self.json_:
+            cli_talk.detail(f"{outcome.upload:<9} {shown(outcome.path)}: {outcome.file_id}")
 
 
 def upload_line(outcome: Outcome) -> str:
@@ -266,23 +256,16 @@ def _add_snapshot(run, out: AddOutput, uploads: Uploads | None) -> Snapshot:
 
 
 class PushPrinter(UploadCounter):
-    """The push's progress, and a line for each failure as it comes."""
-
-    def __init__(self):
-        super().__init__()
-        self.line: ProgressLine | None = None
+    """The push's progress, a line for each failure as it comes, and with ``-v`` one for
+    every upload."""
 
     def finished(self, outcome: UploadOutcome) -> None:
         super().finished(outcome)
+        name = shown(outcome.path) if outcome.path else f"sha256:{outcome.rendition_sha256[:12]}"
         if outcome.outcome == "failed":
-            name = (
-                shown(outcome.path) if outcome.path else f"sha256:{outcome.rendition_sha256[:12]}"
-            )
-            text = f"upload failed: {name}: {outcome.reason}"
-            if self.line is not None:
-                self.line.echo(text)
-            else:
-                click.echo(text, err=True)
+            cli_talk.info(f"upload failed: {name}: {outcome.reason}")
+        else:
+            cli_talk.detail(f"{outcome.outcome:<9} {name}: {outcome.file_id}")
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self.done, self.files, self.bytes_done, self.size_bytes)
@@ -294,11 +277,10 @@ def run_push(library: Library, shas, *, remote, policy, jobs, expires_in, verify
 
     seconds = expiry_seconds(expires_in)
     printer = PushPrinter()
-    with ProgressLine("Uploading", printer.snapshot) as line:
-        printer.line = line
+    with progress("Uploading", printer.snapshot):
         summary = library.push(shas, remote=remote, policy=policy,
                                jobs=jobs, expires_in=seconds, verify=verify, progress=printer)  # fmt: skip
-    click.echo(str(summary), err=True)
+    cli_talk.info(str(summary))
     return summary
 
 
@@ -322,12 +304,11 @@ def run_ask(library: Library, bodies, remote, json_) -> None:
             if total > 1:
                 click.echo(f"== request {index + 1}/{total} ({len(body.assets)} images)")
             click.echo(answer.text)
-        click.echo(summary(body, index, total), err=True)
-        click.echo(
+        cli_talk.info(summary(body, index, total))
+        cli_talk.info(
             f"usage: {answer.input_tokens} input tokens, {answer.output_tokens} output tokens "
-            f"({len(body.assets)} images)",
-            err=True,
+            f"({len(body.assets)} images)"
         )
         if truncated:
-            click.echo(f"warning: answer {index + 1}/{total} was cut short by --max-tokens "
-                       f"{body['max_tokens']}", err=True)  # fmt: skip
+            cli_talk.warning(f"answer {index + 1}/{total} was cut short by --max-tokens "
+                             f"{body['max_tokens']}")  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import click
 
+from . import cli_talk
 from .cli_options import json_option, stdin_option, workspace_options
 from .errors import ExitCode, UsageError
 from .pathnames import shown
@@ -45,7 +46,7 @@ def whereis(ctx, reference, json_) -> None:
     placements = _cli().open_library(ctx).whereis(reference)
     echo_records(placements, json_, placement_lines(placements))
     if not placements:
-        click.echo("not uploaded to any workspace this catalogue knows", err=True)
+        cli_talk.info("not uploaded to any workspace this catalogue knows")
 
 
 @click.command()
@@ -53,6 +54,7 @@ def whereis(ctx, reference, json_) -> None:
 @click.option("--sources", is_flag=True, help="Also hash every source file again.")
 @workspace_options
 @json_option("One JSON object per finding, then a summary.")
+@cli_talk.json_progress_option
 @click.pass_context
 def verify(ctx, repair, sources, workspace, workspace_id, json_) -> None:
     """Check every upload of the workspace against the API, and list what it holds.
@@ -69,19 +71,39 @@ def verify(ctx, repair, sources, workspace, workspace_id, json_) -> None:
     from .display import verify_lines
 
     library = _cli().open_library(ctx)
-    plan = library.verify(remote=RemoteSpec.from_env(workspace, workspace_id), sources=sources)
+    remote = RemoteSpec.from_env(workspace, workspace_id)
+    plan = _checked(lambda progress: library.verify(remote=remote, sources=sources,
+                                                    progress=progress))  # fmt: skip
     echo_records([*plan.findings, *plan.listed, _summary(plan)], json_, verify_lines(plan))
     if not plan.problems:
         return
     if not repair:
-        click.echo(f"{plan.problems} problems: `assetmgr verify --repair` fixes them", err=True)
+        cli_talk.info(f"{plan.problems} problems: `assetmgr verify --repair` fixes them")
         ctx.exit(ExitCode.PROBLEMS)
     report = library.repair(plan)
     for line in report.left:
-        click.echo(f"not repaired: {line}", err=True)
-    click.echo(str(report), err=True)
+        cli_talk.info(f"not repaired: {line}")
+    cli_talk.info(str(report))
     if report.left:
         ctx.exit(ExitCode.UNREPAIRED)
+
+
+def _checked(work):
+    """Run ``work(progress)`` under a progress display of its ``verify.Checking``; with
+    ``-v``, a line for each upload looked up."""
+    from .cli_progress import Snapshot, progress
+    from .verify import Checking
+
+    def told(row, kind: str) -> None:
+        cli_talk.detail(f"{kind:<8} sha256:{row.rendition_sha256[:12]} {row.file_id}")
+
+    checking = Checking(on_upload=told)
+
+    def snapshot() -> Snapshot:
+        return Snapshot(checking.done, checking.total, 0, 0, checking.step)
+
+    with progress("Verifying", snapshot):
+        return work(checking)
 
 
 def _summary(plan) -> dict:
@@ -127,11 +149,11 @@ def gc(ctx, dry_run, yes, all_, workspace, workspace_id, json_) -> None:
     size = human_bytes(plan.size_bytes)
     kept = f"; {len(plan.kept)} files kept" if plan.kept else ""
     if not act:
-        click.echo(f"dry run: {len(plan.delete)} files ({size}) would be deleted{kept}; "
-                   "pass --yes to delete them", err=True)  # fmt: skip
+        cli_talk.info(f"dry run: {len(plan.delete)} files ({size}) would be deleted{kept}; "
+                   "pass --yes to delete them")  # fmt: skip
         return
     deleted = library.gc(plan)
-    click.echo(f"deleted {deleted} files ({size}){kept}", err=True)
+    cli_talk.info(f"deleted {deleted} files ({size}){kept}")
 
 
 @click.command()
@@ -163,13 +185,13 @@ def rm(ctx, references, from_stdin, remote_only, keep_remote, dry_run, yes, work
                            remote_only=remote_only, keep_remote=keep_remote)  # fmt: skip
     echo_records([plan], json_, rm_lines(plan))
     if not act:
-        click.echo("dry run: nothing was changed; pass --yes to do it", err=True)
+        cli_talk.info("dry run: nothing was changed; pass --yes to do it")
         return
     library.rm(plan)
     done = f"deleted {len(plan.delete)} uploads"
     if plan.forget:
         done += f", forgot {len(plan.assets)} assets and {len(plan.renditions)} renditions"
-    click.echo(done, err=True)
+    cli_talk.info(done)
 
 
 @click.command()
@@ -195,7 +217,7 @@ def export(ctx, output, with_paths, json_) -> None:
     _cli().write_output(output, "".join(text).encode())
     if json_:
         _cli().echo_json({"output": output, "lines": len(text), "with_paths": with_paths})
-    click.echo(f"exported {len(text)} lines to {shown(output)}", err=True)
+    cli_talk.info(f"exported {len(text)} lines to {shown(output)}")
 
 
 @click.command(name="import")
@@ -215,11 +237,11 @@ def import_(ctx, file, json_) -> None:
     if json_:
         _cli().echo_json(report)
     for c in report.conflicts:
-        click.echo(f"conflict in {c.workspace}: rendition sha256:{c.rendition_sha256[:12]} "
-                   f"keeps {c.kept}, {c.other}: {c.outcome}", err=True)  # fmt: skip
+        cli_talk.info(f"conflict in {c.workspace}: rendition sha256:{c.rendition_sha256[:12]} "
+                   f"keeps {c.kept}, {c.other}: {c.outcome}")  # fmt: skip
     for name in report.labels_taken:
-        click.echo(f"label {name!r} names another workspace here: not moved", err=True)
-    click.echo(str(report), err=True)
+        cli_talk.info(f"label {name!r} names another workspace here: not moved")
+    cli_talk.info(str(report))
 
 
 COMMANDS = [whereis, verify, gc, rm, export, import_]

@@ -22,10 +22,10 @@ import anthropic
 from . import config
 from .apiclock import ApiClock, utcnow
 from .errors import AuthError, RemoteError, WorkspaceMismatch
+from .limits import IDS_PER_LOOKUP
 from .remote import NO_KEY, RemoteSpec
 
 LIST_PAGE = 1000
-IDS_PER_LOOKUP = 100
 
 
 class UploadRefused(RemoteError):

@@ -608,14 +608,18 @@ class Library:
             if u.state == "active" and u.file_id
         ]
 
-    def verify(self, *, remote: RemoteSpec | None = None, sources: bool = False) -> VerifyPlan:
+    def verify(
+        self, *, remote: RemoteSpec | None = None, sources: bool = False, progress=None
+    ) -> VerifyPlan:
         """Check every upload of ``remote`` (default: from the environment) against the API,
         list the workspace for orphans and foreign files, and with ``sources`` hash every
-        source again; changes nothing. ``repair`` applies the plan."""
+        source again; changes nothing. ``repair`` applies the plan. ``progress``, a
+        ``verify.Checking``, follows the work."""
         from . import verify
 
         remote = remote or RemoteSpec.from_env()
-        return verify.plan(self.catalogue, remote, self._files_client(remote), sources=sources)
+        client = self._files_client(remote)
+        return verify.plan(self.catalogue, remote, client, sources=sources, progress=progress)
 
     def repair(self, plan: VerifyPlan, *, jobs: int | None = None) -> RepairReport:
         """Fix what ``verify`` found: upload missing and expired uploads again (or adopt a

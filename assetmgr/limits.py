@@ -40,6 +40,7 @@ EXPIRY_MARGIN = timedelta(hours=1)  # and so is one that expires this soon
 # A file a Message Batch refers to must outlive the batch: 24 h, and a margin for collecting.
 BATCH_WINDOW = timedelta(hours=24)
 BATCH_HORIZON = BATCH_WINDOW + timedelta(hours=2)
+IDS_PER_LOOKUP = 100  # file ids per GET /v1/files?ids[]= request
 
 
 MIB = 1024 * 1024

@@ -234,6 +234,8 @@ uploads = Table(
     Column("origin", String(16), default="uploaded", server_default="uploaded", nullable=False),
     UniqueConstraint("remote_id", "file_id"),
     Index("ix_uploads_rendition_remote", "rendition_id", "remote_id"),
+    # A file id names its asset wherever a reference is taken (``show file_...``).
+    Index("ix_uploads_file_id", "file_id"),
     # At most one live upload per rendition and remote: the claim two processes race for.
     Index(
         "uq_uploads_live",

@@ -36,11 +36,13 @@ class Progress:
     done: int = 0
     errored: int = 0
     note: str = ""
-    lines: list[str] = field(default_factory=list)
+    on_finished: Callable[[Result], None] | None = None  # told of each request's result
 
     def finished(self, result: Result) -> None:
         self.done += 1
         self.errored += result.state not in answers.DONE
+        if self.on_finished is not None:
+            self.on_finished(result)
 
 
 def result_of(request_id: int, message: dict[str, Any], plan: RunPlan, batch: bool) -> Result:

@@ -22,12 +22,13 @@ for ``gc``; they are no problem of this catalogue's.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from .catalogue import Catalogue
 from .journal import ACTIVE, EXPIRED, PENDING, Journal, UploadRow
-from .limits import EXPIRY_SAFETY
+from .limits import EXPIRY_SAFETY, IDS_PER_LOOKUP
 from .models import UploadState
 from .remote import RemoteSpec
 from .survey import ADOPT, Known, Listed, by_rendition, classify
@@ -93,8 +94,35 @@ class RepairReport:
         return text + (f"; {len(self.left)} problems left" if self.left else "")
 
 
-def plan(catalogue: Catalogue, spec: RemoteSpec, client, *, sources: bool = False) -> VerifyPlan:
+@dataclass
+class Checking:
+    """How far ``plan`` has gone, for a progress display (read from another thread): the
+    step (``uploads``, ``workspace``, ``sources``) and its items done of the total; and
+    ``on_upload``, told of each active upload with what it was found to be."""
+
+    step: str = "uploads"
+    done: int = 0
+    total: int = 0
+    on_upload: Callable[[UploadRow, str], None] | None = None
+
+    def begin(self, step: str, total: int = 0) -> None:
+        self.step, self.done, self.total = step, 0, total
+
+    def judged(self, row: UploadRow, kind: str) -> None:
+        if self.on_upload is not None:
+            self.on_upload(row, kind)
+
+
+def plan(
+    catalogue: Catalogue,
+    spec: RemoteSpec,
+    client,
+    *,
+    sources: bool = False,
+    progress: Checking | None = None,
+) -> VerifyPlan:
     """Check the uploads of the workspace ``spec`` names (see the module's docstring)."""
+    progress = progress or Checking()
     workspaces = Workspaces(catalogue)
     here = workspaces.reach(spec, client)
     journal = Journal(catalogue, here)
@@ -102,27 +130,43 @@ def plan(catalogue: Catalogue, spec: RemoteSpec, client, *, sources: bool = Fals
                         workspaces.labels([here.remote_id]).get(here.remote_id, []))  # fmt: skip
     rows = journal.rows()
     active = [r for r in rows if r.state == ACTIVE]
-    found = client.lookup([r.file_id for r in active])
-    result.lookups = -(-len(active) // 100)
+    found = _look_up(client, active, progress)
+    result.lookups = -(-len(active) // IDS_PER_LOOKUP)
     now = client.clock.now()
-    dead = _judge_uploads(result, active, found, now + EXPIRY_SAFETY)
+    dead = _judge_uploads(result, active, found, now + EXPIRY_SAFETY, progress)
     _earlier_deaths(result, rows, dead)
     result.pending = sum(r.state == PENDING for r in rows)
+    progress.begin("workspace")
     result.listed = classify(client.files(), _known(catalogue, journal, rows, dead), now)
     if sources:
-        _check_sources(catalogue, result)
+        _check_sources(catalogue, result, progress)
     return result
 
 
-def _judge_uploads(result: VerifyPlan, active: list[UploadRow], found: dict, now) -> set[int]:
+def _look_up(client, active: list[UploadRow], progress: Checking) -> dict:
+    """The remote files of the active uploads, ``IDS_PER_LOOKUP`` ids per request."""
+    progress.begin("uploads", len(active))
+    found: dict = {}
+    for start in range(0, len(active), IDS_PER_LOOKUP):
+        chunk = active[start : start + IDS_PER_LOOKUP]
+        found.update(client.lookup([r.file_id for r in chunk]))
+        progress.done += len(chunk)
+    return found
+
+
+def _judge_uploads(
+    result: VerifyPlan, active: list[UploadRow], found: dict, now, progress: Checking
+) -> set[int]:
     """Present, missing or expired, for each active upload; the ids of the dead ones."""
     dead = set()
     for row in active:
         remote_file = found.get(row.file_id)
         if remote_file is not None and remote_file.live(now):
             result.present += 1
+            progress.judged(row, "present")
             continue
         kind = "missing" if remote_file is None else "expired"
+        progress.judged(row, kind)
         expires = remote_file.expires_at if remote_file is not None else row.expires_at
         result.findings.append(
             Finding(kind, row.rendition_sha256, row.file_id, expires, row.upload_id)
@@ -158,13 +202,16 @@ def _known(catalogue: Catalogue, journal: Journal, rows: list[UploadRow], dead: 
     return Known(named, catalogue.rendition_sizes(), live)
 
 
-def _check_sources(catalogue: Catalogue, result: VerifyPlan) -> None:
+def _check_sources(catalogue: Catalogue, result: VerifyPlan, progress: Checking) -> None:
     from . import sourcefile
     from .limits import DEFAULT_LIMITS
 
+    every = list(catalogue.all_sources())
+    progress.begin("sources", len(every))
     checked = 0
-    for asset, path in catalogue.all_sources():
+    for asset, path in every:
         checked += 1
+        progress.done = checked
         try:
             same = sourcefile.read(path, DEFAULT_LIMITS.max_file_bytes).sha256 == asset
         except sourcefile.Unusable:  # gone, or unreadable now: it vouches for nothing today

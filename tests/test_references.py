@@ -326,3 +326,14 @@ def test_a_new_tag_may_not_read_as_a_file_id():
     with pytest.raises(UsageError, match="reads as a file id"):
         tag_names(["file_abc"])
     assert tag_names(["file_abc"], new=False) == ["file_abc"]
+
+
+def test_a_file_id_is_found_through_an_index_not_by_reading_every_upload(added, db_path):
+    import sqlite3
+
+    from assetmgr.lookup import FILE_HOLDERS
+
+    with sqlite3.connect(db_path) as conn:
+        plan = " / ".join(row[-1] for row in conn.execute(f"EXPLAIN QUERY PLAN {FILE_HOLDERS}",
+                                                          ("file_abc",)))  # fmt: skip
+    assert "USING INDEX ix_uploads_file_id (file_id=?)" in plan, plan
