@@ -295,6 +295,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     for key, output in OUTPUTS.items()
 }
 
+# What --json-progress writes on stderr (add, push, verify, run): one event a line.
+_FIGURES = {"files_done": INT, "files_total": INT, "bytes_done": INT, "bytes_total": INT,
+            "note": STR, "elapsed": NUM, "left": null(NUM)}  # fmt: skip
+_EVENT = {"event": STR, "label": STR}
+PROGRESS_EVENT: dict[str, Any] = {
+    "$schema": SCHEMA_URI,
+    "title": "assetmgr --json-progress event",
+    "oneOf": [
+        record({**_EVENT, "event": {"const": "start"}}),
+        record({**_EVENT, "event": {"const": "progress"}, **_FIGURES}),
+        record({**_EVENT, "event": {"const": "end"}, "ok": BOOL, **_FIGURES}),
+        record({"event": {"const": "message"},
+                "level": one_of("error", "warning", "info", "detail"), "text": STR}),
+    ],
+}  # fmt: skip
+
 # Commands that print something, but no --json: why not.
 EXEMPT: dict[str, str] = {
     "block": "prints JSON as its data already (a JSON array; its schema is above)",
@@ -330,6 +346,11 @@ def markdown() -> str:
             parts += [f"{form}{title}:", "", *_key_table(schema), ""]
         parts += ["<details><summary>JSON Schema</summary>", "", "```json",
                   compact(SCHEMAS[key]), "```", "", "</details>", ""]  # fmt: skip
+    parts += ["## `--json-progress` events (stderr)", "",
+              "`add`, `push`, `verify` and `run` take `--json-progress`: stderr is then JSON Lines,"
+              " each line one of these events (`start`, `progress`, `end` of each phase, and"
+              " `message` for every line of talk).", "",
+              "```json", compact(PROGRESS_EVENT), "```", ""]  # fmt: skip
     parts += ["## Commands without `--json`", ""]
     parts += [f"- `{key}` {reason}." for key, reason in EXEMPT.items()]
     return "\n".join(parts) + "\n"

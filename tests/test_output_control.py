@@ -9,11 +9,13 @@ import time
 
 import click
 import pytest
+from jsonschema import Draft202012Validator
 
 from assetmgr import cli_talk
 from assetmgr.cli import cli
 from assetmgr.cli_progress import JSON_EVERY, JsonProgress, ProgressLine, Snapshot, progress
 from assetmgr.errors import ExitCode
+from assetmgr.schemas import PROGRESS_EVENT
 from tests.conftest import assetmgr, error_line, write_image
 
 
@@ -27,8 +29,12 @@ def folder(tmp_path):
 
 
 def events(stderr: str) -> list[dict]:
-    """Every stderr line, each of which must be one JSON object."""
-    return [json.loads(line) for line in stderr.splitlines()]
+    """Every stderr line, each of which must be one JSON object, an event as documented."""
+    found = [json.loads(line) for line in stderr.splitlines()]
+    validator = Draft202012Validator(PROGRESS_EVENT)
+    for event in found:
+        validator.validate(event)
+    return found
 
 
 def walk(command, path=()):
@@ -221,3 +227,14 @@ def test_talk_from_threads_never_splits_a_json_line():
         for t in threads:
             t.join()
     assert len([json.loads(line) for line in stream.text.splitlines()]) == 802
+
+
+def test_the_event_schema_refuses_what_the_commands_never_write():
+    validator = Draft202012Validator(PROGRESS_EVENT)
+    for wrong in (
+        {"event": "progress", "label": "Adding", "files_done": 1},  # figures missing
+        {"event": "end", "label": "Adding"},  # no ok, no figures
+        {"event": "message", "level": "loud", "text": "x"},
+        {"event": "finished", "label": "Adding"},
+    ):
+        assert not validator.is_valid(wrong), wrong
