@@ -52,7 +52,7 @@ def add_settled(db, paths, *, upload, json_, list_rejected, tags, **options) -> 
     remote = upload["remote"] if upload is not None else None
     settled = settle(db, paths, exclude=options["exclude"], policy=options["policy"],
                      limits=options["limits"], tags=tags, remote=remote,
-                     details=json_ or list_rejected)  # fmt: skip
+                     details=json_ or list_rejected or cli_talk.verbose())  # fmt: skip
     if settled is None:
         return None
     out = AddOutput(json_, list_rejected)

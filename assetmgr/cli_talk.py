@@ -83,6 +83,11 @@ def detail(text: str) -> None:
     current().say("detail", text)
 
 
+def verbose() -> bool:
+    """``-v`` is in effect: per-file detail is wanted."""
+    return current().level == VERBOSE
+
+
 def quiet() -> bool:
     """``-q`` is in effect: no progress line either."""
     return current().level == QUIET
