@@ -80,12 +80,23 @@ def verify(ctx, repair, sources, workspace, workspace_id, json_) -> None:
     if not repair:
         cli_talk.info(f"{plan.problems} problems: `assetmgr verify --repair` fixes them")
         ctx.exit(ExitCode.PROBLEMS)
-    report = library.repair(plan)
+    report = _repaired(library, plan)
     for line in report.left:
         cli_talk.info(f"not repaired: {line}")
     cli_talk.info(str(report))
     if report.left:
         ctx.exit(ExitCode.UNREPAIRED)
+
+
+def _repaired(library, plan):
+    """``library.repair(plan)`` under a progress display of its uploads; with ``-v``, a line
+    for each."""
+    from .cli_progress import progress
+    from .cli_runs import PushPrinter
+
+    printer = PushPrinter()
+    with progress("Repairing", printer.snapshot):
+        return library.repair(plan, progress=printer)
 
 
 def _checked(work):

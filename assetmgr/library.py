@@ -621,15 +621,16 @@ class Library:
         client = self._files_client(remote)
         return verify.plan(self.catalogue, remote, client, sources=sources, progress=progress)
 
-    def repair(self, plan: VerifyPlan, *, jobs: int | None = None) -> RepairReport:
+    def repair(self, plan: VerifyPlan, *, jobs: int | None = None, progress=None) -> RepairReport:
         """Fix what ``verify`` found: upload missing and expired uploads again (or adopt a
-        copy the workspace holds), adopt orphans, forget changed sources."""
+        copy the workspace holds), adopt orphans, forget changed sources. ``progress`` (an
+        ``uploads.Progress``) follows the uploads."""
         from . import verify
         from .uploads import DEFAULT_JOBS, Uploader
 
         uploader = Uploader(self.catalogue, plan.remote, jobs=jobs or DEFAULT_JOBS,
                             store=self.store)  # fmt: skip
-        return verify.repair(self.catalogue, plan, uploader)
+        return verify.repair(self.catalogue, plan, uploader, progress)
 
     def gc_plan(self, *, remote: RemoteSpec | None = None, everything: bool = False) -> GcPlan:
         """What ``gc`` would delete in ``remote``'s workspace (``everything``: foreign files

@@ -225,11 +225,12 @@ def _check_sources(catalogue: Catalogue, result: VerifyPlan, progress: Checking)
 # -- repair ---------------------------------------------------------------------------------
 
 
-def repair(catalogue: Catalogue, found: VerifyPlan, uploader) -> RepairReport:
+def repair(catalogue: Catalogue, found: VerifyPlan, uploader, progress=None) -> RepairReport:
     """Apply ``found``: forget changed sources; mark missing and expired uploads dead; then
     push the renditions they held, and those of orphans to adopt, through ``uploader`` (an
     ``Uploader`` of the same remote, whose listing is this plan's): each is adopted where
-    the workspace holds it, else uploaded again, asking for the lifetime it had."""
+    the workspace holds it, else uploaded again, asking for the lifetime it had.
+    ``progress`` (an ``uploads.Progress``) follows those uploads."""
     report = RepairReport()
     if uploader.listing is None:
         uploader.listing = by_rendition(found.listed)  # no need to list the workspace again
@@ -240,7 +241,7 @@ def repair(catalogue: Catalogue, found: VerifyPlan, uploader) -> RepairReport:
     wanted = {f.rendition_sha256 for f in found.findings if f.kind in ("missing", "expired")}
     wanted |= {x.rendition_sha256 for x in found.to_adopt}
     for policy, assets in _assets_by_policy(catalogue, sorted(wanted)).items():
-        summary = uploader.push(assets, policy=policy)
+        summary = uploader.push(assets, policy=policy, progress=progress)
         report.uploaded += summary.count("uploaded")
         report.adopted += summary.count("adopted")
         report.left += [

@@ -238,3 +238,20 @@ def test_the_event_schema_refuses_what_the_commands_never_write():
         {"event": "finished", "label": "Adding"},
     ):
         assert not validator.is_valid(wrong), wrong
+
+
+def test_verify_repair_shows_its_uploads(folder, run, uploading):
+    import anthropic
+
+    run("add", folder)
+    gone = uploading.files()[0]["id"]
+    anthropic.Anthropic(base_url=uploading.base_url, api_key="k").files.delete(gone)
+    repaired = run("verify", "--repair", "-v", "--json-progress")
+    assert repaired.exit_code == 0, repaired.stderr
+    lines = events(repaired.stderr)
+    [end] = [e for e in lines if e["event"] == "end" and e["label"] == "Repairing"]
+    assert end["ok"] and end["files_done"] == end["files_total"] == 1
+    details = [e["text"] for e in lines if e["event"] == "message" and e["level"] == "detail"]
+    assert any(t.startswith("missing") and gone in t for t in details), details
+    [again] = [t for t in details if t.startswith("uploaded")]
+    assert again.split()[-1].startswith("file_") and gone not in again
