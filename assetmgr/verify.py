@@ -203,23 +203,27 @@ def _known(catalogue: Catalogue, journal: Journal, rows: list[UploadRow], dead: 
 
 
 def _check_sources(catalogue: Catalogue, result: VerifyPlan, progress: Checking) -> None:
+    every = catalogue.all_sources()
+    progress.begin("sources", len(every))
+    for asset, path in every:
+        kind = _source_problem(asset, path)
+        if kind is not None:
+            result.findings.append(Finding(kind, asset_sha256=asset, path=path))
+        progress.done += 1
+    result.sources_checked = len(every)
+
+
+def _source_problem(asset: str, path: str) -> str | None:
+    """``gone`` (or unreadable now: it vouches for nothing today), ``changed`` (no longer the
+    asset's bytes), or None: the source still holds the asset."""
     from . import sourcefile
     from .limits import DEFAULT_LIMITS
 
-    every = list(catalogue.all_sources())
-    progress.begin("sources", len(every))
-    checked = 0
-    for asset, path in every:
-        checked += 1
-        progress.done = checked
-        try:
-            same = sourcefile.read(path, DEFAULT_LIMITS.max_file_bytes).sha256 == asset
-        except sourcefile.Unusable:  # gone, or unreadable now: it vouches for nothing today
-            result.findings.append(Finding("gone", asset_sha256=asset, path=path))
-            continue
-        if not same:
-            result.findings.append(Finding("changed", asset_sha256=asset, path=path))
-    result.sources_checked = checked
+    try:
+        same = sourcefile.read(path, DEFAULT_LIMITS.max_file_bytes).sha256 == asset
+    except sourcefile.Unusable:
+        return "gone"
+    return None if same else "changed"
 
 
 # -- repair ---------------------------------------------------------------------------------
