@@ -63,8 +63,67 @@ def progress(label: str, poll: Callable[[], Snapshot]) -> Iterator[ProgressLine 
         talk.display = outer
 
 
-class ProgressLine:
-    """Use as a context manager around the work; ``echo`` for messages meanwhile."""
+class _Ticking:
+    """A display on ``stream`` that a thread updates every ``every`` seconds from ``poll``
+    while the ``with`` block runs; ``echo`` writes a line between updates, under one lock.
+    A stream that cannot be written any more stops the updates, not the work: the main
+    thread meets the same error at its next write, and reports it as any other."""
+
+    every = REDRAW_EVERY
+
+    def __init__(self, label: str, poll: Callable[[], Snapshot], stream=None):
+        self.label, self.poll = label, poll
+        self.stream = stream or sys.stderr
+        self.lock = threading.Lock()
+        self.started = time.monotonic()
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self):
+        self.started = time.monotonic()
+        if self._begin():
+            self.thread = threading.Thread(target=self._run, name="assetmgr-progress", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+        self._end(ok=kind is None)
+
+    def echo(self, text: str) -> None:
+        with self.lock:
+            self._write(text + "\n")
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            try:
+                with self.lock:
+                    self._tick()
+            except OSError:
+                return
+
+    def _begin(self) -> bool:
+        """Start; whether to tick."""
+        raise NotImplementedError
+
+    def _tick(self) -> None:
+        """One update, under the lock."""
+        raise NotImplementedError
+
+    def _end(self, ok: bool) -> None:
+        """The work ended (``ok``: without an error)."""
+        raise NotImplementedError
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+class ProgressLine(_Ticking):
+    """A line redrawn in place, on a terminal, once the work has lasted ``show_after``
+    seconds; ``echo`` prints a message above it."""
 
     def __init__(
         self,
@@ -75,97 +134,63 @@ class ProgressLine:
         enabled: bool | None = None,
         show_after: float = SHOW_AFTER,
     ):
-        self.label, self.poll, self.show_after = label, poll, show_after
-        self.stream = stream or sys.stderr
+        super().__init__(label, poll, stream)
+        self.show_after = show_after
         self.enabled = _is_terminal(self.stream) if enabled is None else enabled
-        self.lock = threading.Lock()
-        self.started = time.monotonic()
         self.shown = False
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
-
-    def __enter__(self) -> ProgressLine:
-        self.started = time.monotonic()
-        if self.enabled:
-            self.thread = threading.Thread(target=self._run, name="assetmgr-progress", daemon=True)
-            self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join()
-        with self.lock:
-            if self.shown:
-                self._draw()  # the final state stays on screen
-                self.stream.write("\n")
-                self.stream.flush()
-                self.shown = False
 
     def echo(self, text: str) -> None:
         """Print a line of text above the progress line."""
         with self.lock:
-            if self.shown:
-                self.stream.write("\r\x1b[2K")
-            self.stream.write(text + "\n")
-            if self.shown:
-                self._draw()
-            self.stream.flush()
+            self._write(("\r\x1b[2K" if self.shown else "") + text + "\n" + self._line())
 
-    def _run(self) -> None:
-        while not self.stop.wait(REDRAW_EVERY):
-            if time.monotonic() - self.started < self.show_after:
-                continue
-            with self.lock:
-                self.shown = True
-                self._draw()
-                self.stream.flush()
+    def _begin(self) -> bool:
+        return self.enabled
 
-    def _draw(self) -> None:
+    def _tick(self) -> None:
+        if time.monotonic() - self.started >= self.show_after:
+            self.shown = True
+            self._write(self._line())
+
+    def _end(self, ok: bool) -> None:
+        with self.lock:
+            if self.shown:
+                self._write(self._line() + "\n")  # the final state stays on screen
+                self.shown = False
+
+    def _line(self) -> str:
+        """The line, drawn over the one on screen; nothing while it is not shown."""
+        if not self.shown:
+            return ""
         text = describe(self.label, self.poll(), time.monotonic() - self.started)
         width = shutil.get_terminal_size((100, 24)).columns - 1
-        self.stream.write("\r\x1b[2K" + text[:width])
+        return "\r\x1b[2K" + text[:width]
 
 
-class JsonProgress:
-    """Progress as JSON Lines on stderr: ``start``, ``progress`` events at most every
-    ``JSON_EVERY`` seconds when the figures moved, and ``end`` with ``ok``; ``echo`` writes
-    a line (a message event, made by ``cli_talk``) between them."""
+class JsonProgress(_Ticking):
+    """Progress as JSON Lines: ``start``, ``progress`` events at most every ``JSON_EVERY``
+    seconds when the figures moved, and ``end`` with ``ok``; ``echo`` writes a line (a
+    message event, made by ``cli_talk``) between them."""
+
+    every = JSON_EVERY
 
     def __init__(self, label: str, poll: Callable[[], Snapshot], *, stream=None):
-        self.label, self.poll = label, poll
-        self.stream = stream or sys.stderr
-        self.lock = threading.Lock()
-        self.started = time.monotonic()
-        self.stop = threading.Event()
-        self.thread: threading.Thread | None = None
+        super().__init__(label, poll, stream)
         self.last: Snapshot | None = None
 
-    def __enter__(self) -> JsonProgress:
-        self.started = time.monotonic()
+    def _begin(self) -> bool:
         self.last = self.poll()
-        self._event({"event": "start"})
-        self.thread = threading.Thread(target=self._run, name="assetmgr-progress", daemon=True)
-        self.thread.start()
-        return self
+        self.echo(self._event("start"))
+        return True
 
-    def __exit__(self, kind, value, traceback) -> None:
-        self.stop.set()
-        if self.thread is not None:
-            self.thread.join()
-        self._event({"event": "end", "ok": kind is None, **self._figures(self.poll())})
+    def _tick(self) -> None:
+        now = self.poll()
+        if now != self.last:
+            self.last = now
+            self._write(self._event("progress", **self._figures(now)) + "\n")
 
-    def echo(self, text: str) -> None:
-        with self.lock:
-            self.stream.write(text + "\n")
-            self.stream.flush()
-
-    def _run(self) -> None:
-        while not self.stop.wait(JSON_EVERY):
-            now = self.poll()
-            if now != self.last:
-                self.last = now
-                self._event({"event": "progress", **self._figures(now)})
+    def _end(self, ok: bool) -> None:
+        self.echo(self._event("end", ok=ok, **self._figures(self.poll())))
 
     def _figures(self, s: Snapshot) -> dict:
         elapsed = time.monotonic() - self.started
@@ -175,8 +200,8 @@ class JsonProgress:
                 "elapsed": round(elapsed, 3),
                 "left": None if left is None else round(left, 1)}  # fmt: skip
 
-    def _event(self, fields: dict) -> None:
-        self.echo(json.dumps({"event": fields.pop("event"), "label": self.label, **fields}))
+    def _event(self, event: str, **fields) -> str:
+        return json.dumps({"event": event, "label": self.label, **fields})
 
 
 def describe(label: str, s: Snapshot, elapsed: float) -> str:

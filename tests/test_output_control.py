@@ -157,11 +157,16 @@ def test_a_subprocess_stderr_is_nothing_but_json(folder, tmp_path):
 
 
 class Stream:
-    def __init__(self):
-        self.lines: list[str] = []
-        self.text = ""
+    """stderr in memory; with ``breaks_after``, a reader that goes away after that many
+    writes."""
+
+    def __init__(self, breaks_after: int | None = None):
+        self.text, self.writes, self.breaks_after = "", 0, breaks_after
 
     def write(self, text: str) -> None:
+        if self.breaks_after is not None and self.writes >= self.breaks_after:
+            raise BrokenPipeError(32, "Broken pipe")
+        self.writes += 1
         self.text += text
 
     def flush(self) -> None:
@@ -255,3 +260,16 @@ def test_verify_repair_shows_its_uploads(folder, run, uploading):
     assert any(t.startswith("missing") and gone in t for t in details), details
     [again] = [t for t in details if t.startswith("uploaded")]
     assert again.split()[-1].startswith("file_") and gone not in again
+
+
+def test_a_reader_gone_stops_the_updates_not_the_work(monkeypatch):
+    crashed = []
+    monkeypatch.setattr(threading, "excepthook", crashed.append)
+    moving = iter(range(10**6))
+    display = JsonProgress("Working", lambda: Snapshot(next(moving), 0, 0, 0), stream=Stream(1))
+    with pytest.raises(BrokenPipeError):  # the end event: the command's own write fails
+        with display:
+            time.sleep(3 * JSON_EVERY)  # the updates meet the closed pipe meanwhile
+            work_went_on = True
+    assert work_went_on and not display.thread.is_alive() and crashed == []
+    assert display.stream.text.count("\n") == 1  # the start event, nothing torn
