@@ -45,7 +45,8 @@ def models(ctx, refresh, workspace, workspace_id, json_) -> None:
         new = [m for m in stored if lookup(m) is None]
         cli_talk.info(f"stored {len(stored)} models from {remote}")
         if new:
-            cli_talk.info(f"not in assetmgr's table (read at the standard tier): {', '.join(new)}")  # fmt: skip
+            unknown = ", ".join(new)
+            cli_talk.info(f"not in assetmgr's table (read at the standard tier): {unknown}")
     specs = library.models()
     if json_:
         cli.echo_lines(to_json(model_record(s)) for s in specs)

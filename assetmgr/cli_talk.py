@@ -39,7 +39,6 @@ class Talk:
     level: int = NORMAL
     json_progress: bool = False
     display: Display | None = None  # the progress display that is up, if any
-    chosen: str | None = None  # "-q" or "-v", once given
 
     def say(self, level: str, text: str) -> None:
         if self.level < LEVELS[level]:
@@ -52,7 +51,7 @@ class Talk:
             click.echo(text, err=True)
 
 
-_OUTSIDE_COMMANDS = Talk()  # talk of the library used from Python: plain, at the usual level
+_OUTSIDE_COMMANDS = Talk()  # before a command runs or after it ended (``cli.main``'s errors)
 
 
 def current() -> Talk:
@@ -97,10 +96,10 @@ def _set_level(ctx: click.Context, param: click.Parameter, value: bool) -> None:
     if not value:
         return
     talk = ctx.find_root().meta.setdefault(META_KEY, Talk())
-    flag = "-q" if param.name == "quiet" else "-v"
-    if talk.chosen not in (None, flag):
+    level = QUIET if param.name == "quiet" else VERBOSE
+    if talk.level not in (NORMAL, level):
         raise click.UsageError("-q and -v cannot be used together: choose one")
-    talk.chosen, talk.level = flag, QUIET if flag == "-q" else VERBOSE
+    talk.level = level
 
 
 def _set_json_progress(ctx: click.Context, param: click.Parameter, value: bool) -> None:

@@ -161,7 +161,7 @@ def gc(ctx, dry_run, yes, all_, workspace, workspace_id, json_) -> None:
     kept = f"; {len(plan.kept)} files kept" if plan.kept else ""
     if not act:
         cli_talk.info(f"dry run: {len(plan.delete)} files ({size}) would be deleted{kept}; "
-                   "pass --yes to delete them")  # fmt: skip
+                      "pass --yes to delete them")  # fmt: skip
         return
     deleted = library.gc(plan)
     cli_talk.info(f"deleted {deleted} files ({size}){kept}")
@@ -249,7 +249,7 @@ def import_(ctx, file, json_) -> None:
         _cli().echo_json(report)
     for c in report.conflicts:
         cli_talk.info(f"conflict in {c.workspace}: rendition sha256:{c.rendition_sha256[:12]} "
-                   f"keeps {c.kept}, {c.other}: {c.outcome}")  # fmt: skip
+                      f"keeps {c.kept}, {c.other}: {c.outcome}")  # fmt: skip
     for name in report.labels_taken:
         cli_talk.info(f"label {name!r} names another workspace here: not moved")
     cli_talk.info(str(report))
