@@ -13,7 +13,7 @@ Nothing here logs or repeats the key, the request bodies or image bytes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -95,17 +95,21 @@ class FilesClient:
                         return
                     yield remote_file
 
-    def lookup(self, ids: Sequence[str]) -> dict[str, RemoteFile]:
-        """The files among ``ids`` the workspace can see (deleted and foreign ones are absent);
+    def lookup(
+        self, ids: Sequence[str], on_chunk: Callable[[int], None] | None = None
+    ) -> dict[str, RemoteFile]:
+        """The files among ``ids`` the workspace can see (deleted and foreign ones are absent),
+        ``IDS_PER_LOOKUP`` ids per request, each request's count of ids told to ``on_chunk``;
         the API's time (by which files expire) is learnt on the way, in ``clock``."""
         found: dict[str, RemoteFile] = {}
         with translated():
             for start in range(0, len(ids), IDS_PER_LOOKUP):
-                response = self.sdk.files.with_raw_response.list(
-                    ids=list(ids[start : start + IDS_PER_LOOKUP])
-                )
+                chunk = list(ids[start : start + IDS_PER_LOOKUP])
+                response = self.sdk.files.with_raw_response.list(ids=chunk)
                 self._observe(response)
                 found.update((f.id, _file(f)) for f in response.parse().data)
+                if on_chunk is not None:
+                    on_chunk(len(chunk))
         return found
 
     def measure_clock(self) -> None:

@@ -28,7 +28,7 @@ from datetime import datetime
 
 from .catalogue import Catalogue
 from .journal import ACTIVE, EXPIRED, PENDING, Journal, UploadRow
-from .limits import EXPIRY_SAFETY, IDS_PER_LOOKUP
+from .limits import EXPIRY_SAFETY
 from .models import UploadState
 from .remote import RemoteSpec
 from .survey import ADOPT, Known, Listed, by_rendition, classify
@@ -130,8 +130,7 @@ def plan(
                         workspaces.labels([here.remote_id]).get(here.remote_id, []))  # fmt: skip
     rows = journal.rows()
     active = [r for r in rows if r.state == ACTIVE]
-    found = _look_up(client, active, progress)
-    result.lookups = -(-len(active) // IDS_PER_LOOKUP)
+    found = _look_up(client, active, progress, result)
     now = client.clock.now()
     dead = _judge_uploads(result, active, found, now + EXPIRY_SAFETY, progress)
     _earlier_deaths(result, rows, dead)
@@ -143,15 +142,16 @@ def plan(
     return result
 
 
-def _look_up(client, active: list[UploadRow], progress: Checking) -> dict:
-    """The remote files of the active uploads, ``IDS_PER_LOOKUP`` ids per request."""
+def _look_up(client, active: list[UploadRow], progress: Checking, result: VerifyPlan) -> dict:
+    """The remote files of the active uploads, counted in ``progress`` as each request ends
+    and in ``result.lookups``."""
     progress.begin("uploads", len(active))
-    found: dict = {}
-    for start in range(0, len(active), IDS_PER_LOOKUP):
-        chunk = active[start : start + IDS_PER_LOOKUP]
-        found.update(client.lookup([r.file_id for r in chunk]))
-        progress.done += len(chunk)
-    return found
+
+    def looked_up(count: int) -> None:
+        progress.done += count
+        result.lookups += 1
+
+    return client.lookup([r.file_id for r in active], on_chunk=looked_up)
 
 
 def _judge_uploads(
