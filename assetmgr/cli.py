@@ -38,10 +38,18 @@ def exit_codes_epilog() -> str:
     return "\n".join(["\b", "Exit codes:", *rows])
 
 
+COMMAND_LINE = "assetmgr.command_line"
+
+
 class AssetmgrGroup(click.Group):
     """Turns every expected failure into one line on stderr and its exit code: an
     ``AssetmgrError``, an ``OSError`` from the local machine (a full or read-only disk, a busy
-    port), Ctrl-C, and a reader of stdout that went away (quietly)."""
+    port), Ctrl-C, and a reader of stdout that went away (quietly); a usage error of a command
+    given ``--json-progress`` becomes its JSON ``message`` event."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[COMMAND_LINE] = list(args)  # as given, for the errors of options unparsed
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -50,6 +58,11 @@ class AssetmgrGroup(click.Group):
             check_environment()
             with model_warnings():
                 return super().invoke(ctx)
+        except click.UsageError as e:
+            if not cli_talk.asks_json_progress(ctx.meta.get(COMMAND_LINE, [])):
+                raise  # click shows it, with the usage line
+            cli_talk.json_progress_usage_error(e.format_message(), e.ctx or ctx)
+            ctx.exit(e.exit_code)
         except AssetmgrError as e:
             fail(ctx, str(e), e.exit_code)
         except BrokenPipeError:

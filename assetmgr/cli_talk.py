@@ -107,6 +107,19 @@ def _set_json_progress(ctx: click.Context, param: click.Parameter, value: bool) 
         ctx.find_root().meta.setdefault(META_KEY, Talk()).json_progress = True
 
 
+def asks_json_progress(command_line: list[str]) -> bool:
+    """``--json-progress`` is among the options of ``command_line`` (before any ``--``)."""
+    options = command_line[: command_line.index("--")] if "--" in command_line else command_line
+    return "--json-progress" in options
+
+
+def json_progress_usage_error(text: str, ctx: click.Context) -> None:
+    """A usage error of a command given ``--json-progress``, as its one ``message`` event:
+    a reader of the JSON Lines hears of it even when it stopped the options being read."""
+    ctx.find_root().meta.setdefault(META_KEY, Talk()).json_progress = True
+    error(f"{text} See `{ctx.command_path} --help`.")
+
+
 def verbosity_options() -> list[click.Option]:
     """-q/--quiet and -v/--verbose, as options of their own (one set per command)."""
     common = dict(is_flag=True, expose_value=False, is_eager=True, callback=_set_level)

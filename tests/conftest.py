@@ -153,7 +153,8 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: str, input: str | None = None):
-        result = self.runner.invoke(cli, ["--db", str(self.db), *map(str, args)], input=input)
+        args = ["--db", str(self.db), *map(str, args)]
+        result = self.runner.invoke(cli, args, input=input, prog_name="assetmgr")
         if result.exception and not isinstance(result.exception, SystemExit):
             raise result.exception
         return result

@@ -125,6 +125,24 @@ def test_an_error_under_json_progress_is_an_error_event(folder, run):
     assert event["text"].startswith("Error: ")
 
 
+def test_a_usage_error_under_json_progress_is_an_error_event(folder, run):
+    """Even an option click cannot parse: the reader of the JSON Lines hears of it."""
+    for args in (
+        ("add", folder, "--json-progress", "--bogus"),
+        ("push", "--json-progress", "-q", "-v"),
+    ):
+        result = run(*args)
+        assert result.exit_code == ExitCode.USAGE
+        [event] = events(result.stderr)
+        assert event["event"] == "message" and event["level"] == "error", event
+        assert event["text"].startswith("Error: ") and f"assetmgr {args[0]} --help" in event["text"]
+    plain = run("add", folder, "--bogus")  # without it: click's usage and error, as text
+    assert plain.exit_code == ExitCode.USAGE and plain.stderr.startswith("Usage: assetmgr add")
+    after = run("add", "--json-progress", "--", "--bogus")  # a path named --bogus
+    [event] = events(after.stderr)
+    assert "'--bogus' does not exist" in event["text"]
+
+
 def test_verify_and_run_json_progress_end_with_their_counts(folder, run, uploading):
     run("add", folder)
     verified = events(run("verify", "--json-progress").stderr)
