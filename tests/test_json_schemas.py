@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import anthropic
 import click
 import pytest
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError
 
 from assetmgr import schemas
@@ -26,6 +27,25 @@ sys.path.insert(0, str(Path(__file__).parent))
 from near_images import VARIANTS, encoded, picture  # noqa: E402
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "json.md"
+FORMATS = FormatChecker(formats=())  # only the formats the schemas use, checked here
+
+
+@FORMATS.checks("date-time", raises=ValueError)
+def rfc3339_time(value: object) -> bool:
+    """An RFC 3339 date and time with its offset (``2026-12-04T17:06:30Z``, ``...+00:00``):
+    jsonschema checks the format only with a package of its own, so the check is here."""
+    if not isinstance(value, str):
+        return True  # the type is the schema's to check
+    if len(value) < 20 or value[10] not in "Tt":
+        raise ValueError(f"{value!r}: a date, T, then a time")
+    if datetime.fromisoformat(value).tzinfo is None:
+        raise ValueError(f"{value!r} has no offset (Z or +00:00)")
+    return True
+
+
+def validator_of(key: str) -> Draft202012Validator:
+    """The validator of ``key``'s schema, its formats checked."""
+    return Draft202012Validator(schemas.SCHEMAS[key], format_checker=FORMATS)
 
 
 def commands(group: click.Group = cli, prefix: str = ""):
@@ -136,7 +156,7 @@ def outputs(tmp_path, run, uploading) -> Outputs:
 def test_every_commands_json_matches_its_schema(outputs):
     failures = []
     for key, found in outputs.by_key.items():
-        validator = Draft202012Validator(schemas.SCHEMAS[key])
+        validator = validator_of(key)
         for document in found:
             failures += [
                 f"{key}: {e.json_path}: {e.message}" for e in validator.iter_errors(document)
@@ -193,6 +213,14 @@ def test_the_schemas_are_valid_and_strict():
     ]
     for document in wrong:
         assert not validator.is_valid(document), document
+    where = {"asset_sha256": "0" * 64, "policies": ["vision"], "rendition_sha256": "1" * 64,
+             "base_url": "https://api.anthropic.com", "workspace": None, "labels": [],
+             "file_id": "file_011", "created_at": "2026-12-04T17:06:30Z", "expires_at": None,
+             "origin": "uploaded", "last_verified_at": "2026-12-04T17:06:30.5+00:00"}  # fmt: skip
+    timed = validator_of("whereis")
+    assert timed.is_valid(where)
+    for when in ("2026-12-04 17:06:30", "2026-12-04T17:06:30", "yesterday", "2026-13-04T00:00Z"):
+        assert not timed.is_valid({**where, "created_at": when}), when
     with pytest.raises(ValidationError, match="'sha256' is a required property"):
         validator.validate(wrong[0])
 
