@@ -103,9 +103,10 @@ def _keys(ctx, param, incomplete: str) -> list[str]:
 @config.command(name="get")
 @click.argument("key", shell_complete=_keys)
 @json_option("The setting as one JSON object, as a line of config list --json (its value null "
-             "when its default applies: exit 0 then).")  # fmt: skip
+             "when its default applies).")  # fmt: skip
 def config_get(key, json_) -> None:
-    """Print one setting's value (nothing, exit 1, when its default applies).
+    """Print one setting's value; when its default applies, nothing on stdout and the default
+    on stderr (exit 0 either way: --json tells the source).
 
     \b
     Example:
@@ -117,10 +118,11 @@ def config_get(key, json_) -> None:
     if json_:
         click.echo(json.dumps(settings.effective_of(key).to_json()))
         return
-    found = settings.value(key)
-    if found is None:
-        raise SystemExit(1)
-    click.echo(_shown(found))
+    found = settings.effective_of(key)
+    if found.value is None:
+        cli_talk.info(f"{key} is not set: its default applies ({found.default})")
+        return
+    click.echo(_shown(found.value))
 
 
 @config.command(name="set")

@@ -178,12 +178,6 @@ def from_env(key: str) -> Any:
     return check(key, value, s.env)
 
 
-def value(key: str) -> Any:
-    """Setting ``key`` from the environment, else the file; None: its default applies."""
-    found = from_env(key)
-    return found if found is not None else read_file().get(key)
-
-
 @dataclass
 class Effective:
     """A setting as ``config list`` shows it: its value and where that came from."""

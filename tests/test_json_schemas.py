@@ -263,5 +263,6 @@ def test_config_reports(run):
     ]
     default = run("config", "get", "exclude", "--json")
     assert default.exit_code == 0 and json.loads(default.stdout)["source"] == "default"
-    assert run("config", "get", "exclude").exit_code == 1  # without --json: as before
+    text = run("config", "get", "exclude")  # without --json: nothing on stdout, the default said
+    assert text.exit_code == 0 and text.stdout == "" and "its default applies" in text.stderr
     assert run.json_lines("config", "path") == [{"path": kept["path"]}]

@@ -101,7 +101,9 @@ def test_config_set_keeps_comments_and_other_lines(run, config_file):
     assert (
         "workspace" not in config_file.read_text() and "# team settings" in config_file.read_text()
     )
-    assert run("config", "get", "workspace").exit_code == 1  # its default applies
+    unset = run("config", "get", "workspace")  # its default applies
+    assert unset.exit_code == 0 and unset.stdout == ""
+    assert unset.stderr.startswith("workspace is not set: its default applies (")
 
 
 @pytest.mark.parametrize(
