@@ -40,8 +40,7 @@ def dupes(ctx, near, near_distance, json_) -> None:
         if near_distance is not None:
             raise UsageError("--distance applies to --near only")
         found = library.exact_duplicates()
-        lines = (json.dumps({"asset": s, "paths": p}) if json_ else _exact_text(s, p)
-                 for s, p in found)  # fmt: skip
+        lines = (_exact_json(s, p) if json_ else _exact_text(s, p) for s, p in found)
         cli.echo_lines(lines)
         cli_talk.info(f"{len(found)} assets seen at several paths")
         return
@@ -70,8 +69,16 @@ def _near(library, distance):
         return library.near_duplicates(distance, progress=advance)
 
 
+def _exact_json(sha: str, paths: list[str]) -> str:
+    from .pathnames import shown
+
+    return json.dumps({"asset": sha, "paths": [shown(p) for p in paths]})
+
+
 def _exact_text(sha: str, paths: list[str]) -> str:
-    return "\n".join([sha[:12], *(f"  {p}" for p in paths)])
+    from .pathnames import on_one_line
+
+    return "\n".join([sha[:12], *(f"  {on_one_line(p)}" for p in paths)])
 
 
 def _near_text(group) -> str:

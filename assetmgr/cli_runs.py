@@ -17,7 +17,7 @@ import click
 from . import cli_talk
 from .cli_progress import Snapshot, progress
 from .display import outcome_line
-from .pathnames import shown
+from .pathnames import on_one_line
 from .records import AddSummary, Outcome, PushSummary, UploadOutcome, to_json
 
 if TYPE_CHECKING:  # the re-run fast path prints through this module: no SQLAlchemy on import
@@ -152,7 +152,7 @@ class AddOutput:
 
     def emit(self, outcome: Outcome) -> None:
         for warning in outcome.warnings if outcome.outcome == "rejected" else []:
-            cli_talk.warning(f"{shown(outcome.path)}: {warning}")
+            cli_talk.warning(f"{on_one_line(outcome.path)}: {warning}")
         if self.json_:
             click.echo(to_json(outcome))
         elif outcome.outcome == "rejected" and (self.list_rejected or not outcome.known):
@@ -164,11 +164,11 @@ class AddOutput:
         if outcome.upload == "failed":
             cli_talk.info(upload_line(outcome))
         elif outcome.upload is not None and not self.json_:
-            cli_talk.detail(f"{outcome.upload:<9} {shown(outcome.path)}: {outcome.file_id}")
+            cli_talk.detail(f"{outcome.upload:<9} {on_one_line(outcome.path)}: {outcome.file_id}")
 
 
 def upload_line(outcome: Outcome) -> str:
-    return f"upload failed: {shown(outcome.path)}: {outcome.upload_error}"
+    return f"upload failed: {on_one_line(outcome.path)}: {outcome.upload_error}"
 
 
 class Uploads:
@@ -261,7 +261,9 @@ class PushPrinter(UploadCounter):
 
     def finished(self, outcome: UploadOutcome) -> None:
         super().finished(outcome)
-        name = shown(outcome.path) if outcome.path else f"sha256:{outcome.rendition_sha256[:12]}"
+        name = (
+            on_one_line(outcome.path) if outcome.path else f"sha256:{outcome.rendition_sha256[:12]}"
+        )
         if outcome.outcome == "failed":
             cli_talk.info(f"upload failed: {name}: {outcome.reason}")
         else:

@@ -13,7 +13,7 @@ import click
 from . import cli_talk
 from .cli_options import json_option, stdin_option, workspace_options
 from .errors import ExitCode, UsageError
-from .pathnames import shown
+from .pathnames import on_one_line, shown
 from .remote import RemoteSpec
 
 
@@ -228,7 +228,7 @@ def export(ctx, output, with_paths, json_) -> None:
     _cli().write_output(output, "".join(text).encode())
     if json_:
         _cli().echo_json({"output": output, "lines": len(text), "with_paths": with_paths})
-    cli_talk.info(f"exported {len(text)} lines to {shown(output)}")
+    cli_talk.info(f"exported {len(text)} lines to {on_one_line(output)}")
 
 
 @click.command(name="import")

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from .limits import human_bytes
 from .modelspec import FAMILIES, ModelSpec
-from .pathnames import shown
+from .pathnames import on_one_line, shown
 from .records import (
     ASSET_FIELDS,
     CSV_FIELDS,
@@ -31,10 +31,12 @@ if TYPE_CHECKING:
 
 def outcome_line(o: Outcome) -> str:
     if o.outcome == "rejected":
-        return f"rejected  {shown(o.path)}: {o.reason}"
+        return f"rejected  {on_one_line(o.path)}: {o.reason}"
     if o.outcome == "duplicate":
-        return f"duplicate {shown(o.path)} (same bytes as {shown(o.duplicate_of or '')})"
-    return f"{o.outcome:<9} {shown(o.path)}"
+        return (
+            f"duplicate {on_one_line(o.path)} (same bytes as {on_one_line(o.duplicate_of or '')})"
+        )
+    return f"{o.outcome:<9} {on_one_line(o.path)}"
 
 
 ASSET_HEADER = ("SHA256", "FORMAT", "PIXELS", "BYTES", "TAGS", "PATH")
@@ -58,7 +60,7 @@ def asset_table(rows: Callable[[], Iterable[AssetRow]]) -> Iterator[str]:
 
 
 def asset_cells(r: AssetRow) -> tuple[str, ...]:
-    path = shown(r.path) if r.path is not None else ""
+    path = on_one_line(r.path) if r.path is not None else ""
     pixels, size = f"{r.width}x{r.height}", human_bytes(r.size_bytes)
     return (r.sha256[:12], r.format, pixels, size, ",".join(r.tags), path)
 
@@ -134,7 +136,7 @@ def asset_text(r: AssetRecord) -> str:
     for u in r.uploads:
         lines.append(f"upload    {upload_text(u)}")
     for s in r.sources:
-        lines.append(f"source    {shown(s.path)}")
+        lines.append(f"source    {on_one_line(s.path)}")
     return "\n".join(lines)
 
 
@@ -272,7 +274,7 @@ def verify_lines(plan: VerifyPlan) -> Iterator[str]:
     yield ", ".join(counts)
     for f in plan.findings:
         if f.kind in ("changed", "gone"):
-            yield f"{f.kind:<8} source {shown(f.path or '')} (asset sha256:{f.asset_sha256[:12]})"
+            yield f"{f.kind:<8} source {on_one_line(f.path or '')} (asset sha256:{f.asset_sha256[:12]})"
         else:
             yield (f"{f.kind:<8} {f.file_id} rendition sha256:{(f.rendition_sha256 or '')[:12]}"
                    + (f", expired {when(f.expires_at)}" if f.kind == "expired" else ""))  # fmt: skip

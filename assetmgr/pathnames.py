@@ -12,11 +12,20 @@ opens files, and shows every name in one printable form:
 
 The catalogue stores the shown form as text and, for names that needed escaping, the
 exact bytes beside it (``path_bytes``), from which ``real`` gives the name back.
+
+Text for people (a table, a line of talk) takes one more step, ``on_one_line``: a control
+character (a newline, a tab, an escape) is written as bash writes it inside ``$'...'``
+(``\\n``, ``\\t``, ``\\x1b``), so that one name is one line and cannot drive the terminal.
+``--json`` and ``--csv`` carry the shown form, control characters and all.
 """
 
 from __future__ import annotations
 
 import os
+import re
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
 
 def is_plain(path: str) -> bool:
@@ -36,6 +45,21 @@ def shown(path: str) -> str:
         return path
     raw = os.fsencode(path).replace(b"\\", b"\\\\")
     return raw.decode("utf-8", "backslashreplace")
+
+
+def on_one_line(path: str) -> str:
+    """``shown(path)`` with its control characters escaped: a name in text for people."""
+    text = shown(path)
+    if text.isprintable():
+        return text
+    return _CONTROL.sub(_escaped, text)
+
+
+def _escaped(match: re.Match) -> str:
+    char = match[0]
+    if char in _NAMED:
+        return _NAMED[char]
+    return f"\\x{ord(char):02x}" if char <= "\x7f" else f"\\u{ord(char):04x}"
 
 
 def exact_bytes(path: str) -> bytes | None:

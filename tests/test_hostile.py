@@ -74,6 +74,43 @@ def test_names_that_are_not_utf8_are_kept_and_shown_losslessly(tmp_path, db):
     assert f"rejected  {folder}/junk\\xe9.png: " in text.stderr and "Traceback" not in text.stderr
 
 
+def test_control_characters_in_names_stay_on_one_line_in_text_and_exact_in_json(tmp_path, db):
+    """A newline, a tab or a terminal escape in a name: text for people writes them as bash
+    does inside $'...' (one name, one line, no colours driven); --json keeps the name exact;
+    exact duplicates are shown in the same forms as ls and show show them."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    names = {
+        "new\nline.png": "new\\nline.png",
+        "tab\tand\x1b[31mred.png": "tab\\tand\\x1b[31mred.png",
+    }
+    for name in names:
+        (folder / name).write_bytes(image_bytes(seed=3))
+    with open(os.fsencode(folder) + b"/bad\xff\ncopy.png", "wb") as f:
+        f.write(image_bytes(seed=3))
+    odd = f"{folder}/bad\\xff\\ncopy.png"  # not UTF-8: shown escaped, control or not
+    added = assetmgr("add", folder, "-v", "--no-upload", db=db)
+    assert added.returncode == 0, added.stderr
+    talk = added.stderr.splitlines()
+    assert len(talk) == 4  # one new, two duplicates of it, the summary
+    for one_line in names.values():
+        assert any(f"{folder}/{one_line}" in line for line in talk), talk
+    assert any(odd in line for line in talk), talk
+    assert "\x1b" not in added.stderr
+    listed = assetmgr("ls", db=db).stdout.splitlines()
+    assert len(listed) == 2 and listed[1].endswith(odd), listed  # the first path, sorted
+    [record] = json_lines(assetmgr("ls", "--json", db=db, capture_output=True))
+    assert {os.path.basename(s["path"]) for s in record["sources"]} == {
+        *names, "bad\\xff\ncopy.png"
+    }  # fmt: skip
+    exact = assetmgr("dupes", db=db).stdout.splitlines()
+    assert len(exact) == 4 and f"  {odd}" in exact, exact
+    [group] = json_lines(assetmgr("dupes", "--json", db=db, capture_output=True))
+    assert sorted(group["paths"]) == sorted(s["path"] for s in record["sources"])
+    shown_text = assetmgr("show", record["sha256"], db=db).stdout
+    assert f"source    {folder}/new\\nline.png" in shown_text
+
+
 # -- what is not a regular file ----------------------------------------------------------------
 
 
