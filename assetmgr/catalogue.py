@@ -152,6 +152,11 @@ class Catalogue:
         """Open (creating and migrating if needed) the catalogue chosen as ``config`` says."""
         return cls(db.open_engine(config.database_url(url)))
 
+    @property
+    def file(self) -> str | None:
+        """The SQLite file the catalogue is kept in; None for a server's database."""
+        return db.sqlite_path(self.engine.url)
+
     def close(self) -> None:
         self.engine.dispose()
 

@@ -71,6 +71,20 @@ def store_dir() -> Path:
     return default
 
 
+SQLITE_SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def own_paths(catalogue_file: str | os.PathLike[str] | None, store: Path) -> list[str]:
+    """assetmgr's own files and folders, which an ``add`` of a folder holding them passes
+    by: the SQLite catalogue (None: not a file) with its side files, and the rendition
+    store."""
+    own = [os.fspath(store)]
+    if catalogue_file is not None:
+        base = os.fspath(catalogue_file)
+        own += [base, *(base + suffix for suffix in SQLITE_SIDE_FILES)]
+    return own
+
+
 def database_url(explicit: str | os.PathLike[str] | None = None) -> str:
     """The SQLAlchemy URL of the catalogue to open, by the order above."""
     chosen = explicit or os.environ.get(DB_ENV)

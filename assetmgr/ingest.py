@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from functools import partial
 
+from . import config
 from .catalogue import Catalogue, IngestBatch
 from .errors import LocalError
 from .inspection import Inspection, Settings, failed, inspect, start_worker
@@ -61,7 +62,8 @@ class Ingest:
         folders = [r for r in roots if os.path.isdir(r)]
         named = [r for r in roots if not os.path.isdir(r)]
         with gc_paused():  # tens of thousands of small objects that all stay alive
-            self.found = walk(roots, exclude)
+            own = config.own_paths(catalogue.file, self.store.root)
+            self.found = walk(roots, exclude, skip=own)
             rules = limits.rules(policy)
             self.cache, self.rejections = catalogue.stat_caches(folders, named, policy, rules)
             self.ready = [without_reading(f, self.cache, self.rejections) for f in self.found]

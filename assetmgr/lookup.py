@@ -255,7 +255,7 @@ class Reader:
     no file, an older schema: the library's business)."""
 
     def __init__(self, url: str):
-        self.path = _sqlite_path(url)
+        self.path = sqlite_file(url)
         self._conn: sqlite3.Connection | None = None
         self._file: tuple[int, int] | None = None
         self._version: int | None = None  # PRAGMA data_version when the schema was read
@@ -303,7 +303,8 @@ class Reader:
         self.close()
 
 
-def _sqlite_path(url: str) -> Path | None:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL; None for anything else."""
     if not url.startswith("sqlite:///"):
         return None
     path = url[len("sqlite:///") :].partition("?")[0]  # as SQLAlchemy reads the URL

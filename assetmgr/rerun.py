@@ -26,9 +26,9 @@ from contextlib import closing
 from dataclasses import dataclass
 
 from .apiclock import ApiClock, moment
-from .config import database_url
+from .config import database_url, own_paths, store_dir
 from .limits import RECHECK_AFTER, Limits
-from .lookup import open_readonly, remote_row
+from .lookup import open_readonly, remote_row, sqlite_file
 from .pathnames import shown
 from .records import AddSummary, Outcome, PushSummary, UploadOutcome
 from .remote import RemoteSpec
@@ -90,12 +90,14 @@ def settle(
     upload is due); None when the library must do the work."""
     if tags:
         return None
-    conn = open_readonly(database_url(db))
+    url = database_url(db)
+    conn = open_readonly(url)
     if conn is None:
         return None
+    own = own_paths(sqlite_file(url), store_dir())
     with closing(conn), gc_paused():  # objects by the ten thousand, all kept: nothing to collect
         verdicts = _verdicts(
-            conn, paths, exclude, policy, limits, SOURCES if details else SOURCES_SLIM
+            conn, paths, exclude, own, policy, limits, SOURCES if details else SOURCES_SLIM
         )
         if verdicts is None:
             return None
@@ -107,13 +109,13 @@ def settle(
         return _settled(verdicts, live, details)
 
 
-def _verdicts(conn, paths, exclude, policy: str, limits: Limits, query: str = SOURCES):
-    """(verdict, walked item, cache entry) of every file, in walk order; None as soon as one
-    must be read."""
+def _verdicts(conn, paths, exclude, own, policy: str, limits: Limits, query: str = SOURCES):
+    """(verdict, walked item, cache entry) of every file (``own``: assetmgr's own files,
+    passed by), in walk order; None as soon as one must be read."""
     roots = [os.path.abspath(os.fspath(p)) for p in paths]
     folders = [r for r in roots if os.path.isdir(r)]
     named = [r for r in roots if not os.path.isdir(r)]
-    found = walk(roots, exclude)
+    found = walk(roots, exclude, skip=own)
     rows = _rows(conn, query, "s.path", policy, folders, named)
     sources = {r[0]: r for r in map(CachedSource._make, rows)}
     rows = _rows(conn, REJECTIONS, "path", limits.rules(policy), folders, named)

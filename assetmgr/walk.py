@@ -6,7 +6,8 @@ relative to the folder given; symbolic links are followed, and a file or folder
 reached twice (through links, or links that loop) is taken once, the first time.
 Regular files are returned as ``Found``; anything else met (a FIFO, a socket, a device)
 and anything that cannot be read is reported as an ``Unreadable`` in the same stream,
-so that the caller gives it an outcome.
+so that the caller gives it an outcome. The files and folders in ``skip`` (assetmgr's own:
+its catalogue, the rendition store) are passed by wherever they lie.
 """
 
 from __future__ import annotations
@@ -36,12 +37,15 @@ class Unreadable:
 
 
 def walk(
-    paths: Iterable[str | os.PathLike[str]], exclude: Iterable[str] = ()
+    paths: Iterable[str | os.PathLike[str]],
+    exclude: Iterable[str] = (),
+    skip: Iterable[str | os.PathLike[str]] = (),
 ) -> list[Found | Unreadable]:
-    """Every regular file under ``paths``, each once, in order."""
+    """Every regular file under ``paths``, each once, in order, but those in ``skip``."""
     roots = [os.path.abspath(os.fspath(p)) for p in paths]
     # A file named beside a folder may also lie inside it: then every file is checked.
     walker = _Walker(tuple(exclude), check_all=len(roots) > 1 and any(map(os.path.isfile, roots)))
+    walker.pass_by(skip, roots)
     for root in roots:
         walker.start(root)
     return walker.found
@@ -55,6 +59,22 @@ class _Walker:
         self.check_all = check_all
         self.found: list[Found | Unreadable] = []
         self.seen: set[tuple[int, int]] = set()  # (device, inode) of folders and named files
+
+    def pass_by(self, skip: Iterable[str | os.PathLike[str]], roots: list[str]) -> None:
+        """Count what is in ``skip`` as met already. A folder is always checked; every file
+        is checked only when a file to pass by lies under a root (rare: the catalogue in a
+        folder being added), which keeps the usual walk as fast as before."""
+        within = [os.path.realpath(r) for r in roots]
+        for path in map(os.fspath, skip):
+            try:
+                st = os.stat(path)
+            except OSError:
+                continue  # not there: nothing to pass by
+            if stat.S_ISREG(st.st_mode):
+                if not _inside(os.path.realpath(path), within):
+                    continue
+                self.check_all = True
+            self.seen.add((st.st_dev, st.st_ino))
 
     def start(self, path: str) -> None:
         try:
@@ -109,6 +129,10 @@ class _Walker:
     def _excluded(self, root: str, path: str, name: str) -> bool:
         relative = os.path.relpath(path, root)
         return any(fnmatch(name, g) or fnmatch(relative, g) for g in self.exclude)
+
+
+def _inside(path: str, folders: list[str]) -> bool:
+    return any(path == f or path.startswith(f.rstrip(os.sep) + os.sep) for f in folders)
 
 
 _name = attrgetter("name")

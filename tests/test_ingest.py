@@ -4,6 +4,7 @@ and a PostgreSQL catalogue."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from assetmgr import Library
 from assetmgr.inspection import Settings, inspect
 from assetmgr.limits import DEFAULT_LIMITS
 from assetmgr.store import RenditionStore
-from tests.conftest import image_bytes, write_image
+from tests.conftest import assetmgr, image_bytes, write_image
 
 pytestmark = pytest.mark.backends()
 
@@ -145,6 +146,33 @@ def test_hidden_excluded_and_symlinks(tmp_path, run):
     (root / "linked").symlink_to(tmp_path / "elsewhere")
     records = run.json_lines("add", root, "--exclude", "raw", "--exclude", "*.tmp.png")
     assert sorted(os.path.relpath(r["path"], root) for r in records) == ["keep.png", "linked/e.png"]
+
+
+def test_assetmgrs_own_files_inside_a_folder_being_added_are_passed_by(tmp_path):
+    """The catalogue (and its -wal and -shm) and the rendition store, kept inside the folder
+    being added: never catalogued, rejected, nor read on a re-run (the re-run stays on the
+    fast path that reads no file)."""
+    from PIL import Image
+
+    root = tmp_path / "work"
+    big = root / "pics" / "big.jpg"
+    big.parent.mkdir(parents=True)
+    Image.linear_gradient("L").resize((3000, 2000)).convert("RGB").save(big)  # gets a rendition
+    env = {"ASSETMGR_HOME": str(root / "app"), "ASSETMGR_STORE": str(root / "renditions")}
+    first = assetmgr("add", root, "--no-upload", "--json", env=env)
+    assert first.returncode == 0, first.stderr
+    assert [(r["path"], r["outcome"]) for r in map(json.loads, first.stdout.splitlines())] == [
+        (str(big), "new")
+    ]
+    assert list((root / "renditions").rglob("*")) and (root / "app" / "catalogue.db").exists()
+    again = assetmgr("add", root, "--no-upload", "--list-rejected", "-v", env=env)
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.splitlines() == [
+        f"unchanged {big}",
+        "0 new, 0 duplicates, 1 unchanged, 0 rejected",
+    ]
+    listed = assetmgr("ls", "--json", env=env).stdout.splitlines()
+    assert [json.loads(line)["sources"][0]["path"] for line in listed] == [str(big)]
 
 
 def test_explicitly_named_hidden_file_is_taken(tmp_path, run):
