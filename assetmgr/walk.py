@@ -61,17 +61,18 @@ class _Walker:
         self.seen: set[tuple[int, int]] = set()  # (device, inode) of folders and named files
 
     def pass_by(self, skip: Iterable[str | os.PathLike[str]], roots: list[str]) -> None:
-        """Count what is in ``skip`` as met already. A folder is always checked; every file
-        is checked only when a file to pass by lies under a root (rare: the catalogue in a
-        folder being added), which keeps the usual walk as fast as before."""
-        within = [os.path.realpath(r) for r in roots]
+        """Count what is in ``skip`` as met already. Every folder met is checked against
+        what was met anyway; every file only once a file to pass by lies under a root (as
+        spelt, or resolved; rare: the catalogue in a folder being added), so that the usual
+        walk stays as fast as it was."""
         for path in map(os.fspath, skip):
             try:
                 st = os.stat(path)
             except OSError:
                 continue  # not there: nothing to pass by
             if stat.S_ISREG(st.st_mode):
-                if not _inside(os.path.realpath(path), within):
+                spelt = {os.path.abspath(path), os.path.realpath(path)}
+                if not any(_inside(p, roots) for p in spelt):
                     continue
                 self.check_all = True
             self.seen.add((st.st_dev, st.st_ino))
