@@ -4,13 +4,13 @@ environment variable, before the option's default. The table of settings is ``se
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
 
 from . import cli_talk
 from .cli_options import json_option
+from .records import to_json
 
 
 def default_map(group: click.Group) -> dict[str, Any]:
@@ -70,7 +70,7 @@ def config_path(json_) -> None:
     from . import settings
 
     where = str(settings.path())
-    click.echo(json.dumps({"path": where}) if json_ else where)
+    click.echo(to_json({"path": where}) if json_ else where)
 
 
 @config.command(name="list")
@@ -86,7 +86,7 @@ def config_list(json_) -> None:
 
     for item in settings.effective():
         if json_:
-            click.echo(json.dumps(item.to_json()))
+            click.echo(to_json(item.to_json()))
             continue
         shown = item.default + " (default)" if item.value is None else _shown(item.value)
         where = {"env": f"  [env {item.env}]", "file": "  [file]"}.get(item.source, "")
@@ -116,7 +116,7 @@ def config_get(key, json_) -> None:
 
     settings.setting(key)
     if json_:
-        click.echo(json.dumps(settings.effective_of(key).to_json()))
+        click.echo(to_json(settings.effective_of(key).to_json()))
         return
     found = settings.effective_of(key)
     if found.value is None:
@@ -145,8 +145,8 @@ def config_set(key, values, json_) -> None:
     cli_talk.info(f"{key} = {_shown(kept)}  ({settings.path()})")
     overridden, env = settings.from_env(key), settings.SETTINGS[key].env
     if json_:
-        click.echo(json.dumps({"key": key, "value": kept, "path": str(settings.path()),
-                               "env": env, "env_value": overridden}))  # fmt: skip
+        click.echo(to_json({"key": key, "value": kept, "path": str(settings.path()),
+                            "env": env, "env_value": overridden}))  # fmt: skip
     if overridden is not None:
         cli_talk.info(f"note: {env} is set and wins over the file ({_shown(overridden)})")
 
@@ -168,7 +168,7 @@ def config_unset(key, json_) -> None:
 
         raise UsageError(f"{key} is not in {settings.path()}")
     if json_:
-        click.echo(json.dumps({"key": key, "path": str(settings.path())}))
+        click.echo(to_json({"key": key, "path": str(settings.path())}))
     cli_talk.info(f"{key} removed ({settings.path()})")
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from .cli_options import json_option, workspace_options
@@ -26,13 +24,14 @@ def doctor(ctx, offline, workspace, workspace_id, json_) -> None:
     """
     from .doctor import checks
     from .errors import ExitCode
+    from .records import to_json
     from .remote import RemoteSpec
 
     remote = RemoteSpec.from_env(workspace, workspace_id)
     found = checks(ctx.find_root().obj["db"], remote, online=not offline)
     for check in found:
         if json_:
-            click.echo(json.dumps(check.to_json()))
+            click.echo(to_json(check.to_json()))
         else:
             mark = "ok  " if check.ok else "FAIL"
             fix = f"  -> {check.fix}" if check.fix and not check.ok else ""

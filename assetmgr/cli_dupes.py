@@ -70,9 +70,9 @@ def _near(library, distance):
 
 
 def _exact_json(sha: str, paths: list[str]) -> str:
-    from .pathnames import shown
+    from .records import to_json
 
-    return json.dumps({"asset": sha, "paths": [shown(p) for p in paths]})
+    return to_json({"asset": sha, "paths": paths})
 
 
 def _exact_text(sha: str, paths: list[str]) -> str:

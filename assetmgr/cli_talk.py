@@ -21,6 +21,8 @@ from typing import Protocol
 
 import click
 
+from .pathnames import is_plain, shown
+
 QUIET, NORMAL, VERBOSE = 0, 1, 2
 LEVELS = {"error": QUIET, "warning": NORMAL, "info": NORMAL, "detail": VERBOSE}
 META_KEY = "assetmgr.talk"
@@ -43,6 +45,8 @@ class Talk:
     def say(self, level: str, text: str) -> None:
         if self.level < LEVELS[level]:
             return
+        if not is_plain(text):  # a name that is not UTF-8, from an error of the system's
+            text = shown(text)
         if self.json_progress:
             text = json.dumps({"event": "message", "level": level, "text": text})
         if self.display is not None:

@@ -111,6 +111,27 @@ def test_control_characters_in_names_stay_on_one_line_in_text_and_exact_in_json(
     assert f"source    {folder}/new\\nline.png" in shown_text
 
 
+def test_settings_and_doctor_name_folders_that_are_not_utf8_printably(tmp_path):
+    """The app folder, the store and the settings file at names that are not UTF-8: every
+    --json line is UTF-8 text (no lone surrogate), with the shown form of each name, and the
+    talk on stderr too."""
+    base = os.fsdecode(os.fsencode(tmp_path) + b"/odd\xff")
+    env = {"ASSETMGR_HOME": base + "home", "ASSETMGR_STORE": base + "store",
+           "ASSETMGR_CONFIG": base + "conf.toml"}  # fmt: skip
+    good = shown(base)
+    runs = [assetmgr("doctor", "--offline", "--json", env=env),
+            assetmgr("config", "list", "--json", env=env),
+            assetmgr("config", "set", "model", "claude-haiku-4-5", "--json", env=env),
+            assetmgr("config", "path", "--json", env=env)]  # fmt: skip
+    for result in runs:
+        documents = [json.loads(line) for line in result.stdout.splitlines()]
+        text = json.dumps(documents, ensure_ascii=False)
+        text.encode("utf-8")  # strict: a lone surrogate would raise
+        named = [json.dumps(good + end)[1:-1] for end in ("conf.toml", "home", "store")]
+        assert any(name in text for name in named), result
+    assert f"({good}conf.toml)" in runs[2].stderr  # the talk: the same shown form
+
+
 # -- what is not a regular file ----------------------------------------------------------------
 
 
