@@ -114,11 +114,10 @@ def config_get(key, json_) -> None:
     """
     from . import settings
 
-    settings.setting(key)
-    if json_:
-        click.echo(to_json(settings.effective_of(key).to_json()))
-        return
     found = settings.effective_of(key)
+    if json_:
+        click.echo(to_json(found.to_json()))
+        return
     if found.value is None:
         cli_talk.info(f"{key} is not set: its default applies ({found.default})")
         return

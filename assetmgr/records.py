@@ -257,6 +257,9 @@ class UploadOutcome:
     path: str | None = None  # a source file of the rendition, to name it to people
 
 
+UPLOAD_OUTCOMES = ("uploaded", "present", "adopted", "busy", "failed")  # of a rendition's push
+
+
 @dataclasses.dataclass
 class PushSummary:
     outcomes: list[UploadOutcome] = dataclasses.field(default_factory=list)
@@ -280,7 +283,7 @@ class PushSummary:
     def record(self) -> dict[str, Any]:
         """What ``push --json`` prints: each outcome counted, the bytes sent, then every
         rendition's outcome and which rendition each asset covered uses."""
-        counts = {k: self.count(k) for k in ("uploaded", "present", "adopted", "busy", "failed")}
+        counts = {k: self.count(k) for k in UPLOAD_OUTCOMES}
         return {**counts, "bytes_uploaded": self.bytes_uploaded,
                 "deleted_duplicates": self.deleted_duplicates, "outcomes": self.outcomes,
                 "renditions": self.renditions}  # fmt: skip

@@ -3,8 +3,8 @@ the command's path (``add``, ``tag add``, ``dupes --near``), with the commands t
 ``--json`` and why. ``docs/json.md`` is rendered from here (``python -m assetmgr.schemas``).
 
 Every key a command prints is described and required (printed always, ``null`` where the type
-says so); more keys may come in later versions, so objects stay open. Plain dicts: nothing is
-imported to read them.
+says so); more keys may come in later versions, so objects stay open. Plain dicts, with the
+outcomes ``records`` names.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from .records import UPLOAD_OUTCOMES
 
 STR = {"type": "string"}
 INT = {"type": "integer"}
@@ -44,7 +46,7 @@ def record(properties: dict[str, dict], optional: dict[str, dict] | None = None)
 
 # -- records several commands print ------------------------------------------------------------
 
-UPLOAD_OUTCOME = one_of("uploaded", "present", "adopted", "busy", "failed")
+UPLOAD_OUTCOME = one_of(*UPLOAD_OUTCOMES)
 OUTCOME = record({
     "path": STR, "outcome": one_of("new", "duplicate", "unchanged", "rejected"),
     "sha256": null(SHA), "reason": null(STR), "duplicate_of": null(STR),
@@ -136,8 +138,8 @@ OUTPUTS: dict[str, Output] = {
         "The push: each outcome counted, the bytes sent, every rendition's outcome, and the "
         "rendition each asset covered uses (asset sha256 -> rendition sha256).",
         record({
-            "uploaded": INT, "present": INT, "adopted": INT, "busy": INT, "failed": INT,
-            "bytes_uploaded": INT, "deleted_duplicates": INT,
+            **dict.fromkeys(UPLOAD_OUTCOMES, INT), "bytes_uploaded": INT,
+            "deleted_duplicates": INT,
             "outcomes": many(record({
                 "rendition_sha256": SHA, "outcome": UPLOAD_OUTCOME, "file_id": null(STR),
                 "reason": null(STR), "size_bytes": INT, "path": null(STR)})),
